@@ -1,0 +1,3 @@
+from addax.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""Builds the aiohttp application from the services it needs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from addax.api import auth, errors, health, metrics
+from addax.api.context import SERVICES, ApiServices
+
+
+def build_api(services: ApiServices) -> web.Application:
+    registry = metrics.Metrics(services.supervisor)
+    app = web.Application(
+        middlewares=[metrics.timing_middleware(registry), errors.json_errors],
+        client_max_size=64 * 1024 * 1024,
+    )
+    app[SERVICES] = services
+    app[metrics.METRICS] = registry
+    app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
+    app.add_routes(auth.routes)
+    return app

@@ -1,0 +1,162 @@
+"""Builds and runs the whole service from a :class:`Config`.
+
+Start order (the supervisor stops them in reverse):
+
+    postgres* ─► redis* ─► database (pool + migrations) ─► queue (arq/Redis) ─► http API ─► ui
+    (* only when no database.url / redis.url is configured: the embedded servers)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from addax.api import ApiServices, build_api
+from addax.config import Config
+from addax.domain.secrets import hash_password, new_password
+from addax.embedded.common import ensure_writable
+from addax.embedded.postgres import EmbeddedPostgres
+from addax.embedded.redis import EmbeddedRedis
+from addax.runtime import RestartBudget, Supervisor
+from addax.runtime.servers import AiohttpServer, AsgiServer
+from addax.store import accounts
+from addax.store.database import Database
+from addax.store.logins import LoginGuard, LoginPolicy
+from addax.store.queue import Queue
+from addax.ui import UiServices, build_ui
+
+log = logging.getLogger("addax")
+
+FIRST_ADMIN_EMAIL = "admin@localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """The running storage services, for whatever is wired on top of them."""
+
+    database: Database
+    queue: Queue
+
+
+async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
+    """Start PostgreSQL and Redis (embedded unless URLs are configured) and connect to both."""
+    dsn, redis_url = config.database.url, config.redis.url
+    if config.embedded_database:
+        postgres = EmbeddedPostgres(
+            data_dir=config.data_path, bin_dir=config.database.bin_dir, user=config.database.embedded_user
+        )
+        await supervisor.start(postgres)
+        dsn = postgres.dsn
+    if config.embedded_redis:
+        redis = EmbeddedRedis(data_dir=config.data_path, server_bin=config.redis.server_bin)
+        await supervisor.start(redis)
+        redis_url = redis.url
+    database = Database(dsn=dsn, pool_size=config.database.pool_size)
+    await supervisor.start(database)
+    queue = Queue(url=redis_url)
+    await supervisor.start(queue)
+    return Storage(database=database, queue=queue)
+
+
+async def start_web(supervisor: Supervisor, config: Config, storage: Storage) -> None:
+    """Start the HTTP API and the dashboard; both use the same users and lockout."""
+    database = storage.database
+    logins = LoginGuard(
+        pool=lambda: database.pool,
+        policy=LoginPolicy(
+            max_failures=config.auth.max_failures,
+            window_s=config.auth.failure_window_s,
+            failure_delay_s=config.auth.failure_delay_s,
+        ),
+    )
+    api = ApiServices(
+        pool=lambda: database.pool, supervisor=supervisor, logins=logins,
+        token_ttl=timedelta(hours=config.auth.token_ttl_hours), instance_name=config.general.instance_name,
+    )  # fmt: skip
+    await supervisor.start(
+        AiohttpServer(name="http", app=lambda: build_api(api), host=config.http.host, port=config.http.port,
+                      setting="http.port")
+    )  # fmt: skip
+    dashboard = build_ui(
+        UiServices(
+            logins=logins, health=supervisor.health, storage_dir=config.data_path / "ui",
+            storage_secret=config.ui.storage_secret or _persistent_secret(config.data_path / "ui-secret"),
+            instance_name=config.general.instance_name,
+        )
+    )  # fmt: skip
+    await supervisor.start(
+        AsgiServer(name="ui", app=dashboard, host=config.ui.host, port=config.ui.port, setting="ui.port")
+    )
+
+
+async def ensure_first_admin(database: Database) -> None:
+    """On the very first start there is nobody to log in: create one server admin, say its password once."""
+    if await accounts.count_users(database.pool):
+        return
+    password = new_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        await accounts.add_user(
+            database.pool, FIRST_ADMIN_EMAIL, password_hash, role=accounts.Role.SERVER_ADMIN, project=None, by="system"
+        )
+    except accounts.AccountError:
+        return  # another process created it first
+    log.warning(
+        "created the first server admin; this password is shown only once, change it after logging in",
+        extra={"email": FIRST_ADMIN_EMAIL, "password": password},
+    )
+
+
+def _persistent_secret(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@contextlib.asynccontextmanager
+async def stop_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def run(config: Config) -> int:
+    """Run the service until SIGTERM/SIGINT (exit 0) or until the restart budget is spent (exit 1)."""
+    started = time.monotonic()
+    ensure_writable(config.data_path)
+    budget = RestartBudget(max_restarts=10, over_seconds=60)
+    async with stop_signals() as stop, Supervisor(budget=budget, stop_timeout=30) as supervisor:
+        storage = await start_storage(supervisor, config)
+        await ensure_first_admin(storage.database)
+        await start_web(supervisor, config, storage)
+        log.info(
+            "addax is running",
+            extra={"startup_s": round(time.monotonic() - started, 2), "api": f"http://{config.http.host}:{config.http.port}",
+                   "dashboard": f"http://{config.ui.host}:{config.ui.port}"},
+        )  # fmt: skip
+        escalated = asyncio.ensure_future(supervisor.wait_escalated())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([escalated, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            escalated.cancel()
+            stopped.cancel()
+        log.info("stopping", extra={"reason": "restart budget spent" if supervisor.escalated else "signal"})
+    log.info("stopped")
+    return 1 if supervisor.escalated else 0

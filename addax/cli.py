@@ -1,0 +1,185 @@
+"""The ``addax`` command. Each subcommand is a small function; errors end in one clear line and exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+
+from addax import app, config, doctor, logs
+from addax.config import Config, ConfigError
+from addax.domain.secrets import hash_password, new_password, new_token, token_digest
+from addax.embedded.common import EmbeddedServerError, socket_directory
+from addax.embedded.postgres import EmbeddedPostgres, dsn_for
+from addax.runtime import Supervisor
+from addax.runtime.servers import PortInUse
+from addax.store import accounts
+from addax.store.database import DatabaseUnavailable, create_pool
+from addax.store.migrations import migrate
+
+log = logging.getLogger("addax.cli")
+
+# What start-up can fail on, each with a message that says what to do.
+EXPECTED_ERRORS = (ConfigError, EmbeddedServerError, PortInUse, DatabaseUnavailable, accounts.AccountError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="addax", description="Addax camera-trap server")
+    parser.add_argument("--config", help="path to config.toml (default: $ADDAX_CONFIG or ./config.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the service")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("doctor", help="check every dependency and say what is wrong")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user_add = user.add_parser("add", help="add a user")
+    user_add.add_argument("email")
+    user_add.add_argument("--role", required=True, choices=[role.value for role in accounts.Role])
+    user_add.add_argument("--project")
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    project = commands.add_parser("project", help="manage projects").add_subparsers(dest="action", required=True)
+    project.add_parser("add", help="add a project").add_argument("name")
+
+    ftp_user = commands.add_parser("ftp-user", help="upload accounts").add_subparsers(dest="action", required=True)
+    ftp_add = ftp_user.add_parser("add", help="add an FTPS upload account for cameras")
+    ftp_add.add_argument("name")
+    ftp_add.add_argument("--project", required=True)
+    ftp_add.add_argument("--password-stdin", action="store_true")
+
+    token = commands.add_parser("token", help="device tokens").add_subparsers(dest="action", required=True)
+    token_add = token.add_parser("add", help="add a device token for HTTPS upload")
+    token_add.add_argument("name")
+    token_add.add_argument("--project", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+    except ConfigError as error:
+        print(f"addax: bad configuration: {error}", file=sys.stderr)
+        return 1
+    logs.setup(settings.general.log_level)
+    handlers: dict[str, Callable[[argparse.Namespace, Config], Awaitable[int]]] = {
+        "run": lambda _, c: app.run(c),
+        "migrate": _migrate,
+        "doctor": lambda _, c: doctor.run(c),
+        "user": _user_add,
+        "project": _project_add,
+        "ftp-user": _ftp_user_add,
+        "token": _token_add,
+    }
+    try:
+        return asyncio.run(handlers[args.command](args, settings))
+    except EXPECTED_ERRORS as error:
+        print(f"addax: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Config) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated pool: to database.url, to the running embedded cluster, or to one started for this command."""
+    if settings.database.url:
+        async with _migrated(await create_pool(settings.database.url, size=2, wait_s=5)) as pool:
+            yield pool
+        return
+    running = None
+    if (socket_directory(settings.data_path) / ".s.PGSQL.5432").exists():
+        with contextlib.suppress(DatabaseUnavailable):
+            running = await create_pool(dsn_for(socket_directory(settings.data_path), 5432), size=2, wait_s=1)
+    if running is not None:
+        async with _migrated(running) as pool:
+            yield pool
+        return
+    async with Supervisor() as supervisor:
+        postgres = EmbeddedPostgres(
+            data_dir=settings.data_path, bin_dir=settings.database.bin_dir, user=settings.database.embedded_user
+        )
+        await supervisor.start(postgres)
+        async with _migrated(await create_pool(postgres.dsn, size=2)) as pool:
+            yield pool
+
+
+@contextlib.asynccontextmanager
+async def _migrated(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection)
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password(from_stdin: bool, what: str) -> tuple[str, bool]:
+    """The password to set, and whether it was generated (then it is printed once)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise accounts.AccountError("no password on standard input")
+        return password, False
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {what}: ")
+        if password and password == getpass.getpass("Again: "):
+            return password, False
+        raise accounts.AccountError("the passwords were empty or did not match")
+    return new_password(), True
+
+
+async def _migrate(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings):
+        print("migrations applied")
+    return 0
+
+
+async def _project_add(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        project_id = await accounts.add_project(pool, args.name, by=_operator())
+    print(f"project {args.name!r} created (id {project_id})")
+    return 0
+
+
+async def _user_add(args: argparse.Namespace, settings: Config) -> int:
+    password, generated = _read_password(args.password_stdin, args.email)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with database(settings) as pool:
+        await accounts.add_user(
+            pool, args.email, password_hash, role=accounts.Role(args.role), project=args.project, by=_operator()
+        )
+    print(f"user {args.email} added as {args.role}" + (f" of {args.project}" if args.project else ""))
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _ftp_user_add(args: argparse.Namespace, settings: Config) -> int:
+    password, generated = _read_password(args.password_stdin, args.name)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with database(settings) as pool:
+        await accounts.add_upload_account(pool, args.name, password_hash, project=args.project, by=_operator())
+    print(f"upload account {args.name} added to {args.project}")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _token_add(args: argparse.Namespace, settings: Config) -> int:
+    token = new_token()
+    async with database(settings) as pool:
+        await accounts.add_device_token(pool, args.name, token_digest(token), project=args.project, by=_operator())
+    print(f"device token {args.name} for {args.project} (shown once; send it as X-API-Token):")
+    print(token)
+    return 0

@@ -1,0 +1,250 @@
+"""Typed settings: ``config.toml`` plus ``ADDAX_<SECTION>_<KEY>`` environment overrides.
+
+Everything is validated once, at start-up; a bad value raises :class:`ConfigError` naming the key,
+and the CLI prints that one line and exits. The objects are frozen and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or has a bad value. The message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class General:
+    data_dir: str = "data"
+    instance_name: str = "Addax"
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Http:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ui:
+    host: str = "0.0.0.0"
+    port: int = 8081
+    storage_secret: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ftp:
+    host: str = "0.0.0.0"
+    port: int = 2121
+    passive_ports: str = "30000-30049"
+    cert_file: str = ""
+    key_file: str = ""
+    max_connections: int = 64
+    max_file_mb: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    url: str = ""
+    bin_dir: str = ""
+    embedded_user: str = "addax"
+    pool_size: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Redis:
+    url: str = ""
+    server_bin: str = "redis-server"
+
+
+@dataclass(frozen=True, slots=True)
+class S3:
+    endpoint_url: str = ""
+    bucket: str = "addax"
+    access_key: str = ""
+    secret_key: str = ""
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    backend: str = "fs"
+    hot_budget_gb: float = 0.0
+    s3: S3 = field(default_factory=S3)
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    dir: str = "models"
+    detector: str = ""
+    classifier: str = ""
+    batch_size: int = 8
+    batch_wait_ms: int = 50
+    providers: list[str] = field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
+@dataclass(frozen=True, slots=True)
+class Smtp:
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    from_address: str = ""
+    starttls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Telegram:
+    bot_token: str = ""
+    api_base_url: str = "https://api.telegram.org"
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    enabled: bool = True
+    allowed_recipients: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    max_failures: int = 10
+    failure_window_s: int = 300
+    failure_delay_s: float = 1.0
+    token_ttl_hours: int = 24 * 7
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    general: General = field(default_factory=General)
+    http: Http = field(default_factory=Http)
+    ui: Ui = field(default_factory=Ui)
+    ftp: Ftp = field(default_factory=Ftp)
+    database: Database = field(default_factory=Database)
+    redis: Redis = field(default_factory=Redis)
+    storage: Storage = field(default_factory=Storage)
+    models: Models = field(default_factory=Models)
+    smtp: Smtp = field(default_factory=Smtp)
+    telegram: Telegram = field(default_factory=Telegram)
+    notifications: Notifications = field(default_factory=Notifications)
+    auth: Auth = field(default_factory=Auth)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.general.data_dir).resolve()
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database.url
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis.url
+
+
+PORT_KEYS = {"http.port", "ui.port", "ftp.port", "smtp.port"}
+CHOICES = {"storage.backend": {"fs", "s3"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (if it exists or was named explicitly), apply ``ADDAX_*`` overrides, validate."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    explicit = path is not None or "ADDAX_CONFIG" in environ
+    config_path = Path(path or environ.get("ADDAX_CONFIG", "config.toml"))
+    if config_path.exists():
+        try:
+            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{config_path}: not valid TOML: {error}") from error
+    elif explicit:
+        raise ConfigError(f"{config_path}: config file not found")
+    config = _build(Config, raw, prefix="", environ=environ)
+    _validate(config)
+    return config
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], *, prefix: str, environ: Mapping[str, str]) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            values[f.name] = _build(hint, raw.get(f.name, {}), prefix=f"{key}.", environ=environ)
+            continue
+        env_name = "ADDAX_" + key.replace(".", "_").upper()
+        if env_name in environ:
+            values[f.name] = _from_env(key, hint, environ[env_name])
+        elif f.name in raw:
+            values[f.name] = _coerce(key, hint, raw[f.name])
+    return cls(**values)
+
+
+def _from_env(key: str, hint: Any, text: str) -> Any:
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {text!r}")
+    if typing.get_origin(hint) is list:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if hint in (int, float):
+        try:
+            return hint(text)
+        except ValueError:
+            raise ConfigError(f"{key}: expected {'an integer' if hint is int else 'a number'}, got {text!r}") from None
+    return text
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = hint if isinstance(hint, type) and not isinstance(hint, types.GenericAlias) else object
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
+    return value
+
+
+def _validate(config: Config) -> None:
+    for key in PORT_KEYS:
+        section, name = key.split(".")
+        port = getattr(getattr(config, section), name)
+        if not 0 < port < 65536:
+            raise ConfigError(f"{key}: {port} is not a TCP port (1-65535)")
+    for key, allowed in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
+    low, _, high = config.ftp.passive_ports.partition("-")
+    if not (low.isdigit() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
+        raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {config.ftp.passive_ports!r}")
+    if config.models.batch_size < 1:
+        raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")
+    if config.database.pool_size < 1:
+        raise ConfigError(f"database.pool_size: must be at least 1, got {config.database.pool_size}")
+    if config.auth.max_failures < 1:
+        raise ConfigError(f"auth.max_failures: must be at least 1, got {config.auth.max_failures}")

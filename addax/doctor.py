@@ -1,0 +1,129 @@
+"""``addax doctor``: check each dependency and say exactly what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from addax.config import Config
+from addax.embedded.common import EmbeddedServerError, ensure_writable, socket_directory
+from addax.embedded.postgres import PACKAGES, find_binaries
+from addax.runtime.servers import PortInUse, bind
+
+Check = Callable[[Config], Awaitable[str]]
+
+
+class Problem(Exception):
+    """What is wrong, phrased as what to do."""
+
+
+async def check_python(_: Config) -> str:
+    if sys.version_info < (3, 11):
+        raise Problem(f"Python {sys.version.split()[0]} is too old: Addax needs 3.11 or newer")
+    return sys.version.split()[0]
+
+
+async def check_data_dir(config: Config) -> str:
+    try:
+        ensure_writable(config.data_path)
+    except EmbeddedServerError as error:
+        raise Problem(str(error)) from None
+    usage = shutil.disk_usage(config.data_path)
+    free_gb = usage.free / 2**30
+    if free_gb < 1:
+        raise Problem(f"only {free_gb:.2f} GiB free under {config.data_path}: free some space")
+    return f"{config.data_path} writable, {free_gb:.1f} GiB free"
+
+
+async def check_postgres(config: Config) -> str:
+    if config.database.url:
+        try:
+            connection = await asyncpg.connect(config.database.url, timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            raise Problem(f"database.url is unreachable: {error}") from None
+        try:
+            postgis = await connection.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
+        finally:
+            await connection.close()
+        if not postgis:
+            raise Problem("the server at database.url has no PostGIS: install postgis on it")
+        return "database.url reachable, PostGIS available"
+    try:
+        binaries = find_binaries(config.database.bin_dir)
+    except EmbeddedServerError as error:
+        raise Problem(str(error)) from None
+    version = binaries.parent.name
+    if not glob.glob(f"/usr/share/postgresql/{version}/extension/postgis.control"):
+        raise Problem(f"PostGIS for PostgreSQL {version} is missing: `sudo apt-get install postgresql-{version}-postgis-3`")
+    return f"embedded PostgreSQL {version} ({binaries}) with PostGIS; packages: {PACKAGES}"
+
+
+async def check_redis(config: Config) -> str:
+    if not config.redis.url:
+        binary = shutil.which(config.redis.server_bin)
+        if binary is None:
+            raise Problem(f"{config.redis.server_bin} not found: `sudo apt-get install redis-server`, or set redis.url")
+        return f"embedded redis-server ({binary}), socket in {socket_directory(config.data_path)}"
+    client = aioredis.Redis.from_url(config.redis.url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as error:
+        raise Problem(f"redis.url is unreachable: {error}") from None
+    finally:
+        await client.aclose()
+    return "redis.url reachable"
+
+
+async def check_ports(config: Config) -> str:
+    busy = []
+    for setting, host, port in [("http.port", config.http.host, config.http.port),
+                                ("ui.port", config.ui.host, config.ui.port),
+                                ("ftp.port", config.ftp.host, config.ftp.port)]:  # fmt: skip
+        try:
+            bind(host, port, setting=setting).close()
+        except PortInUse as error:
+            busy.append(str(error))
+    if busy:
+        raise Problem("; ".join(busy) + " (if Addax itself is running, that is expected)")
+    return "http, ui and ftp ports free"
+
+
+async def check_libraries(_: Config) -> str:
+    missing = []
+    for module in ("aiohttp", "asyncpg", "arq", "nicegui", "argon2", "prometheus_client"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise Problem(f"Python modules missing: {', '.join(missing)}: run `make install` (or pip install -e .)")
+    return "all required modules import"
+
+
+CHECKS: list[tuple[str, Check]] = [
+    ("python", check_python),
+    ("libraries", check_libraries),
+    ("data dir", check_data_dir),
+    ("postgresql", check_postgres),
+    ("redis", check_redis),
+    ("ports", check_ports),
+]
+
+
+async def run(config: Config) -> int:
+    failures = 0
+    for name, check in CHECKS:
+        try:
+            detail = await check(config)
+            print(f"ok    {name:<11} {detail}")
+        except Problem as problem:
+            failures += 1
+            print(f"FAIL  {name:<11} {problem}")
+    print("all checks passed" if not failures else f"{failures} check(s) failed")
+    return 1 if failures else 0

@@ -1,0 +1,170 @@
+"""One-for-one supervision with exponential backoff and a restart budget.
+
+The supervisor starts actors in the order given and stops them in reverse order. A crashed actor
+is restarted on its own (one-for-one) after a growing delay. When more than ``max_restarts``
+restarts happen within ``over_seconds`` the budget is spent: the supervisor *escalates* — it
+sets ``escalated`` so the process can stop everything and exit non-zero, and systemd or Docker
+start it afresh.
+
+::
+
+    async with Supervisor() as supervisor:      # owns an asyncio.TaskGroup
+        await supervisor.start(first)            # returns when first is ready
+        await supervisor.start(second)
+        await supervisor.wait_escalated()        # or a signal, whichever comes first
+    # leaving the block stops second, then first, within stop_timeout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+
+from addax.runtime.actor import Actor, ActorHealth
+
+log = logging.getLogger("addax.supervisor")
+
+
+class SupervisorEscalation(Exception):
+    """An actor crashed more often than the restart budget allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class RestartBudget:
+    max_restarts: int = 10
+    over_seconds: float = 60.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+
+class Supervisor:
+    def __init__(self, *, budget: RestartBudget | None = None, stop_timeout: float = 10.0) -> None:
+        self.budget = budget or RestartBudget()
+        self.stop_timeout = stop_timeout
+        self._actors: list[Actor[object]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._group = asyncio.TaskGroup()
+        self._escalated = asyncio.Event()
+        self.escalation: SupervisorEscalation | None = None
+
+    async def __aenter__(self) -> Supervisor:
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+        await self._group.__aexit__(exc_type, exc, tb)
+
+    @property
+    def actors(self) -> list[Actor[object]]:
+        return list(self._actors)
+
+    def health(self) -> list[ActorHealth]:
+        return [actor.health() for actor in self._actors]
+
+    @property
+    def escalated(self) -> bool:
+        return self._escalated.is_set()
+
+    async def wait_escalated(self) -> None:
+        await self._escalated.wait()
+
+    async def start(self, actor: Actor[object]) -> None:
+        """Start ``actor`` and return once it is ready; raise what its first ``on_start`` raised."""
+        if actor.name in self._tasks:
+            raise ValueError(f"an actor named {actor.name!r} is already supervised")
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._actors.append(actor)
+        self._tasks[actor.name] = self._group.create_task(self._supervise(actor, ready), name=actor.name)
+        try:
+            await ready
+        except BaseException:
+            self._actors.remove(actor)
+            del self._tasks[actor.name]
+            raise
+
+    async def stop(self) -> None:
+        """Stop actors in reverse start order: close intake, let each drain, cancel at the deadline."""
+        deadline = time.monotonic() + self.stop_timeout
+        for actor in reversed(self._actors):
+            task = self._tasks.get(actor.name)
+            if task is None or task.done():
+                continue
+            if not actor.request_stop():
+                task.cancel()
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(asyncio.shield(task), remaining)
+            except TimeoutError:
+                log.warning("actor did not stop in time, cancelling", extra={"actor": actor.name})
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+            except Exception:
+                pass  # the actor's own task already logged and recorded it
+
+    async def _supervise(self, actor: Actor[object], ready: asyncio.Future[None]) -> None:
+        restarts: deque[float] = deque()
+        delay = self.budget.backoff_initial
+        while True:
+            started_at = time.monotonic()
+            error = await self._run_once(actor, ready)
+            if error is None:
+                return
+            if not ready.done():
+                ready.set_exception(error)
+                return
+            now = time.monotonic()
+            if now - started_at > self.budget.backoff_max:
+                delay = self.budget.backoff_initial  # it ran well for a while: forget old crashes
+            restarts.append(now)
+            while restarts and now - restarts[0] > self.budget.over_seconds:
+                restarts.popleft()
+            if len(restarts) > self.budget.max_restarts:
+                self._escalate(actor)
+                return
+            log.warning(
+                "actor crashed, restarting",
+                extra={"actor": actor.name, "error": actor.last_error, "retry_in_s": round(delay, 2)},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.budget.backoff_max)
+            actor.restarts += 1
+
+    async def _run_once(self, actor: Actor[object], ready: asyncio.Future[None]) -> Exception | None:
+        """One life of an actor: on_start, run, on_stop. Returns the error that ended it, if any."""
+        try:
+            await actor.on_start()
+            actor.alive = True
+            if not ready.done():
+                ready.set_result(None)
+            await actor.run()
+            return None
+        except Exception as error:
+            actor.record_error(error)
+            if ready.done():
+                log.exception("actor failed", extra={"actor": actor.name})
+            return error
+        finally:
+            actor.alive = False
+            try:
+                await actor.on_stop()
+            except Exception as error:
+                actor.record_error(error)
+                log.exception("actor failed to stop cleanly", extra={"actor": actor.name})
+
+    def _escalate(self, actor: Actor[object]) -> None:
+        self.escalation = SupervisorEscalation(
+            f"{actor.name} crashed more than {self.budget.max_restarts} times in "
+            f"{self.budget.over_seconds:g}s; last error: {actor.last_error}"
+        )
+        log.error("restart budget spent", extra={"actor": actor.name, "error": str(self.escalation)})
+        self._escalated.set()
