@@ -8,7 +8,8 @@ import contextlib
 import getpass
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import asyncpg
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"addax: bad configuration: {error}", file=sys.stderr)
         return 1
     logs.setup(settings.general.log_level)
-    handlers: dict[str, Callable[[argparse.Namespace, Config], Awaitable[int]]] = {
+    handlers: dict[str, Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]] = {
         "run": lambda _, c: app.run(c),
         "migrate": _migrate,
         "doctor": lambda _, c: doctor.run(c),

@@ -169,7 +169,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"{config_path}: not valid TOML: {error}") from error
     elif explicit:
         raise ConfigError(f"{config_path}: config file not found")
-    config = _build(Config, raw, prefix="", environ=environ)
+    config: Config = _build(Config, raw, prefix="", environ=environ)
     _validate(config)
     return config
 
@@ -186,7 +186,7 @@ def _build(cls: type[Any], raw: Mapping[str, Any], *, prefix: str, environ: Mapp
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[f.name] = _build(hint, raw.get(f.name, {}), prefix=f"{key}.", environ=environ)
             continue
         env_name = "ADDAX_" + key.replace(".", "_").upper()

@@ -16,7 +16,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def json_error(status: int, message: str, **extra: object) -> web.HTTPException:
     """An HTTP error whose body is JSON; raise it from a handler."""
-    error_class = web.HTTPException
+    error_class: type[web.HTTPException] = web.HTTPException
     for candidate in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
                       web.HTTPConflict, web.HTTPRequestEntityTooLarge, web.HTTPTooManyRequests,
                       web.HTTPServiceUnavailable, web.HTTPUnprocessableEntity):  # fmt: skip

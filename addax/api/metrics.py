@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -48,7 +49,7 @@ class Metrics:
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def timing_middleware(metrics: Metrics) -> object:
+def timing_middleware(metrics: Metrics) -> Middleware:
     @web.middleware
     async def timed(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()

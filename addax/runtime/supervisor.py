@@ -23,6 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from addax.runtime.actor import Actor, ActorHealth
 
@@ -45,7 +46,7 @@ class Supervisor:
     def __init__(self, *, budget: RestartBudget | None = None, stop_timeout: float = 10.0) -> None:
         self.budget = budget or RestartBudget()
         self.stop_timeout = stop_timeout
-        self._actors: list[Actor[object]] = []
+        self._actors: list[Actor[Any]] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group = asyncio.TaskGroup()
         self._escalated = asyncio.Event()
@@ -62,7 +63,7 @@ class Supervisor:
         await self._group.__aexit__(exc_type, exc, tb)
 
     @property
-    def actors(self) -> list[Actor[object]]:
+    def actors(self) -> list[Actor[Any]]:
         return list(self._actors)
 
     def health(self) -> list[ActorHealth]:
@@ -75,7 +76,7 @@ class Supervisor:
     async def wait_escalated(self) -> None:
         await self._escalated.wait()
 
-    async def start(self, actor: Actor[object]) -> None:
+    async def start(self, actor: Actor[Any]) -> None:
         """Start ``actor`` and return once it is ready; raise what its first ``on_start`` raised."""
         if actor.name in self._tasks:
             raise ValueError(f"an actor named {actor.name!r} is already supervised")
@@ -111,7 +112,7 @@ class Supervisor:
             except Exception:
                 pass  # the actor's own task already logged and recorded it
 
-    async def _supervise(self, actor: Actor[object], ready: asyncio.Future[None]) -> None:
+    async def _supervise(self, actor: Actor[Any], ready: asyncio.Future[None]) -> None:
         restarts: deque[float] = deque()
         delay = self.budget.backoff_initial
         while True:
@@ -139,7 +140,7 @@ class Supervisor:
             delay = min(delay * 2, self.budget.backoff_max)
             actor.restarts += 1
 
-    async def _run_once(self, actor: Actor[object], ready: asyncio.Future[None]) -> Exception | None:
+    async def _run_once(self, actor: Actor[Any], ready: asyncio.Future[None]) -> Exception | None:
         """One life of an actor: on_start, run, on_stop. Returns the error that ended it, if any."""
         try:
             await actor.on_start()
@@ -161,7 +162,7 @@ class Supervisor:
                 actor.record_error(error)
                 log.exception("actor failed to stop cleanly", extra={"actor": actor.name})
 
-    def _escalate(self, actor: Actor[object]) -> None:
+    def _escalate(self, actor: Actor[Any]) -> None:
         self.escalation = SupervisorEscalation(
             f"{actor.name} crashed more than {self.budget.max_restarts} times in "
             f"{self.budget.over_seconds:g}s; last error: {actor.last_error}"

@@ -50,7 +50,13 @@ class LoginGuard:
         return user
 
     async def check(
-        self, kind: str, account: str, password: str, *, address: str, password_hash: Callable[[], Awaitable[str | None]]
+        self,
+        kind: str,
+        account: str,
+        password: str,
+        *,
+        address: str,
+        password_hash: Callable[[], Awaitable[str | None]],
     ) -> None:
         """Generic form for other account kinds (e.g. FTPS upload accounts)."""
         await self._refuse_if_locked(kind, account, address)

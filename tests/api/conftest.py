@@ -39,6 +39,7 @@ async def user(supervisor: Supervisor, unique: str) -> tuple[str, str]:
     email, password = f"user-{unique}@example.org", f"pw-{unique}"
     database = supervisor.actors[0]
     assert isinstance(database, Database)
-    await accounts.add_user(database.pool, email, hash_password(password), role=accounts.Role.SERVER_ADMIN, project=None,
-                            by="test")
+    await accounts.add_user(
+        database.pool, email, hash_password(password), role=accounts.Role.SERVER_ADMIN, project=None, by="test"
+    )
     return email, password
