@@ -167,6 +167,8 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{config_path}: not valid TOML: {error}") from error
+        except OSError as error:
+            raise ConfigError(f"{config_path}: cannot read the config file: {error.strerror}") from error
     elif explicit:
         raise ConfigError(f"{config_path}: config file not found")
     config: Config = _build(Config, raw, prefix="", environ=environ)
@@ -240,7 +242,7 @@ def _validate(config: Config) -> None:
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
     low, _, high = config.ftp.passive_ports.partition("-")
-    if not (low.isdigit() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
+    if not (low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
         raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {config.ftp.passive_ports!r}")
     if config.models.batch_size < 1:
         raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")

@@ -27,6 +27,7 @@ LocalTimeSource = Literal["exif-offset", "camera-timezone"]
 
 EARLIEST_PLAUSIBLE = datetime(2005, 1, 1, tzinfo=UTC)
 LATEST_AFTER_NOW = timedelta(days=1)
+MAX_SERIAL_CHARS = 64  # a serial is an identity; a longer text is junk, not a camera
 
 # A time tag and the offset tag that belongs to it, best first.
 _TIME_TAGS = (
@@ -111,13 +112,11 @@ def _exif_as_text(image: pyexiv2.ImageData) -> dict[str, str]:
     try:
         raw = image.read_exif()
     except UnicodeDecodeError:
-        # Cheap firmware writes Latin-1 or GBK into ASCII tags; Latin-1 decodes any byte.
+        # Cheap firmware writes Latin-1 or GBK into ASCII tags; Latin-1 decodes any byte, so such a tag
+        # comes out garbled at worst, and the other tags are not lost with it.
         raw = image.read_exif(encoding="latin-1")
     # A repeated tag comes as a list of strings.
-    return {
-        str(key): value if isinstance(value, str) else ", ".join(map(str, value))
-        for key, value in raw.items()
-    }
+    return {str(key): value if isinstance(value, str) else ", ".join(map(str, value)) for key, value in raw.items()}
 
 
 def _comment(image: pyexiv2.ImageData) -> str:
@@ -141,7 +140,7 @@ def _taken_at(
         name = time_key.rsplit(".", 1)[1]
         local = _local_time(text)
         if local is None:
-            problems.append(f"{name} {text!r} is not a valid time")
+            problems.append(f"{name} {_shown(text)} is not a valid time")
             continue
         if time_key != _TIME_TAGS[0][0]:
             problems.append(f"used {name} instead of DateTimeOriginal")
@@ -173,7 +172,7 @@ def _placed(
     zone: tzinfo | None = _offset(offset_text) if offset_text else None
     source: LocalTimeSource = "exif-offset"
     if offset_text and zone is None:
-        problems.append(f"offset {offset_text!r} is not valid; used the camera's timezone")
+        problems.append(f"offset {_shown(offset_text)} is not valid; used the camera's timezone")
     if zone is None:
         zone, source = _zone(camera_timezone, local, problems), "camera-timezone"
     if zone is None:
@@ -213,9 +212,7 @@ def _zone(name: str, local: datetime, problems: list[str]) -> ZoneInfo | None:
         return None
     first, second = local.replace(tzinfo=zone), local.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
-        problems.append(
-            f"local time {local:%Y-%m-%d %H:%M:%S} is ambiguous or skipped at a DST change in {name}"
-        )
+        problems.append(f"local time {local:%Y-%m-%d %H:%M:%S} is ambiguous or skipped at a DST change in {name}")
     return zone
 
 
@@ -256,10 +253,8 @@ def _degrees(tags: Mapping[str, str], axis: str, positive: str, negative: str) -
 
 
 def _gps_text(tags: Mapping[str, str]) -> str:
-    return " ".join(
-        tags.get(f"Exif.GPSInfo.GPS{name}", "?")
-        for name in ("LatitudeRef", "Latitude", "LongitudeRef", "Longitude")
-    )
+    names = ("LatitudeRef", "Latitude", "LongitudeRef", "Longitude")
+    return " ".join(tags.get(f"Exif.GPSInfo.GPS{name}", "?")[:40] for name in names)
 
 
 def _serial(tags: Mapping[str, str], problems: list[str]) -> str | None:
@@ -271,8 +266,8 @@ def _serial(tags: Mapping[str, str], problems: list[str]) -> str | None:
         text = _text(tags, key)
         if text is None:
             continue
-        if not any(char.isalnum() and char != "0" for char in text):
-            problems.append(f"{key.rsplit('.', 1)[1]} {text!r} is a placeholder; ignored")
+        if len(text) > MAX_SERIAL_CHARS or not any(char.isalnum() and char != "0" for char in text):
+            problems.append(f"{key.rsplit('.', 1)[1]} {_shown(text)} is not a serial; ignored")
             continue
         return text
     return None
@@ -295,3 +290,8 @@ def _positive_int(text: str | None) -> int | None:
     except ValueError:
         return None
     return number if number > 0 else None
+
+
+def _shown(text: str) -> str:
+    """A tag's text as quoted in a problem note; a note stays short whatever a camera wrote."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")

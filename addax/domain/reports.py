@@ -7,12 +7,14 @@ ignored) and every value is parsed on its own, so that one bad line costs only t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 MAX_REPORT_BYTES = 64 * 1024  # a report is a few hundred bytes; anything far larger is another file
+MAX_VALUE_CHARS = 100
 
 # Normalised key (lower case, letters and digits only) -> the field it fills.
 _FIELDS: Mapping[str, str] = {
@@ -32,7 +34,9 @@ _FIELDS: Mapping[str, str] = {
 _EVIDENCE = frozenset(("imei", "csq", "temperature", "battery", "sd", "gps", "total", "sent"))
 _SEPARATOR = re.compile(r"[:=：]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_SD = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*/\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?", re.IGNORECASE)
+_SD = re.compile(
+    r"(\d{1,12}(?:\.\d{1,6})?)\s*([KMGT]?)I?B?\s*/\s*(\d{1,12}(?:\.\d{1,6})?)\s*([KMGT]?)I?B?", re.IGNORECASE
+)
 _MB_PER_UNIT = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 _DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S")
 _YEAR_FIRST_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y:%m:%d %H:%M:%S")
@@ -62,10 +66,10 @@ def parse_daily_report(raw: bytes) -> DailyReport | None:
     A value that is missing, unreadable or out of range is None, with a note in ``problems``.
     """
     text = _decode(raw) if len(raw) <= MAX_REPORT_BYTES else None
-    values = _known_values(text or "")
+    problems: list[str] = []
+    values = _known_values(text or "", problems)
     if len(values.keys() & _EVIDENCE) < 2:
         return None
-    problems: list[str] = []
     sd_free, sd_total = sd_card(values.get("sd", ""), problems)
     latitude, longitude = position(values.get("gps", ""), problems)
     return DailyReport(
@@ -103,7 +107,7 @@ def _decode(raw: bytes) -> str | None:
             return raw.decode("latin-1")
 
 
-def _known_values(text: str) -> dict[str, str]:
+def _known_values(text: str, problems: list[str]) -> dict[str, str]:
     """Field -> raw value for each line with a known key; the first line of a key wins."""
     values: dict[str, str] = {}
     for line in text.splitlines():
@@ -112,8 +116,13 @@ def _known_values(text: str) -> dict[str, str]:
             continue
         key = re.sub(r"[^0-9a-z]", "", line[: separator.start()].casefold())
         field = _FIELDS.get(key)
-        if field is not None and field not in values:
-            values[field] = line[separator.end() :].strip()
+        if field is None or field in values:
+            continue
+        value = line[separator.end() :].strip()
+        if len(value) > MAX_VALUE_CHARS:  # no real value is this long; it also bounds the work per line
+            problems.append(f"{field} value of {len(value)} characters ignored")
+            value = ""
+        values[field] = value
     return values
 
 
@@ -172,12 +181,12 @@ def sd_card(text: str, problems: list[str]) -> tuple[int | None, int | None]:
     free_text, free_unit, total_text, total_unit = match.groups()
     total_unit = (total_unit or free_unit or "M").upper()
     free_unit = (free_unit or total_unit).upper()  # "14.5/29.7G": the one unit counts for both
-    free = round(float(free_text) * _MB_PER_UNIT[free_unit])
-    total = round(float(total_text) * _MB_PER_UNIT[total_unit])
-    if total <= 0 or free > total:
+    free = float(free_text) * _MB_PER_UNIT[free_unit]
+    total = float(total_text) * _MB_PER_UNIT[total_unit]
+    if not 0 < total < math.inf or free > total:
         problems.append(f"SD {text!r} is not a plausible free/total")
         return None, None
-    return free, total
+    return round(free), round(total)
 
 
 def position(text: str, problems: list[str]) -> tuple[float | None, float | None]:
@@ -261,8 +270,9 @@ def reported_at(date_text: str, time_text: str, problems: list[str]) -> datetime
 
 def _first_number(text: str, name: str, problems: list[str]) -> float | None:
     match = _NUMBER.search(text)
-    if match is None:
+    value = float(match.group()) if match else math.nan
+    if not math.isfinite(value):  # none, or hundreds of digits
         if text:
             problems.append(f"{name} {text!r} has no number")
         return None
-    return float(match.group())
+    return value

@@ -87,7 +87,9 @@ class Supervisor:
             await ready
         except BaseException:
             self._actors.remove(actor)
-            del self._tasks[actor.name]
+            task = self._tasks.pop(actor.name)
+            task.cancel()  # the caller gave up (cancelled) or on_start failed: nothing may run untracked
+            await asyncio.gather(task, return_exceptions=True)
             raise
 
     async def stop(self) -> None:

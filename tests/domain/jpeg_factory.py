@@ -143,6 +143,4 @@ def browning_jpeg(*, serial: str = BROWNING_SERIAL, taken: str = "2025:06:14 05:
 
 def bushnell_jpeg(*, taken: str = "2025:06:14 05:12:09") -> bytes:
     """A Bushnell that leaves Make empty and writes no serial: only a model and the time."""
-    return jpeg_with_exif(
-        {"Exif.Image.Make": "", "Exif.Image.Model": "119949C", "Exif.Photo.DateTimeOriginal": taken}
-    )
+    return jpeg_with_exif({"Exif.Image.Make": "", "Exif.Image.Model": "119949C", "Exif.Photo.DateTimeOriginal": taken})

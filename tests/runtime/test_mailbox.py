@@ -122,9 +122,7 @@ async def test_close_wakes_a_waiting_producer_and_its_item_is_not_added() -> Non
 
 async def test_stats_report_depth_capacity_and_waiters() -> None:
     mailbox = Mailbox[int](2)
-    assert mailbox.stats() == MailboxStats(
-        depth=0, capacity=2, waiting_senders=0, waiting_receivers=0, closed=False
-    )
+    assert mailbox.stats() == MailboxStats(depth=0, capacity=2, waiting_senders=0, waiting_receivers=0, closed=False)
 
     consumers = [asyncio.create_task(mailbox.get()) for _ in range(2)]
     await settle()
@@ -139,17 +137,13 @@ async def test_stats_report_depth_capacity_and_waiters() -> None:
     mailbox.put_nowait(2)
     producers = [asyncio.create_task(mailbox.put(n)) for n in (3, 4, 5)]
     await settle()
-    assert mailbox.stats() == MailboxStats(
-        depth=2, capacity=2, waiting_senders=3, waiting_receivers=0, closed=False
-    )
+    assert mailbox.stats() == MailboxStats(depth=2, capacity=2, waiting_senders=3, waiting_receivers=0, closed=False)
 
     mailbox.close()
     for producer in producers:
         with pytest.raises(MailboxClosed):
             await finish(producer)
-    assert mailbox.stats() == MailboxStats(
-        depth=2, capacity=2, waiting_senders=0, waiting_receivers=0, closed=True
-    )
+    assert mailbox.stats() == MailboxStats(depth=2, capacity=2, waiting_senders=0, waiting_receivers=0, closed=True)
 
 
 async def test_cancelled_waiting_put_adds_nothing_and_leaves_the_queue() -> None:

@@ -244,19 +244,19 @@ async def test_an_on_start_that_fails_on_a_restart_counts_as_a_crash_and_is_retr
 
 
 async def test_repeated_crashes_back_off_exponentially() -> None:
-    budget = RestartBudget(max_restarts=100, over_seconds=60, backoff_initial=0.01, backoff_max=5)
+    initial = 0.025  # large enough that scheduling noise on a busy machine cannot hide the doubling
+    budget = RestartBudget(max_restarts=100, over_seconds=60, backoff_initial=initial, backoff_max=5)
     actor = CrashingRun(name="looping")
     async with Supervisor(budget=budget) as supervisor:
         await supervisor.start(actor)
-        await actor.starts.reach(6, within=5)
+        await actor.starts.reach(5, within=5)
         restarts_seen = actor.restarts
 
-    times = actor.start_times[:6]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(actor.start_times[:5])]
     for attempt, gap in enumerate(gaps):
-        assert gap >= 0.9 * 0.01 * 2**attempt, f"restart {attempt + 1} came after only {gap:.4f}s: {gaps}"
+        assert gap >= 0.9 * initial * 2**attempt, f"restart {attempt + 1} came after only {gap:.4f}s: {gaps}"
     assert gaps[3] >= 2 * gaps[0], gaps
-    assert restarts_seen == 5
+    assert restarts_seen == 4
     assert not supervisor.escalated
 
 
@@ -425,12 +425,6 @@ async def test_an_actor_without_mailbox_takes_no_messages() -> None:
 # -- known defect ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="supervisor.py start(): when the caller of start() is cancelled while on_start runs, the "
-    "actor is removed from _actors/_tasks but its task is left running; stop() no longer sees it, "
-    "so it is never stopped and leaving the supervisor blocks on it",
-)
 async def test_cancelling_start_does_not_leave_the_actor_running() -> None:
     class SlowStart(Counting):
         def __init__(self) -> None:

@@ -37,9 +37,7 @@ def identify(
     upload_path: str,
     account: str,
 ) -> CameraIdentity:
-    photo = UploadedPhoto(
-        tags=tags, metadata=metadata, filename=filename, upload_path=upload_path, account=account
-    )
+    photo = UploadedPhoto(tags=tags, metadata=metadata, filename=filename, upload_path=upload_path, account=account)
     profile = next((profile for profile in PROFILES if profile.matches(photo)), generic.PROFILE)
     found = (
         generic.exif_serial(photo)

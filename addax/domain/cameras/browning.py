@@ -9,7 +9,7 @@ from addax.domain.exif import maker_note
 
 # A pattern rather than json.loads: firmware pads the note with NULs or cuts it short, and a
 # cut-off JSON text still names the serial near its start.
-_SERIAL = re.compile(r'"serial[ _]?number"\s*:\s*"?\s*([0-9A-Za-z][0-9A-Za-z_.-]*)', re.IGNORECASE)
+_SERIAL = re.compile(r'"serial[ _]?number"\s*:\s*"?\s*([0-9A-Za-z][0-9A-Za-z_.-]{0,63})', re.IGNORECASE)
 
 
 def matches(photo: UploadedPhoto) -> bool:

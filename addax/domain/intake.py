@@ -1,0 +1,36 @@
+"""The values that travel from the arrival paths (FTPS, HTTPS, import) to the ingestor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    FTP = "ftp"
+    HTTP = "http"
+    IMPORT = "import"
+
+
+class RejectReason(StrEnum):
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    CORRUPT_IMAGE = "corrupt_image"
+    TRUNCATED_IMAGE = "truncated_image"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    MISSING_DATETIME = "missing_datetime"
+    UNKNOWN_CAMERA = "unknown_camera"
+    EMPTY_FILE = "empty_file"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A complete file waiting in the spool, and where it came from. Made durable before it is sent."""
+
+    id: str                 # spool id: the file is spool/<id>.data, this record spool/<id>.json
+    project_id: int
+    source: Source
+    original_name: str      # the file's name as the camera sent it
+    upload_path: str        # the folder path the camera used (relative to its home), "" if none
+    account: str            # upload account, device token name or "import"
+    alerts: bool = True     # False for backfills: old photos must not raise real-time alerts

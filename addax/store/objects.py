@@ -1,0 +1,57 @@
+"""The object store for originals and rejected files. Filesystem now; keys are S3-shaped.
+
+Keys look like ``originals/<project>/<sha[:2]>/<sha>.jpg``; writing the same key twice with the
+same bytes is harmless, which makes a retried ingest idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+
+class ObjectStoreError(Exception):
+    pass
+
+
+def original_key(project_id: int, sha256_hex: str, extension: str) -> str:
+    return f"originals/{project_id}/{sha256_hex[:2]}/{sha256_hex}.{extension}"
+
+
+def rejected_key(reason: str, project_id: int, sha256_hex: str, extension: str) -> str:
+    return f"rejected/{reason}/{project_id}/{sha256_hex}.{extension}"
+
+
+class FilesystemObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        relative = PurePosixPath(key)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise ObjectStoreError(f"bad object key {key!r}")
+        return self.root.joinpath(*relative.parts)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Copy ``source`` under ``key`` durably (temp file, fsync, rename)."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        with source.open("rb") as reader, temporary.open("wb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+        temporary.rename(target)
+
+    def move(self, old_key: str, new_key: str) -> None:
+        target = self.path(new_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.path(old_key).rename(target)
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()

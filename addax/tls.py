@@ -1,0 +1,66 @@
+"""TLS for the FTPS server: the operator's certificate, or a self-signed one made on first start."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import socket
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+log = logging.getLogger("addax.tls")
+
+
+class CertificateError(Exception):
+    """The configured certificate or key cannot be used."""
+
+
+def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(common_name), x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def server_context(cert_file: str, key_file: str, *, data_dir: Path) -> ssl.SSLContext:
+    """The configured certificate, or data_dir/tls/ftps.{crt,key}, created when missing."""
+    if bool(cert_file) != bool(key_file):
+        raise CertificateError("ftp.cert_file and ftp.key_file: set both, or neither for a self-signed certificate")
+    cert, key = (Path(cert_file), Path(key_file)) if cert_file else (data_dir / "tls/ftps.crt", data_dir / "tls/ftps.key")
+    if not cert_file and not cert.exists():
+        self_signed(cert, key, common_name=socket.getfqdn())
+        log.info("created a self-signed FTPS certificate", extra={"cert": str(cert)})
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise CertificateError(f"ftp.cert_file/ftp.key_file: cannot load {cert} and {key}: {error}") from None
+    return context
