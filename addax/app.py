@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from addax.actors.ftp import FtpActor
+from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
 from addax.config import Config
 from addax.domain.secrets import hash_password, new_password
@@ -30,7 +32,10 @@ from addax.runtime.servers import AiohttpServer, AsgiServer
 from addax.store import accounts
 from addax.store.database import Database
 from addax.store.logins import LoginGuard, LoginPolicy
+from addax.store.objects import FilesystemObjectStore
 from addax.store.queue import Queue
+from addax.store.spool import Spool
+from addax.tls import server_context
 from addax.ui import UiServices, build_ui
 
 log = logging.getLogger("addax")
@@ -44,6 +49,8 @@ class Storage:
 
     database: Database
     queue: Queue
+    spool: Spool
+    objects: FilesystemObjectStore
 
 
 async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
@@ -63,20 +70,41 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     await supervisor.start(database)
     queue = Queue(url=redis_url)
     await supervisor.start(queue)
-    return Storage(database=database, queue=queue)
+    spool = Spool(config.data_path / "spool")
+    objects = FilesystemObjectStore(config.data_path / "objects")
+    return Storage(database=database, queue=queue, spool=spool, objects=objects)
 
 
-async def start_web(supervisor: Supervisor, config: Config, storage: Storage) -> None:
-    """Start the HTTP API and the dashboard; both use the same users and lockout."""
+async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Ingestor:
+    """The ingestor, then the FTPS server that feeds it."""
     database = storage.database
-    logins = LoginGuard(
-        pool=lambda: database.pool,
-        policy=LoginPolicy(
-            max_failures=config.auth.max_failures,
-            window_s=config.auth.failure_window_s,
-            failure_delay_s=config.auth.failure_delay_s,
-        ),
+    ingestor = Ingestor(pool=lambda: database.pool, spool=storage.spool, objects=storage.objects,
+                        max_file_mb=config.ftp.max_file_mb)  # fmt: skip
+    await supervisor.start(ingestor)
+    low, high = (int(part) for part in config.ftp.passive_ports.split("-"))
+    await supervisor.start(FtpActor(
+        host=config.ftp.host, port=config.ftp.port, passive_ports=range(low, high + 1),
+        tls=lambda: server_context(config.ftp.cert_file, config.ftp.key_file, data_dir=config.data_path),
+        data_dir=config.data_path, spool=storage.spool, accounts=lambda name: accounts.upload_account(database.pool, name),
+        logins=logins, deliver=ingestor.send, max_connections=config.ftp.max_connections,
+        max_file_mb=config.ftp.max_file_mb,
+    ))  # fmt: skip
+    return ingestor
+
+
+def login_guard(config: Config, database: Database) -> LoginGuard:
+    """One lock for every door: API, dashboard and FTPS share failures and lockouts."""
+    policy = LoginPolicy(
+        max_failures=config.auth.max_failures,
+        window_s=config.auth.failure_window_s,
+        failure_delay_s=config.auth.failure_delay_s,
     )
+    return LoginGuard(pool=lambda: database.pool, policy=policy)
+
+
+async def start_web(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> None:
+    """Start the HTTP API and the dashboard."""
+    database = storage.database
     api = ApiServices(
         pool=lambda: database.pool, supervisor=supervisor, logins=logins,
         token_ttl=timedelta(hours=config.auth.token_ttl_hours), instance_name=config.general.instance_name,
@@ -144,7 +172,9 @@ async def run(config: Config) -> int:
     async with stop_signals() as stop, Supervisor(budget=budget, stop_timeout=30) as supervisor:
         storage = await start_storage(supervisor, config)
         await ensure_first_admin(storage.database)
-        await start_web(supervisor, config, storage)
+        logins = login_guard(config, storage.database)
+        await start_intake(supervisor, config, storage, logins)
+        await start_web(supervisor, config, storage, logins)
         log.info(
             "addax is running",
             extra={"startup_s": round(time.monotonic() - started, 2), "api": f"http://{config.http.host}:{config.http.port}",

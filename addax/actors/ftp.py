@@ -238,7 +238,7 @@ class _Accounts(aioftp.AbstractUserManager):
 
 class FtpActor(Actor[None]):
     def __init__(
-        self, *, host: str, port: int, passive_ports: range, tls: Callable[[], ssl.SSLContext], data_dir: Path,
+        self, *, host: str, port: int, passive_ports: range | None, tls: Callable[[], ssl.SSLContext], data_dir: Path,
         spool: Spool, accounts: AccountLookup, logins: LoginGuard, deliver: Deliver, max_connections: int,
         max_file_mb: int, min_free_mb: int = 512,
     ) -> None:  # fmt: skip

@@ -116,6 +116,14 @@ async def add_upload_account(pool: asyncpg.Pool, name: str, password_hash: str, 
     return int(account_id)
 
 
+async def upload_account(db: asyncpg.Pool, name: str) -> tuple[str, int] | None:
+    """(password hash, project id) of an enabled upload account."""
+    row = await db.fetchrow(
+        "SELECT password_hash, project_id FROM upload_accounts WHERE name = $1 AND NOT disabled", name
+    )
+    return (row["password_hash"], row["project_id"]) if row else None
+
+
 async def add_device_token(pool: asyncpg.Pool, name: str, digest: bytes, *, project: str, by: str) -> int:
     async with pool.acquire() as connection, connection.transaction():
         try:

@@ -48,7 +48,7 @@ async def camera_for(
     )  # fmt: skip
     camera = Camera(**dict(row))
     if camera.created:
-        await add_update(connection, camera.id, "registered", identity=identity.identity, kind=str(identity.kind),
+        await add_update(connection, camera.id, "registered", identity=identity.identity, identity_kind=str(identity.kind),
                          profile=identity.profile, make=identity.make, model=identity.model)  # fmt: skip
     return camera
 

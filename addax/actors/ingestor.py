@@ -1,0 +1,252 @@
+"""The ingestor: every complete file, from any arrival path, ends stored or rejected, exactly once.
+
+::
+
+    Arrival (file in the spool) ─► inspect (thread) ─► duplicate? ─► done (nothing new)
+                                                  ├─► rejected: kept under rejected/<reason>/, row with the reason
+                                                  ├─► status report: camera health row for the day
+                                                  └─► photo/video: camera (auto-registered), site and deployment,
+                                                      original in the object store, row 'stored'
+    then the spool entry is removed; a crash before that re-sends it at start-up, and
+    the (project, sha256) key makes the second pass a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+
+from addax.actors.inspection import Inspection, inspect_file
+from addax.domain.cameras import CameraIdentity, identify
+from addax.domain.exif import parse_metadata
+from addax.domain.intake import Arrival, RejectReason
+from addax.domain.media import EXTENSIONS, MediaType
+from addax.domain.sites import Point, decide
+from addax.runtime import Actor
+from addax.store import cameras, images
+from addax.store.database import DatabaseUnavailable
+from addax.store.objects import FilesystemObjectStore, original_key, rejected_key
+from addax.store.spool import Spool
+
+log = logging.getLogger("addax.ingestor")
+
+RETRIES = 5
+
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str  # stored | duplicate | rejected | report
+    image_id: int | None = None
+    reason: str | None = None
+    camera_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Project:
+    id: int
+    timezone: str
+    require_camera_registration: bool
+    require_timestamp: bool
+    site_radius_m: float
+
+
+class Ingestor(Actor[Arrival]):
+    mailbox_capacity = 256
+
+    def __init__(
+        self, *, pool: Callable[[], asyncpg.Pool], spool: Spool, objects: FilesystemObjectStore,
+        max_file_mb: int = 50, max_pixels: int = 100_000_000, workers: int = 4, publish: Publish | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(name="ingestor")
+        self._pool, self._spool, self._objects = pool, spool, objects
+        self._max_bytes, self._max_pixels, self._workers = max_file_mb * 2**20, max_pixels, workers
+        self._publish = publish or (lambda event, body: None)
+        self.processed = 0
+
+    async def on_start(self) -> None:
+        self._recovered = self._spool.recover()  # what a crash left between arrival and ingestion
+        if self._recovered:
+            log.info("re-sending files left in the spool", extra={"actor": self.name, "count": len(self._recovered)})
+
+    async def run(self) -> None:
+        # A few workers take turns on the one mailbox: file reads and decoding overlap with database work.
+        async with asyncio.TaskGroup() as workers:
+            workers.create_task(self._resend(self._recovered))
+            for _ in range(self._workers):
+                workers.create_task(super().run())
+
+    async def _resend(self, arrivals: list[Arrival]) -> None:
+        for arrival in arrivals:
+            await self.send(arrival)
+
+    async def handle(self, arrival: Arrival) -> None:
+        for attempt in range(1, RETRIES + 1):
+            try:
+                await self.ingest(arrival)
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as error:
+                self.record_error(error)
+                log.warning("ingest failed, will retry", extra={"actor": self.name, "file": arrival.original_name,
+                                                                "attempt": attempt, "error": repr(error)})  # fmt: skip
+                await asyncio.sleep(min(2**attempt, 30))
+            except Exception:  # a bug must cost one file its turn, never the actor its life
+                log.exception("ingest failed unexpectedly; the file stays in the spool",
+                              extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id})
+                return
+        # Still in the spool: it is tried again at the next start; nothing is lost.
+        log.error("ingest gave up for now; the file stays in the spool", extra={"actor": self.name,
+                  "file": arrival.original_name, "spool_id": arrival.id})  # fmt: skip
+
+    async def ingest(self, arrival: Arrival) -> Outcome | None:
+        path = self._spool.data_path(arrival)
+        if not path.exists():
+            self._spool.discard(arrival)
+            return None
+        facts = await asyncio.to_thread(inspect_file, path, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
+        async with self._pool().acquire() as connection, connection.transaction():
+            project = await _project(connection, arrival.project_id)
+            outcome = await self._file(connection, project, arrival, facts)
+        self._spool.discard(arrival)
+        self.processed += 1
+        log.info("ingested", extra={"actor": self.name, "file": arrival.original_name, "outcome": outcome.kind,
+                                    "reason": outcome.reason, "image_id": outcome.image_id})  # fmt: skip
+        if outcome.kind in ("stored", "rejected"):
+            self._publish("image.received", {"id": outcome.image_id, "project_id": arrival.project_id,
+                                             "stage": outcome.kind, "reason": outcome.reason})  # fmt: skip
+        return outcome
+
+    async def _file(
+        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+    ) -> Outcome:
+        existing = await images.find_by_hash(connection, project.id, facts.sha256)
+        if existing is not None:
+            return Outcome("duplicate", existing)
+        if facts.reason is not None:
+            return await self._reject(connection, arrival, facts, facts.reason, facts.detail)
+        if facts.report is not None:
+            return await self._report(connection, project, arrival, facts)
+        return await self._media(connection, project, arrival, facts)
+
+    async def _reject(
+        self, connection: asyncpg.Connection, arrival: Arrival, facts: Inspection, reason: RejectReason, detail: str,
+        *, camera_id: int | None = None,
+    ) -> Outcome:  # fmt: skip
+        extension = EXTENSIONS.get(facts.media, "bin") if facts.media else "bin"
+        key = rejected_key(reason, arrival.project_id, facts.sha256_hex, extension)
+        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
+        image_id, _ = await images.insert(connection, images.NewImage(
+            project_id=arrival.project_id, kind=_kind(facts.media), sha256=facts.sha256,
+            original_name=arrival.original_name, source=arrival.source, upload_account=arrival.account,
+            size_bytes=facts.size, original_key=key, camera_id=camera_id, stage="rejected", reject_reason=reason,
+            exif={"reject_detail": detail, "upload_path": arrival.upload_path},
+        ))  # fmt: skip
+        log.warning("file rejected", extra={"actor": self.name, "file": arrival.original_name, "reason": str(reason),
+                                            "detail": detail})  # fmt: skip
+        return Outcome("rejected", image_id, str(reason), camera_id)
+
+    async def _report(
+        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+    ) -> Outcome:
+        report = facts.report
+        assert report is not None
+        number = report.imei or report.camera_id
+        identity = CameraIdentity(
+            identity=number or f"{arrival.account}/reports", kind="imei" if report.imei else "fallback",
+            profile="status-report", make=None, model=None, latitude=None, longitude=None, taken_at_local=None,
+        )  # fmt: skip
+        camera = await cameras.camera_for(connection, project.id, identity, register=True)
+        assert camera is not None
+        zone = _zone(project.timezone)
+        reported_at = report.reported_at_local.replace(tzinfo=zone) if report.reported_at_local else None
+        day = reported_at.date() if reported_at else datetime.now(zone).date()
+        await cameras.record_health(connection, camera.id, report, report_date=day, reported_at=reported_at,
+                                    raw=facts.report_text)  # fmt: skip
+        return Outcome("report", None, None, camera.id)
+
+    async def _media(
+        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+    ) -> Outcome:
+        now = datetime.now(UTC)
+        metadata = parse_metadata(facts.tags, camera_timezone=project.timezone, now=now)
+        identity = identify(facts.tags, metadata, filename=arrival.original_name, upload_path=arrival.upload_path,
+                            account=arrival.account)  # fmt: skip
+        camera = await cameras.camera_for(connection, project.id, identity,
+                                          register=not project.require_camera_registration)  # fmt: skip
+        if camera is None:
+            return await self._reject(connection, arrival, facts, RejectReason.UNKNOWN_CAMERA,
+                                      f"camera {identity.identity} is not registered in this project")  # fmt: skip
+        taken_at, offset = metadata.taken_at, metadata.utc_offset_minutes
+        if taken_at is None and identity.taken_at_local is not None:
+            local = identity.taken_at_local.replace(tzinfo=_zone(project.timezone))
+            taken_at, offset = local.astimezone(UTC), int(local.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+        if taken_at is None and project.require_timestamp:
+            return await self._reject(connection, arrival, facts, RejectReason.MISSING_DATETIME,
+                                      "; ".join(metadata.problems) or "no DateTimeOriginal", camera_id=camera.id)  # fmt: skip
+        taken_on = _local_day(taken_at, offset) if taken_at else now.date()
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", camera.id)  # one placement decision at a time
+        reading = _point(identity.latitude, identity.longitude)
+        decision = decide(await cameras.placement(connection, camera.id), reading, taken_on, from_status_report=False,
+                          sites=await cameras.sites_of(connection, project.id), radius_m=project.site_radius_m)  # fmt: skip
+        await cameras.apply(connection, camera, decision)
+        deployment_id, site_id = await cameras.deployment_on(connection, camera.id, taken_on)
+        key = original_key(project.id, facts.sha256_hex, EXTENSIONS[facts.media or MediaType.JPEG])
+        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
+        exif = {"tags": facts.tags, "problems": list(metadata.problems), "upload_path": arrival.upload_path,
+                "identity": identity.identity, "profile": identity.profile, **({"video": facts.video} if facts.video else {})}  # fmt: skip
+        image_id, _ = await images.insert(connection, images.NewImage(
+            project_id=project.id, kind=_kind(facts.media), sha256=facts.sha256, original_name=arrival.original_name,
+            source=arrival.source, upload_account=arrival.account, size_bytes=facts.size, original_key=key,
+            camera_id=camera.id, deployment_id=deployment_id, site_id=site_id,
+            width=facts.width or metadata.width, height=facts.height or metadata.height,
+            taken_at=taken_at, utc_offset_minutes=offset,
+            latitude=reading.latitude if reading else None, longitude=reading.longitude if reading else None,
+            exif=exif,
+        ))  # fmt: skip
+        if camera.created or decision.kind != "same_place":
+            self._publish("camera.updated", {"id": camera.id, "project_id": project.id, "change": str(decision.kind)})
+        return Outcome("stored", image_id, None, camera.id)
+
+
+async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:
+    row = await connection.fetchrow(
+        "SELECT id, timezone, require_camera_registration, require_timestamp, site_radius_m FROM projects"
+        " WHERE id = $1", project_id,
+    )  # fmt: skip
+    if row is None:
+        raise LookupError(f"project {project_id} does not exist")
+    return _Project(**dict(row))
+
+
+def _kind(media: MediaType | None) -> str:
+    if media in (MediaType.MP4, MediaType.MOV, MediaType.AVI):
+        return "video"
+    return "report" if media is MediaType.TEXT else "photo"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _local_day(taken_at: datetime, offset_minutes: int | None) -> date:
+    return (taken_at + timedelta(minutes=offset_minutes or 0)).date()
+
+
+def _point(latitude: float | None, longitude: float | None) -> Point | None:
+    if latitude is None or longitude is None:
+        return None
+    try:
+        return Point(latitude, longitude)
+    except ValueError:
+        return None

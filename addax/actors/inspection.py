@@ -1,0 +1,79 @@
+"""Reading a received file off the event loop: hash, type, soundness, metadata. Pure CPU and file reads."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from addax.domain.exif import read_tags
+from addax.domain.intake import RejectReason
+from addax.domain.media import VIDEO_TYPES, MediaType, check_jpeg, sniff
+from addax.domain.reports import DailyReport, parse_daily_report
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    sha256: bytes
+    size: int
+    media: MediaType | None
+    reason: RejectReason | None = None
+    detail: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    report: DailyReport | None = None
+    report_text: str = ""
+    video: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256_hex(self) -> str:
+        return self.sha256.hex()
+
+
+def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        head = source.read(64)
+        digest.update(head)
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    sha = digest.digest()
+    media = sniff(head)
+    if size == 0:
+        return Inspection(sha, size, None, RejectReason.EMPTY_FILE, "the file is empty")
+    if size > max_bytes:
+        return Inspection(sha, size, media, RejectReason.TOO_LARGE, f"{size} bytes is over the limit of {max_bytes}")
+    if media is MediaType.JPEG:
+        data = path.read_bytes()
+        check = check_jpeg(data, max_pixels=max_pixels)
+        tags = read_tags(data) if check.reason is None else {}
+        return Inspection(sha, size, media, check.reason, check.detail, tags, check.width, check.height)
+    if media is MediaType.TEXT:
+        raw = path.read_bytes()
+        report = parse_daily_report(raw)
+        if report is None:
+            return Inspection(sha, size, media, RejectReason.UNSUPPORTED_TYPE, "a text file that is not a status report")
+        return Inspection(sha, size, media, report=report, report_text=raw.decode("utf-8", "replace"))
+    if media in VIDEO_TYPES:
+        return Inspection(sha, size, media, video=_video_facts(path))
+    return Inspection(sha, size, None, RejectReason.UNSUPPORTED_TYPE, f"unknown file type (starts with {head[:8]!r})")
+
+
+def _video_facts(path: Path) -> dict[str, Any]:
+    import av  # imported here: only videos need it, and it is slow to import
+
+    try:
+        with av.open(str(path)) as container:
+            stream = next(iter(container.streams.video), None)
+            duration = float(container.duration / 1_000_000) if container.duration else None
+            return {
+                "duration_s": duration,
+                "width": stream.codec_context.width if stream else None,
+                "height": stream.codec_context.height if stream else None,
+                "creation_time": container.metadata.get("creation_time"),
+            }
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        return {"error": str(error)}

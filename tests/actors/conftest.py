@@ -1,0 +1,74 @@
+"""An intake in-process: ingestor + FTPS server against this test's own database and data dir."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from addax.actors.ftp import FtpActor
+from addax.actors.ingestor import Ingestor
+from addax.domain.secrets import hash_password
+from addax.runtime import Supervisor
+from addax.store import accounts
+from addax.store.database import Database
+from addax.store.logins import LoginGuard, LoginPolicy
+from addax.store.objects import FilesystemObjectStore
+from addax.store.spool import Spool
+from addax.tls import server_context
+from tests.conftest import free_port, world_readable_tempdir
+
+PASSWORD = "camera-secret"
+
+
+@dataclass
+class Intake:
+    data_dir: Path
+    pool: asyncpg.Pool
+    ingestor: Ingestor
+    ftp_port: int
+    project: str
+    project_id: int
+    account: str
+    supervisor: Supervisor
+
+    async def images(self) -> list[asyncpg.Record]:
+        return await self.pool.fetch("SELECT * FROM images WHERE project_id = $1 ORDER BY id", self.project_id)
+
+    async def settled(self) -> None:
+        """Wait until every upload handed over so far has been ingested."""
+        assert self.ingestor.mailbox is not None
+        import asyncio
+
+        async with asyncio.timeout(60):
+            while len(self.ingestor.mailbox) or list((self.data_dir / "spool").glob("*.data")):
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
+    data_dir = world_readable_tempdir("addax-intake-")
+    async with Supervisor(stop_timeout=10) as supervisor:
+        database = Database(dsn=fresh_dsn, pool_size=8)
+        await supervisor.start(database)
+        project = f"proj-{unique}"
+        project_id = await accounts.add_project(database.pool, project, by="test")
+        account = f"cam-{unique}"
+        await accounts.add_upload_account(database.pool, account, hash_password(PASSWORD), project=project, by="t")
+        spool = Spool(data_dir / "spool")
+        ingestor = Ingestor(pool=lambda: database.pool, spool=spool,
+                            objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5)  # fmt: skip
+        await supervisor.start(ingestor)
+        logins = LoginGuard(pool=lambda: database.pool, policy=LoginPolicy(failure_delay_s=0.05))
+        port = free_port()
+        await supervisor.start(FtpActor(
+            host="127.0.0.1", port=port, passive_ports=None, tls=lambda: server_context("", "", data_dir=data_dir), data_dir=data_dir,
+            spool=spool, accounts=lambda name: accounts.upload_account(database.pool, name), logins=logins,
+            deliver=ingestor.send, max_connections=64, max_file_mb=5,
+        ))  # fmt: skip
+        yield Intake(data_dir, database.pool, ingestor, port, project, project_id, account, supervisor)
+    shutil.rmtree(data_dir, ignore_errors=True)
