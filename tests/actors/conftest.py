@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 
 from addax.actors.ftp import FtpActor
-from addax.actors.ingestor import Ingestor
+from addax.actors.ingestor import Ingestor, Outcome
+from addax.domain.intake import Arrival, Source
 from addax.domain.secrets import hash_password
 from addax.runtime import Supervisor
 from addax.store import accounts
@@ -35,6 +36,18 @@ class Intake:
     project_id: int
     account: str
     supervisor: Supervisor
+    spool: Spool
+
+    async def ingest(self, name: str, data: bytes, *, upload_path: str = "", source: Source = Source.FTP) -> Outcome:
+        """Put a file through the spool and the ingestor, as an arrival path would, and return what happened."""
+        spool_id, partial = self.spool.new_partial()
+        partial.write_bytes(data)
+        arrival = Arrival(id=spool_id, project_id=self.project_id, source=source, original_name=name,
+                          upload_path=upload_path, account=self.account)  # fmt: skip
+        self.spool.commit(partial, arrival)
+        outcome = await self.ingestor.ingest(arrival)
+        assert outcome is not None
+        return outcome
 
     async def images(self) -> list[asyncpg.Record]:
         return await self.pool.fetch("SELECT * FROM images WHERE project_id = $1 ORDER BY id", self.project_id)
@@ -70,5 +83,5 @@ async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
             spool=spool, accounts=lambda name: accounts.upload_account(database.pool, name), logins=logins,
             deliver=ingestor.send, max_connections=64, max_file_mb=5,
         ))  # fmt: skip
-        yield Intake(data_dir, database.pool, ingestor, port, project, project_id, account, supervisor)
+        yield Intake(data_dir, database.pool, ingestor, port, project, project_id, account, supervisor, spool)
     shutil.rmtree(data_dir, ignore_errors=True)
