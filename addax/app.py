@@ -28,6 +28,7 @@ from addax.embedded.common import ensure_writable
 from addax.embedded.postgres import EmbeddedPostgres
 from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import RestartBudget, Supervisor
+from addax.runtime.broadcast import Broadcast
 from addax.runtime.servers import AiohttpServer, AsgiServer
 from addax.store import accounts
 from addax.store.database import Database
@@ -51,6 +52,7 @@ class Storage:
     queue: Queue
     spool: Spool
     objects: FilesystemObjectStore
+    events: Broadcast
 
 
 async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
@@ -72,14 +74,14 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     await supervisor.start(queue)
     spool = Spool(config.data_path / "spool")
     objects = FilesystemObjectStore(config.data_path / "objects")
-    return Storage(database=database, queue=queue, spool=spool, objects=objects)
+    return Storage(database=database, queue=queue, spool=spool, objects=objects, events=Broadcast())
 
 
 async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Ingestor:
     """The ingestor, then the FTPS server that feeds it."""
     database = storage.database
     ingestor = Ingestor(pool=lambda: database.pool, spool=storage.spool, objects=storage.objects,
-                        max_file_mb=config.ftp.max_file_mb)  # fmt: skip
+                        max_file_mb=config.ftp.max_file_mb, publish=storage.events.publish)  # fmt: skip
     await supervisor.start(ingestor)
     low, high = (int(part) for part in config.ftp.passive_ports.split("-"))
     await supervisor.start(FtpActor(
@@ -102,12 +104,16 @@ def login_guard(config: Config, database: Database) -> LoginGuard:
     return LoginGuard(pool=lambda: database.pool, policy=policy)
 
 
-async def start_web(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> None:
+async def start_web(
+    supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard, ingestor: Ingestor
+) -> None:
     """Start the HTTP API and the dashboard."""
     database = storage.database
     api = ApiServices(
         pool=lambda: database.pool, supervisor=supervisor, logins=logins,
-        token_ttl=timedelta(hours=config.auth.token_ttl_hours), instance_name=config.general.instance_name,
+        token_ttl=timedelta(hours=config.auth.token_ttl_hours), spool=storage.spool, objects=storage.objects,
+        deliver=ingestor.send, events=storage.events, max_upload_bytes=config.ftp.max_file_mb * 2**20,
+        instance_name=config.general.instance_name,
     )  # fmt: skip
     await supervisor.start(
         AiohttpServer(name="http", app=lambda: build_api(api), host=config.http.host, port=config.http.port,
@@ -173,8 +179,8 @@ async def run(config: Config) -> int:
         storage = await start_storage(supervisor, config)
         await ensure_first_admin(storage.database)
         logins = login_guard(config, storage.database)
-        await start_intake(supervisor, config, storage, logins)
-        await start_web(supervisor, config, storage, logins)
+        ingestor = await start_intake(supervisor, config, storage, logins)
+        await start_web(supervisor, config, storage, logins, ingestor)
         log.info(
             "addax is running",
             extra={"startup_s": round(time.monotonic() - started, 2), "api": f"http://{config.http.host}:{config.http.port}",

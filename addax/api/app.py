@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addax.api import auth, errors, health, metrics
+from addax.api import auth, cameras, errors, events, health, images, metrics, rejections, uploads
 from addax.api.context import SERVICES, ApiServices
 
 
@@ -18,5 +18,6 @@ def build_api(services: ApiServices) -> web.Application:
     app[metrics.METRICS] = registry
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
-    app.add_routes(auth.routes)
+    for module in (auth, uploads, images, cameras, rejections, events):
+        app.add_routes(module.routes)
     return app

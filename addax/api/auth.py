@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from addax.api.access import require_user
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.domain.secrets import new_token, token_digest
@@ -42,17 +43,6 @@ async def issue_token(request: web.Request) -> web.Response:
     token = new_token()
     await accounts.issue_api_token(services.pool(), user.id, token_digest(token), ttl=services.token_ttl)
     return web.json_response({"token": token, "expires_in": int(services.token_ttl.total_seconds())})
-
-
-async def require_user(request: web.Request) -> accounts.User:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise json_error(401, "log in first: send Authorization: Bearer <token> from POST /api/auth/token")
-    user = await accounts.user_for_api_token(request.app[SERVICES].pool(), token_digest(token.strip()))
-    if user is None:
-        raise json_error(401, "the token is unknown or expired")
-    return user
 
 
 @routes.get("/api/auth/me")

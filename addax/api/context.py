@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
 
+from addax.domain.intake import Arrival
 from addax.runtime import Supervisor
+from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
+from addax.store.objects import FilesystemObjectStore
+from addax.store.spool import Spool
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +23,11 @@ class ApiServices:
     supervisor: Supervisor
     logins: LoginGuard
     token_ttl: timedelta
+    spool: Spool
+    objects: FilesystemObjectStore
+    deliver: Callable[[Arrival], Awaitable[None]]  # hands a spooled file to the ingestor
+    events: Broadcast
+    max_upload_bytes: int = 50 * 2**20
     instance_name: str = "Addax"
 
 

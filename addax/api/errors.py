@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from addax.store.accounts import AccountError
 from addax.store.database import DatabaseUnavailable
+from addax.store.placement import PlacementError
 
 log = logging.getLogger("addax.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class JsonError(web.HTTPException):
+    """An HTTP error of any status whose body is ``{"error": ..., "status": ...}``."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        self.status_code = status
+        body = json.dumps({"error": message, "status": status, **extra})
+        super().__init__(text=body, content_type="application/json")
+
+
 def json_error(status: int, message: str, **extra: object) -> web.HTTPException:
     """An HTTP error whose body is JSON; raise it from a handler."""
-    error_class: type[web.HTTPException] = web.HTTPException
-    for candidate in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
-                      web.HTTPConflict, web.HTTPRequestEntityTooLarge, web.HTTPTooManyRequests,
-                      web.HTTPServiceUnavailable, web.HTTPUnprocessableEntity):  # fmt: skip
-        if candidate.status_code == status:
-            error_class = candidate
-    return error_class(
-        text=web.json_response({"error": message, "status": status, **extra}).text, content_type="application/json"
-    )
+    return JsonError(status, message, **extra)
 
 
 @web.middleware
@@ -36,6 +40,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         return web.json_response({"error": error.reason, "status": error.status}, status=error.status,
                                  headers={k: v for k, v in error.headers.items() if k.lower() == "retry-after"})
+    except (PlacementError, AccountError) as error:
+        return web.json_response({"error": str(error), "status": 409}, status=409)
     except DatabaseUnavailable as error:
         return web.json_response({"error": f"database unavailable: {error}", "status": 503}, status=503)
     except Exception:

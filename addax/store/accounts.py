@@ -189,3 +189,11 @@ async def forget_login_failures(db: asyncpg.Pool, *, kind: str, account: str, ol
         "DELETE FROM auth_failures WHERE (kind = $1 AND lower(account) = lower($2)) OR at < now() - $3::interval",
         kind, account, older_than,
     )  # fmt: skip
+
+
+async def project_roles(db: asyncpg.Pool, user: User) -> dict[int, Role]:
+    """The projects a user may see, with the role there; a server admin administers every project."""
+    if user.is_server_admin:
+        return {int(row["id"]): Role.SERVER_ADMIN for row in await db.fetch("SELECT id FROM projects")}
+    rows = await db.fetch("SELECT project_id, role::text FROM memberships WHERE user_id = $1", user.id)
+    return {int(row["project_id"]): Role(row["role"]) for row in rows}

@@ -65,6 +65,7 @@ async def delete_rejected(connection: asyncpg.Connection, image_id: int) -> asyn
     """Take a rejected file's row away so that it can go through the ingestor again."""
     return await connection.fetchrow(
         "DELETE FROM images WHERE id = $1 AND stage = 'rejected'"
-        " RETURNING id, project_id, original_name, source, upload_account, original_key, reject_reason",
+        " RETURNING id, project_id, original_name, source, upload_account, original_key, reject_reason,"
+        " exif->>'upload_path' AS upload_path",
         image_id,
     )

@@ -1,45 +1,100 @@
+"""The API in-process (aiohttp test client) over a real database, spool, object store and ingestor."""
+
+from __future__ import annotations
+
+import shutil
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
-from addax.domain.secrets import hash_password
+from addax.domain.secrets import hash_password, new_token, token_digest
 from addax.runtime import Supervisor
+from addax.runtime.broadcast import Broadcast
 from addax.store import accounts
 from addax.store.database import Database
 from addax.store.logins import LoginGuard, LoginPolicy
+from addax.store.objects import FilesystemObjectStore
+from addax.store.spool import Spool
+from tests.conftest import world_readable_tempdir
 
 FAST_POLICY = LoginPolicy(max_failures=10, window_s=300, failure_delay_s=0.05)
 
 
+@dataclass
+class Backend:
+    supervisor: Supervisor
+    database: Database
+    ingestor: Ingestor
+    spool: Spool
+    objects: FilesystemObjectStore
+    events: Broadcast
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.database.pool
+
+
 @pytest.fixture
-async def supervisor(fresh_dsn: str) -> AsyncIterator[Supervisor]:
+async def backend(fresh_dsn: str) -> AsyncIterator[Backend]:
+    data_dir = world_readable_tempdir("addax-api-")
     async with Supervisor(stop_timeout=5) as supervisor:
-        await supervisor.start(Database(dsn=fresh_dsn, pool_size=4, check_every_s=0.2))
-        yield supervisor
+        database = Database(dsn=fresh_dsn, pool_size=4, check_every_s=0.2)
+        await supervisor.start(database)
+        spool, objects, events = Spool(data_dir / "spool"), FilesystemObjectStore(data_dir / "objects"), Broadcast()
+        ingestor = Ingestor(pool=lambda: database.pool, spool=spool, objects=objects, publish=events.publish)
+        await supervisor.start(ingestor)
+        yield Backend(supervisor, database, ingestor, spool, objects, events)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
-def make_api(supervisor: Supervisor, aiohttp_client: Callable) -> Callable:
+def supervisor(backend: Backend) -> Supervisor:
+    return backend.supervisor
+
+
+@pytest.fixture
+def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
     async def make(policy: LoginPolicy = FAST_POLICY) -> TestClient:
-        database = supervisor.actors[0]
-        assert isinstance(database, Database)
-        logins = LoginGuard(pool=lambda: database.pool, policy=policy)
-        services = ApiServices(pool=lambda: database.pool, supervisor=supervisor, logins=logins,
-                               token_ttl=timedelta(hours=1))
+        logins = LoginGuard(pool=lambda: backend.pool, policy=policy)
+        services = ApiServices(
+            pool=lambda: backend.pool, supervisor=backend.supervisor, logins=logins, token_ttl=timedelta(hours=1),
+            spool=backend.spool, objects=backend.objects, deliver=backend.ingestor.send, events=backend.events,
+            max_upload_bytes=2 * 2**20,
+        )  # fmt: skip
         return await aiohttp_client(build_api(services))
 
     return make
 
 
 @pytest.fixture
-async def user(supervisor: Supervisor, unique: str) -> tuple[str, str]:
+async def user(backend: Backend, unique: str) -> tuple[str, str]:
     email, password = f"user-{unique}@example.org", f"pw-{unique}"
-    database = supervisor.actors[0]
-    assert isinstance(database, Database)
     await accounts.add_user(
-        database.pool, email, hash_password(password), role=accounts.Role.SERVER_ADMIN, project=None, by="test"
+        backend.pool, email, hash_password(password), role=accounts.Role.SERVER_ADMIN, project=None, by="test"
     )
     return email, password
+
+
+@pytest.fixture
+async def bearer(backend: Backend, user: tuple[str, str]) -> dict[str, str]:
+    """Authorization headers of a server admin."""
+    found = await accounts.find_user(backend.pool, user[0])
+    assert found is not None
+    token = new_token()
+    await accounts.issue_api_token(backend.pool, found.id, token_digest(token), ttl=timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def device(backend: Backend, unique: str) -> tuple[int, str]:
+    """(project id, device token) of a project with an upload token."""
+    project_id = await accounts.add_project(backend.pool, f"api-{unique}", by="test")
+    token = new_token()
+    await accounts.add_device_token(backend.pool, "gateway", token_digest(token), project=f"api-{unique}", by="t")
+    return project_id, token

@@ -1,0 +1,85 @@
+"""Who is asking, and which projects they may see or administer. JSON responses with dates."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from aiohttp import web
+
+from addax.api.context import SERVICES
+from addax.api.errors import json_error
+from addax.domain.secrets import token_digest
+from addax.store import accounts
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def respond(data: Any, *, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, default=_default))
+
+
+async def require_user(request: web.Request) -> accounts.User:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise json_error(401, "log in first: send Authorization: Bearer <token> from POST /api/auth/token")
+    user = await accounts.user_for_api_token(request.app[SERVICES].pool(), token_digest(token.strip()))
+    if user is None:
+        raise json_error(401, "the token is unknown or expired")
+    return user
+
+
+async def visible_projects(request: web.Request, *, only: int | None = None) -> list[int]:
+    """The project ids the caller may read, narrowed to ``only`` (403 when that one is not theirs)."""
+    user = await require_user(request)
+    roles = await accounts.project_roles(request.app[SERVICES].pool(), user)
+    if only is None:
+        return list(roles)
+    if only not in roles:
+        raise json_error(403, f"no access to project {only}")
+    return [only]
+
+
+async def require_admin_of(request: web.Request, project_id: int) -> accounts.User:
+    user = await require_user(request)
+    roles = await accounts.project_roles(request.app[SERVICES].pool(), user)
+    if roles.get(project_id) not in (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN):
+        raise json_error(403, f"only an admin of project {project_id} may do this")
+    return user
+
+
+def int_param(request: web.Request, name: str, *, default: int | None = None) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise json_error(400, f"{name} must be an integer, got {text!r}") from None
+
+
+def time_param(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise json_error(400, f"{name} must be an ISO 8601 time, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise json_error(400, f"{name} needs a UTC offset (e.g. 2026-05-01T00:00:00Z)")
+    return moment
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise json_error(404, "not found") from None

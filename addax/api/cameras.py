@@ -1,0 +1,121 @@
+"""Cameras, sites, deployments and the camera-updates feed, with the corrections admins make."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from addax.api.access import int_param, path_id, require_admin_of, respond, visible_projects
+from addax.api.auth import read_json
+from addax.api.context import SERVICES
+from addax.api.errors import json_error
+from addax.store import audit, browse, placement
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/cameras")
+async def list_cameras(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    return respond({"cameras": await browse.cameras(request.app[SERVICES].pool(), projects=projects)})
+
+
+async def _camera(request: web.Request) -> dict:
+    projects = await visible_projects(request)
+    found = await browse.cameras(request.app[SERVICES].pool(), projects=projects, camera_id=path_id(request))
+    if not found:
+        raise json_error(404, "no such camera")
+    return found[0]
+
+
+@routes.get("/api/cameras/{id}")
+async def get_camera(request: web.Request) -> web.Response:
+    return respond(await _camera(request))
+
+
+@routes.get("/api/cameras/{id}/health")
+async def get_camera_health(request: web.Request) -> web.Response:
+    camera = await _camera(request)
+    reports = await browse.camera_health(request.app[SERVICES].pool(), camera["id"])
+    return respond({"camera_id": camera["id"], "reports": reports})
+
+
+@routes.post("/api/cameras/{id}/place")
+async def place_camera(request: web.Request) -> web.Response:
+    """Put a camera (e.g. one without GPS) on a site from a date: {"site_id": 3, "from": "2026-05-01"}."""
+    camera = await _camera(request)
+    user = await require_admin_of(request, camera["project_id"])
+    body = await read_json(request)
+    site_id, starts = body.get("site_id"), body.get("from")
+    if not isinstance(site_id, int) or not isinstance(starts, str):
+        raise json_error(400, 'send {"site_id": <int>, "from": "YYYY-MM-DD"}')
+    result = await placement.place(request.app[SERVICES].pool(), camera["id"], site_id, starts, by=user.email)
+    request.app[SERVICES].events.publish("camera.updated", {"id": camera["id"], "change": "manual_placement"})
+    return respond(result)
+
+
+@routes.get("/api/sites")
+async def list_sites(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    return respond({"sites": await browse.sites(request.app[SERVICES].pool(), projects=projects)})
+
+
+@routes.patch("/api/sites/{id}")
+async def rename_site(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool()
+    project_id = await pool.fetchval("SELECT project_id FROM sites WHERE id = $1", path_id(request))
+    if project_id is None:
+        raise json_error(404, "no such site")
+    user = await require_admin_of(request, project_id)
+    name = (await read_json(request)).get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise json_error(400, 'send {"name": "..."}')
+    await placement.rename_site(pool, path_id(request), name.strip(), by=user.email)
+    return respond({"id": path_id(request), "name": name.strip()})
+
+
+@routes.get("/api/deployments")
+async def list_deployments(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    found = await browse.deployments(request.app[SERVICES].pool(), projects=projects,
+                                     camera=int_param(request, "camera"))  # fmt: skip
+    return respond({"deployments": found})
+
+
+@routes.post("/api/deployments/{id}/reassign")
+async def reassign_deployment(request: web.Request) -> web.Response:
+    """Move a deployment (and its images) to another site: {"site_id": 3}."""
+    pool = request.app[SERVICES].pool()
+    project_id = await pool.fetchval(
+        "SELECT c.project_id FROM deployments d JOIN cameras c ON c.id = d.camera_id WHERE d.id = $1",
+        path_id(request),
+    )
+    if project_id is None:
+        raise json_error(404, "no such deployment")
+    user = await require_admin_of(request, project_id)
+    site_id = (await read_json(request)).get("site_id")
+    if not isinstance(site_id, int):
+        raise json_error(400, 'send {"site_id": <int>}')
+    moved = await placement.reassign(pool, path_id(request), site_id, by=user.email)
+    return respond({"id": path_id(request), "site_id": site_id, "images_moved": moved})
+
+
+@routes.get("/api/camera-updates")
+async def list_camera_updates(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    return respond({"updates": await browse.camera_updates(request.app[SERVICES].pool(), projects=projects)})
+
+
+@routes.post("/api/camera-updates/{id}/not-moved")
+async def not_moved(request: web.Request) -> web.Response:
+    """Undo a detected move: the camera stayed; its images go back to the earlier deployment."""
+    pool = request.app[SERVICES].pool()
+    project_id = await pool.fetchval(
+        "SELECT c.project_id FROM camera_updates u JOIN cameras c ON c.id = u.camera_id WHERE u.id = $1",
+        path_id(request),
+    )
+    if project_id is None:
+        raise json_error(404, "no such camera update")
+    user = await require_admin_of(request, project_id)
+    result = await placement.undo_move(pool, path_id(request), by=user.email)
+    await audit.record(pool, actor=user.email, action="camera.not-moved", target=str(path_id(request)))
+    return respond(result)

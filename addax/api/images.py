@@ -1,0 +1,63 @@
+"""``/api/images``: list with filters and cursor pagination, one image's metadata, and its file."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from addax.api.access import int_param, path_id, respond, time_param, visible_projects
+from addax.api.context import SERVICES
+from addax.api.errors import json_error
+from addax.store import browse
+
+routes = web.RouteTableDef()
+
+STAGES = {"received", "stored", "detected", "classified", "done", "rejected", "failed"}
+
+
+@routes.get("/api/images")
+async def list_images(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    limit = int_param(request, "limit", default=50) or 50
+    if not 1 <= limit <= 500:
+        raise json_error(400, "limit must be between 1 and 500")
+    stage = request.query.get("stage") or None
+    if stage is not None and stage not in STAGES:
+        raise json_error(400, f"stage must be one of {', '.join(sorted(STAGES))}")
+    found = await browse.images(
+        request.app[SERVICES].pool(), projects=projects, camera=int_param(request, "camera"),
+        site=int_param(request, "site"), stage=stage, since=time_param(request, "since"),
+        until=time_param(request, "until"), before_id=int_param(request, "cursor"), limit=limit,
+    )  # fmt: skip
+    cursor = str(found[-1]["id"]) if len(found) == limit else None
+    return respond({"images": found, "next_cursor": cursor})
+
+
+async def _image(request: web.Request) -> dict:
+    found = await browse.image(request.app[SERVICES].pool(), path_id(request))
+    if found is None:
+        raise json_error(404, "no such image")
+    await visible_projects(request, only=found["project_id"])
+    return found
+
+
+@routes.get("/api/images/{id}")
+async def get_image(request: web.Request) -> web.Response:
+    found = await _image(request)
+    found.pop("original_key")
+    return respond(found)
+
+
+@routes.get("/api/images/{id}/file")
+async def get_image_file(request: web.Request) -> web.StreamResponse:
+    variant = request.query.get("variant", "original")
+    if variant not in ("original", "thumbnail", "annotated"):
+        raise json_error(400, "variant must be original, thumbnail or annotated")
+    found = await _image(request)
+    if variant != "original":
+        raise json_error(404, f"no {variant} of this image yet (made after detection)")
+    path = request.app[SERVICES].objects.path(found["original_key"])
+    if not path.is_file():
+        raise json_error(404, "the file is missing from the object store")
+    content_type = {"photo": "image/jpeg", "video": "video/mp4"}.get(found["kind"], "application/octet-stream")
+    return web.FileResponse(path, headers={"Content-Type": content_type,
+                                           "Content-Disposition": f'inline; filename="{found["original_name"]}"'})

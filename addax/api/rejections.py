@@ -1,0 +1,37 @@
+"""``/api/rejections``: files that were refused, with their reason; reprocess one after fixing the cause."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from addax.api.access import int_param, path_id, require_admin_of, respond, visible_projects
+from addax.api.context import SERVICES
+from addax.api.errors import json_error
+from addax.store import browse, reprocess
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/rejections")
+async def list_rejections(request: web.Request) -> web.Response:
+    projects = await visible_projects(request, only=int_param(request, "project"))
+    found = await browse.rejections(request.app[SERVICES].pool(), projects=projects,
+                                    reason=request.query.get("reason") or None)  # fmt: skip
+    return respond({"rejections": found})
+
+
+@routes.post("/api/rejections/{id}/reprocess")
+async def reprocess_rejection(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    project_id = await services.pool().fetchval(
+        "SELECT project_id FROM images WHERE id = $1 AND stage = 'rejected'", path_id(request)
+    )
+    if project_id is None:
+        raise json_error(404, "no such rejected file")
+    user = await require_admin_of(request, project_id)
+    arrival = await reprocess.release(services.pool(), services.objects, services.spool, path_id(request),
+                                      by=user.email)  # fmt: skip
+    if arrival is None:
+        raise json_error(409, "the file is no longer rejected")
+    await services.deliver(arrival)
+    return respond({"status": "accepted", "id": arrival.id}, status=202)

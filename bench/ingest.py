@@ -1,0 +1,257 @@
+"""Ingest throughput: photos per second from FTPS upload to `stored`, and the memory of `addax run`.
+
+Run from the repository root (it imports the test helpers under tests/):
+
+    .venv/bin/python -m bench.ingest                                   # 1000 photos, 10 clients
+    .venv/bin/python -m bench.ingest --photos 1000 10000 --clients 10
+
+For each size a fresh `addax run` is started as the service tests start it (world-readable temp
+dir, free ports, ADDAX_* overrides), with project "bench" and upload account "cam" added by the
+CLI. The photos are made up front (not timed): 1920x1080 JPEGs with Willfine EXIF, one camera per
+client (its own serial, DateTimeOriginal 30 s apart, GPS jitter of a few metres), each with a
+random noise block so every SHA-256 differs. Each client is one FTP_TLS session that STORs its
+camera's photos. The clock runs from the first upload until the database counts N rows 'stored';
+then the rows are checked against the SHA-256 of every photo sent (none missing, none twice).
+
+RSS is VmRSS of the `addax run` Python process (peak: VmHWM); "pg" is the PSS summed over the
+postmaster and its backends (PSS, so shared buffers are not counted once per backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import os
+import random
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from PIL import Image, ImageDraw
+
+from addax.embedded.common import socket_directory
+from addax.embedded.postgres import dsn_for
+from tests.actors.ftps import client
+from tests.conftest import world_readable_tempdir
+from tests.domain.jpeg_factory import gps_tags, with_exif
+from tests.service import AddaxProcess, child_pids, environment, postmaster_pid
+
+WIDTH, HEIGHT = 1920, 1080
+PASSWORD = "bench upload password"
+FIRST_TAKEN = datetime(2025, 6, 1, 6, 0, 0)
+
+
+_base: Image.Image | None = None
+
+
+def _scene() -> Image.Image:
+    """A smooth scene with coarse texture: compresses to ~550 KB, like a real 1080p trail-camera photo."""
+    global _base
+    if _base is None:
+        sky = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
+        texture = Image.effect_noise((WIDTH // 4, HEIGHT // 4), 40).resize((WIDTH, HEIGHT))
+        colour = Image.merge("RGB", (sky, texture, sky.point(lambda v: 255 - v)))
+        _base = Image.blend(colour, texture.convert("RGB"), 0.5)
+    return _base
+
+
+def serial(camera: int) -> str:
+    return f"8612345678{camera:05d}"  # a Willfine's serial is a 15-digit IMEI
+
+
+def make_photo(index: int, cameras: int, folder: Path) -> tuple[str, str]:
+    """Write photo ``index`` (of camera ``index % cameras``) into ``folder``; return (file name, sha256 hex)."""
+    camera, shot = index % cameras, index // cameras
+    image = _scene().copy()
+    image.paste(Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)), (shot * 64 % WIDTH, camera * 64 % HEIGHT))
+    ImageDraw.Draw(image).text((20, HEIGHT - 40), f"{serial(camera)} #{shot:06d}", fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    jitter = random.Random(index)
+    tags = {
+        "Exif.Image.Make": "Willfine",
+        "Exif.Image.Model": "4.0T CG",
+        "Exif.Photo.BodySerialNumber": serial(camera),
+        "Exif.Photo.DateTimeOriginal": (FIRST_TAKEN + timedelta(seconds=30 * shot)).strftime("%Y:%m:%d %H:%M:%S"),
+        "Exif.Photo.PixelXDimension": str(WIDTH),
+        "Exif.Photo.PixelYDimension": str(HEIGHT),
+        **gps_tags(52.0 + camera * 0.01 + jitter.uniform(-4e-5, 4e-5), 5.1 + jitter.uniform(-6e-5, 6e-5)),
+    }
+    data = with_exif(buffer.getvalue(), tags)
+    name = f"{serial(camera)}_{shot:06d}.JPG"
+    (folder / name).write_bytes(data)
+    return name, hashlib.sha256(data).hexdigest()
+
+
+def make_photos(count: int, cameras: int, folder: Path) -> list[tuple[str, str]]:
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(make_photo, range(count), [cameras] * count, [folder] * count, chunksize=32))
+
+
+def passive_ports(count: int = 50) -> str:
+    """A range of ``count`` ports that all bind now, starting at a random high port."""
+    while True:
+        base = random.randint(40000, 60000 - count)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return f"{base}-{base + count - 1}"
+
+
+def start_service(home: Path) -> AddaxProcess:
+    env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": passive_ports()}
+    addax = AddaxProcess(home=home, env=env)
+    addax.start()
+    addax.wait_healthy()
+    account = ("ftp-user", "add", "cam", "--project", "bench", "--password-stdin")
+    for args, stdin in ((("project", "add", "bench"), ""), (account, PASSWORD + "\n")):
+        result = addax.cli(*args, stdin=stdin)
+        if result.returncode != 0:
+            raise SystemExit(f"addax {' '.join(args)} failed: {result.stderr}")
+    return addax
+
+
+def _status_kb(pid: int, field: str, path: str = "status") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass  # a backend that just ended
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    rss_mb: float
+    peak_mb: float
+    pg_mb: float
+
+
+def memory(addax: AddaxProcess) -> Memory:
+    assert addax.process is not None
+    pid = addax.process.pid
+    postmaster = postmaster_pid(addax.home / "data")
+    pg_kb = sum(_status_kb(p, "Pss", "smaps_rollup") for p in [postmaster, *child_pids(postmaster)])
+    return Memory(_status_kb(pid, "VmRSS") / 1024, _status_kb(pid, "VmHWM") / 1024, pg_kb / 1024)
+
+
+def upload(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
+    """One camera's FTPS session: log in, wait for the others, STOR every photo; the time it finished."""
+    ftp = client(port, "cam", PASSWORD)
+    try:
+        start.wait(timeout=60)
+        for name in names:
+            with (folder / name).open("rb") as photo:
+                ftp.storbinary(f"STOR {name}", photo)
+        return time.monotonic()
+    finally:
+        ftp.quit()
+
+
+def read_only(dsn: str) -> Awaitable[asyncpg.Connection]:
+    return asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "on"})
+
+
+async def wait_stored(dsn: str, count: int, uploads: list[Future[float]], stall_s: float = 120) -> float:
+    """The time at which ``count`` images are 'stored'; fails when an upload fails or nothing moves for ``stall_s``."""
+    connection = await read_only(dsn)
+    try:
+        seen, moved = -1, time.monotonic()
+        while (stored := await connection.fetchval("SELECT count(*) FROM images WHERE stage = 'stored'")) < count:
+            for failed in [u for u in uploads if u.done() and u.exception()]:
+                raise RuntimeError("an upload failed") from failed.exception()
+            seen, moved = (stored, time.monotonic()) if stored != seen else (seen, moved)
+            if time.monotonic() - moved > stall_s:
+                raise TimeoutError(f"stuck at {stored} of {count} images stored for {stall_s:.0f} s")
+            await asyncio.sleep(0.1)
+        return time.monotonic()
+    finally:
+        await connection.close()
+
+
+async def check_rows(dsn: str, expected: set[str]) -> str:
+    """Exactly one 'stored' row per photo sent, by SHA-256."""
+    connection = await read_only(dsn)
+    try:
+        rows = await connection.fetch("SELECT encode(sha256, 'hex') AS sha, stage FROM images")
+    finally:
+        await connection.close()
+    found = [row["sha"] for row in rows]
+    missing, extra = expected - set(found), set(found) - expected
+    duplicates, not_stored = len(found) - len(set(found)), sum(row["stage"] != "stored" for row in rows)
+    verdict = "OK" if not (missing or extra or duplicates or not_stored) else "FAIL"
+    counts = f"missing {len(missing)}, unexpected {len(extra)}, duplicates {duplicates}, not stored {not_stored}"
+    return f"{verdict}: {len(found)} rows for {len(expected)} photos; {counts}"
+
+
+def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str, object]:
+    """One fresh service, one burst of ``photos`` from ``clients`` sessions: its row of the table."""
+    home = world_readable_tempdir("addax-bench-")
+    addax = start_service(home)
+    try:
+        dsn, port = dsn_for(socket_directory(home / "data"), 5432), int(addax.env["ADDAX_FTP_PORT"])
+        before, names = memory(addax), [name for name, _ in photos]
+        start = threading.Barrier(clients + 1)
+        with ThreadPoolExecutor(clients) as pool:
+            uploads = [pool.submit(upload, port, folder, names[k::clients], start) for k in range(clients)]
+            start.wait(timeout=60)  # every client is logged in: the clock starts with the first STOR
+            began = time.monotonic()
+            stored = asyncio.run(wait_stored(dsn, len(photos), uploads)) - began
+            uploaded = max(u.result() for u in uploads) - began
+        after = memory(addax)
+        return {
+            "photos": len(photos), "clients": clients, "upload s": uploaded, "upload→stored s": stored,
+            "photos/s": len(photos) / stored, "RSS before MB": before.rss_mb, "RSS after MB": after.rss_mb,
+            "RSS peak MB": after.peak_mb, "pg before MB": before.pg_mb, "pg after MB": after.pg_mb,
+            "check": asyncio.run(check_rows(dsn, {sha for _, sha in photos})),
+        }  # fmt: skip
+    finally:
+        addax.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    columns = [key for key in rows[0] if key != "check"]
+    cells = [[f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    lines = [" | ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in [columns, *cells]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines + [f"{row['photos']} photos: {row['check']}" for row in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--photos", type=int, nargs="+", default=[1000], help="burst sizes, one service run each")
+    parser.add_argument("--clients", type=int, default=10, help="concurrent FTPS sessions (one camera each)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="addax-bench-photos-"))
+    try:
+        started = time.monotonic()
+        photos = make_photos(max(args.photos), args.clients, folder)
+        size_kb = sum(f.stat().st_size for f in folder.iterdir()) / len(photos) / 1024
+        print(f"made {len(photos)} photos of {size_kb:.0f} KB in {time.monotonic() - started:.0f} s", flush=True)
+        rows = []
+        for count in args.photos:
+            rows.append(burst(photos[:count], folder, args.clients))
+            print(f"{count} photos: {rows[-1]['photos/s']:.1f} photos/s", flush=True)
+        print(table(rows))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Device upload over HTTPS, browsing what was filed, rejections and their reprocessing, live events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.domain import jpeg_factory
+
+
+def form(name: str, data: bytes) -> aiohttp.FormData:
+    body = aiohttp.FormData()
+    body.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return body
+
+
+async def wait_for_rows(backend, project_id: int, count: int) -> list:
+    async with asyncio.timeout(30):
+        while True:
+            rows = await backend.pool.fetch("SELECT * FROM images WHERE project_id = $1 ORDER BY id", project_id)
+            if len(rows) >= count:
+                return rows
+            await asyncio.sleep(0.05)
+
+
+async def test_device_upload_is_ingested_and_browsable(make_api, backend, device, bearer) -> None:
+    client = await make_api()
+    project_id, token = device
+    photo = jpeg_factory.willfine_jpeg()
+    response = await client.post("/api/v1/upload", data=form("IMG_0001.JPG", photo), headers={"X-API-Token": token})
+    assert response.status == 202, await response.text()
+    (row,) = await wait_for_rows(backend, project_id, 1)
+    assert row["stage"] == "stored" and row["source"] == "http" and row["upload_account"] == "gateway"
+
+    listing = await (await client.get(f"/api/images?project={project_id}", headers=bearer)).json()
+    assert [image["id"] for image in listing["images"]] == [row["id"]] and listing["next_cursor"] is None
+    detail = await (await client.get(f"/api/images/{row['id']}", headers=bearer)).json()
+    assert detail["camera_id"] == row["camera_id"] and detail["detections"] == [] and detail["latitude"] > 52
+    original = await client.get(f"/api/images/{row['id']}/file?variant=original", headers=bearer)
+    assert original.status == 200 and await original.read() == photo
+
+    cameras = (await (await client.get(f"/api/cameras?project={project_id}", headers=bearer)).json())["cameras"]
+    assert [camera["identity"] for camera in cameras] == [jpeg_factory.WILLFINE_SERIAL]
+    assert cameras[0]["status"] == "pending" and cameras[0]["images"] == 1
+    sites = (await (await client.get(f"/api/sites?project={project_id}", headers=bearer)).json())["sites"]
+    deployments = (await (await client.get("/api/deployments", headers=bearer)).json())["deployments"]
+    assert len(sites) == 1 and [d["site_id"] for d in deployments if d["camera_id"] == row["camera_id"]] == [
+        sites[0]["id"]
+    ]
+    updates = (await (await client.get(f"/api/camera-updates?project={project_id}", headers=bearer)).json())
+    assert {update["kind"] for update in updates["updates"]} >= {"registered", "first_placement"}
+
+
+async def test_cursor_pagination_walks_every_image_once(make_api, backend, device, bearer) -> None:
+    client = await make_api()
+    project_id, token = device
+    for minute in range(7):
+        photo = jpeg_factory.willfine_jpeg(taken=f"2025:12:05 10:{minute:02d}:00")
+        await client.post("/api/v1/upload", data=form(f"IMG_{minute}.JPG", photo), headers={"X-API-Token": token})
+    await wait_for_rows(backend, project_id, 7)
+    seen, cursor = [], ""
+    while True:
+        page = await (await client.get(f"/api/images?project={project_id}&limit=3&cursor={cursor}",
+                                       headers=bearer)).json()  # fmt: skip
+        seen += [image["id"] for image in page["images"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 7 and seen == sorted(seen, reverse=True)
+
+
+async def test_upload_refusals_are_clear(make_api, device) -> None:
+    client = await make_api()
+    _, token = device
+    no_token = await client.post("/api/v1/upload", data=form("a.jpg", b"x"))
+    assert no_token.status == 401 and "X-API-Token" in (await no_token.json())["error"]
+    wrong = await client.post("/api/v1/upload", data=form("a.jpg", b"x"), headers={"X-API-Token": "nope"})
+    assert wrong.status == 401
+    no_file = await client.post("/api/v1/upload", data={"other": "x"}, headers={"X-API-Token": token})
+    assert no_file.status == 400 and "'file'" in (await no_file.json())["error"]
+    too_big = await client.post("/api/v1/upload", data=form("big.jpg", b"\xff\xd8\xff" + b"0" * 3 * 2**20),
+                                headers={"X-API-Token": token})  # fmt: skip
+    assert too_big.status == 413
+
+
+async def test_rejection_is_listed_and_reprocessed_after_the_cause_is_fixed(make_api, backend, device, bearer) -> None:
+    client = await make_api()
+    project_id, token = device
+    await backend.pool.execute("UPDATE projects SET require_camera_registration = true WHERE id = $1", project_id)
+    await client.post("/api/v1/upload", data=form("IMG_0001.JPG", jpeg_factory.reconyx_jpeg()),
+                      headers={"X-API-Token": token})  # fmt: skip
+    (row,) = await wait_for_rows(backend, project_id, 1)
+    assert row["stage"] == "rejected" and row["reject_reason"] == "unknown_camera"
+    listed = (await (await client.get("/api/rejections", headers=bearer)).json())["rejections"]
+    assert [(r["id"], r["reject_reason"]) for r in listed if r["project_id"] == project_id] == [
+        (row["id"], "unknown_camera")
+    ]
+
+    await backend.pool.execute("UPDATE projects SET require_camera_registration = false WHERE id = $1", project_id)
+    response = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
+    assert response.status == 202
+    async with asyncio.timeout(30):
+        while [r["stage"] for r in await backend.pool.fetch("SELECT stage FROM images WHERE project_id = $1",
+                                                            project_id)] != ["stored"]:  # fmt: skip
+            await asyncio.sleep(0.05)
+    again = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
+    assert again.status == 404
+
+
+async def test_websocket_announces_received_images(make_api, device, bearer) -> None:
+    client = await make_api()
+    project_id, token = device
+    socket = await client.ws_connect(f"/api/ws?token={bearer['Authorization'].split()[1]}")
+    await client.post("/api/v1/upload", data=form("IMG_1.JPG", jpeg_factory.willfine_jpeg()),
+                      headers={"X-API-Token": token})  # fmt: skip
+    messages = []
+    async with asyncio.timeout(30):
+        while not any(m["type"] == "image.received" for m in messages):
+            messages.append(await socket.receive_json())
+    received = next(m for m in messages if m["type"] == "image.received")
+    assert received["data"]["project_id"] == project_id and received["data"]["stage"] == "stored"
+    assert any(m["type"] == "camera.updated" for m in messages)
+    await socket.close()
+
+
+async def test_websocket_needs_a_token(make_api) -> None:
+    client = await make_api()
+    response = await client.get("/api/ws")
+    assert response.status == 401
+
+
+async def test_viewers_see_only_their_projects(make_api, backend, device, unique) -> None:
+    from datetime import timedelta
+
+    from addax.domain.secrets import hash_password, new_token, token_digest
+    from addax.store import accounts
+
+    client = await make_api()
+    project_id, _ = device
+    await accounts.add_project(backend.pool, f"other-{unique}", by="t")
+    viewer = await accounts.add_user(backend.pool, f"v-{unique}@x", hash_password("p"), role=accounts.Role.VIEWER,
+                                     project=f"other-{unique}", by="t")  # fmt: skip
+    token = new_token()
+    await accounts.issue_api_token(backend.pool, viewer, token_digest(token), ttl=timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    forbidden = await client.get(f"/api/images?project={project_id}", headers=headers)
+    assert forbidden.status == 403
+    assert (await client.get(f"/api/images?project=abc", headers=headers)).status == 400
