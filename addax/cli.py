@@ -9,18 +9,19 @@ import getpass
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from addax import app, config, doctor, logs
+from addax import app, backfill, config, doctor, logs
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import EmbeddedServerError, socket_directory
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
 from addax.runtime import Supervisor
 from addax.runtime.servers import PortInUse
-from addax.store import accounts
+from addax.store import accounts, reprocess
 from addax.store.database import DatabaseUnavailable, create_pool
 from addax.store.migrations import migrate
 
@@ -54,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     ftp_add.add_argument("--project", required=True)
     ftp_add.add_argument("--password-stdin", action="store_true")
 
+    backfill = commands.add_parser("import", help="backfill an SD card dump (resumable, no real-time alerts)")
+    backfill.add_argument("directory")
+    backfill.add_argument("--project", required=True)
+
+    again = commands.add_parser("reprocess", help="send rejected files back through the ingestor")
+    again.add_argument("ids", nargs="*", type=int, help="rejected image ids")
+    again.add_argument("--reason", help="every rejected file with this reason (e.g. unknown_camera)")
+
     token = commands.add_parser("token", help="device tokens").add_subparsers(dest="action", required=True)
     token_add = token.add_parser("add", help="add a device token for HTTPS upload")
     token_add.add_argument("name")
@@ -77,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "project": _project_add,
         "ftp-user": _ftp_user_add,
         "token": _token_add,
+        "import": _import,
+        "reprocess": _reprocess,
     }
     try:
         return asyncio.run(handlers[args.command](args, settings))
@@ -183,4 +194,25 @@ async def _token_add(args: argparse.Namespace, settings: Config) -> int:
         await accounts.add_device_token(pool, args.name, token_digest(token), project=args.project, by=_operator())
     print(f"device token {args.name} for {args.project} (shown once; send it as X-API-Token):")
     print(token)
+    return 0
+
+
+async def _import(args: argparse.Namespace, settings: Config) -> int:
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise accounts.AccountError(f"{directory} is not a directory")
+    async with database(settings) as pool:
+        project_id = await accounts.project_id(pool, args.project)
+        counts = await backfill.import_directory(pool, settings, directory, project_id)
+    print(", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "no files found")
+    return 0
+
+
+async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
+    if not args.ids and not args.reason:
+        raise accounts.AccountError("name rejected image ids, or --reason R")
+    async with database(settings) as pool:
+        ids = args.ids or await reprocess.rejected_ids(pool, reason=args.reason)
+        counts = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())
+    print(", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "nothing to reprocess")
     return 0

@@ -151,3 +151,25 @@ def test_admin_commands_work_without_a_running_service_and_are_audited(addax: Ad
     status, body = addax.post_json("/api/auth/token", {"email": "eva@example.org", "password": "correct horse"})
     assert status == 200, body
     assert addax.stop() == 0
+
+
+def test_import_is_resumable_and_reprocess_brings_back_rejections(addax: AddaxProcess) -> None:
+    from tests.domain import jpeg_factory
+
+    card = addax.home / "sdcard" / "DCIM" / "100RECNX"
+    card.mkdir(parents=True)
+    for n in range(5):
+        (card / f"RCNX{n:04d}.JPG").write_bytes(jpeg_factory.reconyx_jpeg(taken=f"2025:06:14 05:12:0{n}"))
+    (card / "RCNX0099.JPG").write_bytes(b"\xff\xd8\xff" + b"garbage")
+    assert addax.cli("project", "add", "deer").returncode == 0
+
+    first = addax.cli("import", str(addax.home / "sdcard"), "--project", "deer")
+    assert first.returncode == 0, first.stderr
+    assert "5 stored" in first.stdout and "1 rejected" in first.stdout
+    again = addax.cli("import", str(addax.home / "sdcard"), "--project", "deer")
+    assert "6 already imported" in again.stdout
+
+    reprocessed = addax.cli("reprocess", "--reason", "corrupt_image")
+    assert reprocessed.returncode == 0 and "1 rejected (corrupt_image)" in reprocessed.stdout
+    missing = addax.cli("import", str(addax.home / "nowhere"), "--project", "deer")
+    assert missing.returncode == 1 and "is not a directory" in missing.stderr

@@ -147,10 +147,11 @@ async def test_curl_with_ssl_reqd_uploads(intake: Intake, tmp_path) -> None:
     assert rows[0]["exif"]["upload_path"] == "bushnell"
 
 
-async def test_ten_cameras_at_once(intake: Intake) -> None:
+async def test_a_thousand_photos_from_ten_cameras_at_once_are_each_stored_once(intake: Intake) -> None:
     photos = {
-        n: {f"IMG_{i:04d}.JPG": jpeg_factory.willfine_jpeg(serial=f"WF{n:04d}", taken=f"2025:12:05 10:{i:02d}:00")
-            for i in range(10)}
+        n: {f"IMG_{i:04d}.JPG": jpeg_factory.willfine_jpeg(serial=f"WF{n:04d}",
+                                                           taken=f"2025:12:05 {10 + i // 60}:{i % 60:02d}:00")
+            for i in range(100)}
         for n in range(10)
     }  # fmt: skip
     # The clients get threads of their own: the server needs the loop's default executor (password checks).
@@ -160,5 +161,6 @@ async def test_ten_cameras_at_once(intake: Intake) -> None:
                                for files in photos.values()))  # fmt: skip
     await intake.settled()
     rows = await intake.images()
-    assert len(rows) == 100 and {row["stage"] for row in rows} == {"stored"}
+    assert len(rows) == 1000 and {row["stage"] for row in rows} == {"stored"}
+    assert len({(row["camera_id"], row["original_name"]) for row in rows}) == 1000
     assert await intake.pool.fetchval("SELECT count(*) FROM cameras WHERE project_id = $1", intake.project_id) == 10
