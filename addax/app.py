@@ -80,17 +80,30 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
 async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Ingestor:
     """The ingestor, then the FTPS server that feeds it."""
     database = storage.database
-    ingestor = Ingestor(pool=lambda: database.pool, spool=storage.spool, objects=storage.objects,
-                        max_file_mb=config.ftp.max_file_mb, publish=storage.events.publish)  # fmt: skip
+    ingestor = Ingestor(
+        pool=lambda: database.pool,
+        spool=storage.spool,
+        objects=storage.objects,
+        max_file_mb=config.ftp.max_file_mb,
+        publish=storage.events.publish,
+    )
     await supervisor.start(ingestor)
     low, high = (int(part) for part in config.ftp.passive_ports.split("-"))
-    await supervisor.start(FtpActor(
-        host=config.ftp.host, port=config.ftp.port, passive_ports=range(low, high + 1),
-        tls=lambda: server_context(config.ftp.cert_file, config.ftp.key_file, data_dir=config.data_path),
-        data_dir=config.data_path, spool=storage.spool, accounts=lambda name: accounts.upload_account(database.pool, name),
-        logins=logins, deliver=ingestor.send, max_connections=config.ftp.max_connections,
-        max_file_mb=config.ftp.max_file_mb,
-    ))  # fmt: skip
+    await supervisor.start(
+        FtpActor(
+            host=config.ftp.host,
+            port=config.ftp.port,
+            passive_ports=range(low, high + 1),
+            tls=lambda: server_context(config.ftp.cert_file, config.ftp.key_file, data_dir=config.data_path),
+            data_dir=config.data_path,
+            spool=storage.spool,
+            accounts=lambda name: accounts.upload_account(database.pool, name),
+            logins=logins,
+            deliver=ingestor.send,
+            max_connections=config.ftp.max_connections,
+            max_file_mb=config.ftp.max_file_mb,
+        )
+    )
     return ingestor
 
 
@@ -110,22 +123,31 @@ async def start_web(
     """Start the HTTP API and the dashboard."""
     database = storage.database
     api = ApiServices(
-        pool=lambda: database.pool, supervisor=supervisor, logins=logins,
-        token_ttl=timedelta(hours=config.auth.token_ttl_hours), spool=storage.spool, objects=storage.objects,
-        deliver=ingestor.send, events=storage.events, max_upload_bytes=config.ftp.max_file_mb * 2**20,
+        pool=lambda: database.pool,
+        supervisor=supervisor,
+        logins=logins,
+        token_ttl=timedelta(hours=config.auth.token_ttl_hours),
+        spool=storage.spool,
+        objects=storage.objects,
+        deliver=ingestor.send,
+        events=storage.events,
+        max_upload_bytes=config.ftp.max_file_mb * 2**20,
         instance_name=config.general.instance_name,
-    )  # fmt: skip
+    )
     await supervisor.start(
-        AiohttpServer(name="http", app=lambda: build_api(api), host=config.http.host, port=config.http.port,
-                      setting="http.port")
-    )  # fmt: skip
+        AiohttpServer(
+            name="http", app=lambda: build_api(api), host=config.http.host, port=config.http.port, setting="http.port"
+        )
+    )
     dashboard = build_ui(
         UiServices(
-            logins=logins, health=supervisor.health, storage_dir=config.data_path / "ui",
+            logins=logins,
+            health=supervisor.health,
+            storage_dir=config.data_path / "ui",
             storage_secret=config.ui.storage_secret or _persistent_secret(config.data_path / "ui-secret"),
             instance_name=config.general.instance_name,
         )
-    )  # fmt: skip
+    )
     await supervisor.start(
         AsgiServer(name="ui", app=dashboard, host=config.ui.host, port=config.ui.port, setting="ui.port")
     )
@@ -183,9 +205,12 @@ async def run(config: Config) -> int:
         await start_web(supervisor, config, storage, logins, ingestor)
         log.info(
             "addax is running",
-            extra={"startup_s": round(time.monotonic() - started, 2), "api": f"http://{config.http.host}:{config.http.port}",
-                   "dashboard": f"http://{config.ui.host}:{config.ui.port}"},
-        )  # fmt: skip
+            extra={
+                "startup_s": round(time.monotonic() - started, 2),
+                "api": f"http://{config.http.host}:{config.http.port}",
+                "dashboard": f"http://{config.ui.host}:{config.ui.port}",
+            },
+        )
         escalated = asyncio.ensure_future(supervisor.wait_escalated())
         stopped = asyncio.ensure_future(stop.wait())
         try:

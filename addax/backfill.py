@@ -27,8 +27,12 @@ WORKERS = 4
 
 
 def _ingestor(pool: asyncpg.Pool, settings: Config, spool: Spool) -> Ingestor:
-    return Ingestor(pool=lambda: pool, spool=spool, objects=FilesystemObjectStore(settings.data_path / "objects"),
-                    max_file_mb=settings.ftp.max_file_mb)  # fmt: skip
+    return Ingestor(
+        pool=lambda: pool,
+        spool=spool,
+        objects=FilesystemObjectStore(settings.data_path / "objects"),
+        max_file_mb=settings.ftp.max_file_mb,
+    )
 
 
 def _sha256(path: Path) -> bytes:
@@ -54,10 +58,18 @@ async def import_directory(pool: asyncpg.Pool, settings: Config, directory: Path
             spool_id, partial = spool.new_partial()
             await asyncio.to_thread(shutil.copyfile, path, partial)
             folder = path.parent.relative_to(directory).as_posix()
-            arrival = spool.commit(partial, Arrival(
-                id=spool_id, project_id=project_id, source=Source.IMPORT, original_name=path.name,
-                upload_path="" if folder == "." else folder, account="import", alerts=False,
-            ))  # fmt: skip
+            arrival = spool.commit(
+                partial,
+                Arrival(
+                    id=spool_id,
+                    project_id=project_id,
+                    source=Source.IMPORT,
+                    original_name=path.name,
+                    upload_path="" if folder == "." else folder,
+                    account="import",
+                    alerts=False,
+                ),
+            )
             outcome = await ingestor.ingest(arrival)
             counts[outcome.kind if outcome else "skipped"] += 1
 

@@ -242,7 +242,9 @@ def _validate(config: Config) -> None:
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
     low, _, high = config.ftp.passive_ports.partition("-")
-    if not (low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536):
+    if not (
+        low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536
+    ):
         raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {config.ftp.passive_ports!r}")
     if config.models.batch_size < 1:
         raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")

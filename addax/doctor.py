@@ -82,9 +82,11 @@ async def check_redis(config: Config) -> str:
 
 async def check_ports(config: Config) -> str:
     busy = []
-    for setting, host, port in [("http.port", config.http.host, config.http.port),
-                                ("ui.port", config.ui.host, config.ui.port),
-                                ("ftp.port", config.ftp.host, config.ftp.port)]:  # fmt: skip
+    for setting, host, port in [
+        ("http.port", config.http.host, config.http.port),
+        ("ui.port", config.ui.host, config.ui.port),
+        ("ftp.port", config.ftp.host, config.ftp.port),
+    ]:
         try:
             bind(host, port, setting=setting).close()
         except PortInUse as error:

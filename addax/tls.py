@@ -35,7 +35,11 @@ def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:
         .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName(common_name), x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName(common_name),
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )
@@ -53,7 +57,9 @@ def server_context(cert_file: str, key_file: str, *, data_dir: Path) -> ssl.SSLC
     """The configured certificate, or data_dir/tls/ftps.{crt,key}, created when missing."""
     if bool(cert_file) != bool(key_file):
         raise CertificateError("ftp.cert_file and ftp.key_file: set both, or neither for a self-signed certificate")
-    cert, key = (Path(cert_file), Path(key_file)) if cert_file else (data_dir / "tls/ftps.crt", data_dir / "tls/ftps.key")
+    cert, key = (
+        (Path(cert_file), Path(key_file)) if cert_file else (data_dir / "tls/ftps.crt", data_dir / "tls/ftps.key")
+    )
     if not cert_file and not cert.exists():
         self_signed(cert, key, common_name=socket.getfqdn())
         log.info("created a self-signed FTPS certificate", extra={"cert": str(cert)})

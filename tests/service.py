@@ -38,14 +38,27 @@ class AddaxProcess:
         }
 
     def cli(self, *args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "addax", *args], cwd=self.home, env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "addax", *args],
+            cwd=self.home,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start(self) -> None:
         self.log_path = self.home / f"addax-{time.monotonic_ns()}.log"
         log = self.log_path.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "addax", "run"], cwd=self.home, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "addax", "run"],
+            cwd=self.home,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path else ""
@@ -62,8 +75,11 @@ class AddaxProcess:
             return error.code, error.read().decode()
 
     def post_json(self, path: str, body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())

@@ -36,8 +36,10 @@ def addax() -> Iterator[AddaxProcess]:
 def camera_uploads(addax: AddaxProcess, serial: str, password: str, acknowledged: list[str], stop: float) -> None:
     """Like a real camera: send each photo until the server says 226, reconnecting when it is gone."""
     port = int(addax.env["ADDAX_FTP_PORT"])
-    pending = [(f"IMG_{n:04d}.JPG", jpeg_factory.willfine_jpeg(serial=serial, taken=f"2025:12:05 10:{n:02d}:00"))
-               for n in range(PHOTOS_PER_CAMERA)]  # fmt: skip
+    pending = [
+        (f"IMG_{n:04d}.JPG", jpeg_factory.willfine_jpeg(serial=serial, taken=f"2025:12:05 10:{n:02d}:00"))
+        for n in range(PHOTOS_PER_CAMERA)
+    ]
     session: ftplib.FTP_TLS | None = None
     while pending and time.monotonic() < stop:
         try:
@@ -56,14 +58,19 @@ def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(addax: AddaxProc
     addax.start()
     addax.wait_healthy()
     assert addax.cli("project", "add", "crash").returncode == 0
-    assert addax.cli("ftp-user", "add", "crashcam", "--project", "crash", "--password-stdin",
-                     stdin="pw-crash\n").returncode == 0  # fmt: skip
+    assert (
+        addax.cli(
+            "ftp-user", "add", "crashcam", "--project", "crash", "--password-stdin", stdin="pw-crash\n"
+        ).returncode
+        == 0
+    )
 
     acknowledged: list[str] = []
     stop = time.monotonic() + 240
     with ThreadPoolExecutor(CAMERAS) as cameras:
-        uploads = [cameras.submit(camera_uploads, addax, f"CRASH{n}", "pw-crash", acknowledged, stop)
-                   for n in range(CAMERAS)]  # fmt: skip
+        uploads = [
+            cameras.submit(camera_uploads, addax, f"CRASH{n}", "pw-crash", acknowledged, stop) for n in range(CAMERAS)
+        ]
         addax.wait_for(lambda: len(acknowledged) >= PHOTOS_PER_CAMERA, what="a quarter of the burst")
         assert addax.process is not None
         addax.process.send_signal(signal.SIGKILL)
@@ -102,4 +109,3 @@ def psql(addax: AddaxProcess, sql: str) -> str:
 
 def count_rows(addax: AddaxProcess) -> int:
     return int(psql(addax, "SELECT count(*) FROM images WHERE stage = 'stored'"))
-

@@ -136,8 +136,17 @@ def test_corrupt_config_is_one_clear_line(addax: AddaxProcess) -> None:
 
 def test_admin_commands_work_without_a_running_service_and_are_audited(addax: AddaxProcess) -> None:
     assert addax.cli("project", "add", "wolves").returncode == 0
-    added = addax.cli("user", "add", "eva@example.org", "--role", "viewer", "--project", "wolves",
-                      "--password-stdin", stdin="correct horse\n")  # fmt: skip
+    added = addax.cli(
+        "user",
+        "add",
+        "eva@example.org",
+        "--role",
+        "viewer",
+        "--project",
+        "wolves",
+        "--password-stdin",
+        stdin="correct horse\n",
+    )
     assert added.returncode == 0, added.stderr
     ftp = addax.cli("ftp-user", "add", "cam01", "--project", "wolves")
     assert ftp.returncode == 0 and "password (shown once):" in ftp.stdout

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="arg-type"
+# (aioftp types its command decorators for its own Server class, not for subclasses.)
 """The built-in FTPS server cameras upload to (aioftp, explicit TLS required).
 
 Per connection::
@@ -53,9 +55,18 @@ class _CameraFtpServer(aioftp.Server):
     """aioftp with AUTH TLS, shared lockout, a spool behind STOR, and ingest on completion."""
 
     def __init__(
-        self, *, tls: ssl.SSLContext, homes: Path, spool: Spool, accounts: AccountLookup, logins: LoginGuard,
-        deliver: Deliver, max_file_bytes: int, min_free_bytes: int, **kwargs: Any,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        tls: ssl.SSLContext,
+        homes: Path,
+        spool: Spool,
+        accounts: AccountLookup,
+        logins: LoginGuard,
+        deliver: Deliver,
+        max_file_bytes: int,
+        min_free_bytes: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(users=_Accounts(homes), ssl=tls, **kwargs)
         self._homes, self._spool, self._accounts, self._logins = homes, spool, accounts, logins
         self._deliver, self._max_file_bytes, self._min_free_bytes = deliver, max_file_bytes, min_free_bytes
@@ -141,13 +152,14 @@ class _CameraFtpServer(aioftp.Server):
             log.error("refusing upload: disk nearly full", extra={"account": connection.user.login})
             connection.response("452", "insufficient storage space on the server; try again later")
             return True
-        task = asyncio.create_task(self._receive(connection, real_path, virtual_path))
+        task: asyncio.Task[bool] = asyncio.create_task(self._receive(connection, real_path, virtual_path))
         connection.extra_workers.add(task)  # the connection's dispatcher awaits it and sees its failure
         connection.response("150", "data transfer started")
         return True
 
-    @ConnectionConditions(ConnectionConditions.data_connection_made, wait=True, fail_code="425",
-                          fail_info="Can't open data connection")  # fmt: skip
+    @ConnectionConditions(
+        ConnectionConditions.data_connection_made, wait=True, fail_code="425", fail_info="Can't open data connection"
+    )
     async def _receive(self, connection: aioftp.Connection, real_path: Path, virtual_path: PurePosixPath) -> bool:
         stream = connection.data_connection
         del connection.data_connection
@@ -171,8 +183,9 @@ class _CameraFtpServer(aioftp.Server):
             return True
         except BaseException as error:  # cancelled or cut off: the camera will send it again
             partial.unlink(missing_ok=True)
-            log.warning("partial upload discarded", extra={"account": account, "file": str(virtual_path),
-                                                           "error": repr(error)})  # fmt: skip
+            log.warning(
+                "partial upload discarded", extra={"account": account, "file": str(virtual_path), "error": repr(error)}
+            )
             if isinstance(error, asyncio.CancelledError):
                 connection.response("426", "transfer aborted")
                 raise
@@ -192,14 +205,16 @@ class _CameraFtpServer(aioftp.Server):
         if found is None:
             raise ConnectionAbortedError("the upload account was removed")
         arrival = Arrival(
-            id=spool_id, project_id=found[1], source=Source.FTP,
-            original_name=virtual_path.name, upload_path=str(virtual_path.parent).lstrip("/"),
+            id=spool_id,
+            project_id=found[1],
+            source=Source.FTP,
+            original_name=virtual_path.name,
+            upload_path=str(virtual_path.parent).lstrip("/"),
             account=connection.user.login,
-        )  # fmt: skip
+        )
         self._spool.commit(partial, arrival)
         await self._deliver(arrival)  # waits while the ingestor is full: backpressure up to the camera
-        log.info("upload received", extra={"account": arrival.account, "file": str(virtual_path),
-                                           "spool_id": spool_id})  # fmt: skip
+        log.info("upload received", extra={"account": arrival.account, "file": str(virtual_path), "spool_id": spool_id})
 
     @ConnectionConditions(ConnectionConditions.login_required, ConnectionConditions.rename_from_required)
     async def rnto(self, connection: aioftp.Connection, rest: str | PurePosixPath) -> bool:
@@ -238,10 +253,21 @@ class _Accounts(aioftp.AbstractUserManager):
 
 class FtpActor(Actor[None]):
     def __init__(
-        self, *, host: str, port: int, passive_ports: range | None, tls: Callable[[], ssl.SSLContext], data_dir: Path,
-        spool: Spool, accounts: AccountLookup, logins: LoginGuard, deliver: Deliver, max_connections: int,
-        max_file_mb: int, min_free_mb: int = 512,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        host: str,
+        port: int,
+        passive_ports: range | None,
+        tls: Callable[[], ssl.SSLContext],
+        data_dir: Path,
+        spool: Spool,
+        accounts: AccountLookup,
+        logins: LoginGuard,
+        deliver: Deliver,
+        max_connections: int,
+        max_file_mb: int,
+        min_free_mb: int = 512,
+    ) -> None:
         super().__init__(name="ftp")
         self._host, self._port, self._passive_ports = host, port, passive_ports
         self._tls, self._homes, self._spool = tls, data_dir / "ftp", spool
@@ -254,11 +280,20 @@ class FtpActor(Actor[None]):
         bind(self._host, self._port, setting="ftp.port").close()  # a clear error when the port is taken
         self._homes.mkdir(parents=True, exist_ok=True)
         self._server = _CameraFtpServer(
-            tls=self._tls(), homes=self._homes, spool=self._spool, accounts=self._accounts, logins=self._logins,
-            deliver=self._deliver, max_file_bytes=self._max_file_bytes, min_free_bytes=self._min_free_bytes,
-            data_ports=self._passive_ports, maximum_connections=self._max_connections, idle_timeout=300,
-            socket_timeout=60, welcome_message="Addax FTPS: AUTH TLS required",
-        )  # fmt: skip
+            tls=self._tls(),
+            homes=self._homes,
+            spool=self._spool,
+            accounts=self._accounts,
+            logins=self._logins,
+            deliver=self._deliver,
+            max_file_bytes=self._max_file_bytes,
+            min_free_bytes=self._min_free_bytes,
+            data_ports=self._passive_ports,
+            maximum_connections=self._max_connections,
+            idle_timeout=300,
+            socket_timeout=60,
+            welcome_message="Addax FTPS: AUTH TLS required",
+        )
         try:
             await self._server.start(self._host, self._port, reuse_address=True)
         except OSError as error:

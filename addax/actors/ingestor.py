@@ -63,9 +63,16 @@ class Ingestor(Actor[Arrival]):
     mailbox_capacity = 256
 
     def __init__(
-        self, *, pool: Callable[[], asyncpg.Pool], spool: Spool, objects: FilesystemObjectStore,
-        max_file_mb: int = 50, max_pixels: int = 100_000_000, workers: int = 4, publish: Publish | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        pool: Callable[[], asyncpg.Pool],
+        spool: Spool,
+        objects: FilesystemObjectStore,
+        max_file_mb: int = 50,
+        max_pixels: int = 100_000_000,
+        workers: int = 4,
+        publish: Publish | None = None,
+    ) -> None:
         super().__init__(name="ingestor")
         self._pool, self._spool, self._objects = pool, spool, objects
         self._max_bytes, self._max_pixels, self._workers = max_file_mb * 2**20, max_pixels, workers
@@ -95,16 +102,22 @@ class Ingestor(Actor[Arrival]):
                 return
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as error:
                 self.record_error(error)
-                log.warning("ingest failed, will retry", extra={"actor": self.name, "file": arrival.original_name,
-                                                                "attempt": attempt, "error": repr(error)})  # fmt: skip
+                log.warning(
+                    "ingest failed, will retry",
+                    extra={"actor": self.name, "file": arrival.original_name, "attempt": attempt, "error": repr(error)},
+                )
                 await asyncio.sleep(min(2**attempt, 30))
             except Exception:  # a bug must cost one file its turn, never the actor its life
-                log.exception("ingest failed unexpectedly; the file stays in the spool",
-                              extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id})
+                log.exception(
+                    "ingest failed unexpectedly; the file stays in the spool",
+                    extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id},
+                )
                 return
         # Still in the spool: it is tried again at the next start; nothing is lost.
-        log.error("ingest gave up for now; the file stays in the spool", extra={"actor": self.name,
-                  "file": arrival.original_name, "spool_id": arrival.id})  # fmt: skip
+        log.error(
+            "ingest gave up for now; the file stays in the spool",
+            extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id},
+        )
 
     async def ingest(self, arrival: Arrival) -> Outcome | None:
         path = self._spool.data_path(arrival)
@@ -117,11 +130,26 @@ class Ingestor(Actor[Arrival]):
             outcome = await self._file(connection, project, arrival, facts)
         self._spool.discard(arrival)
         self.processed += 1
-        log.info("ingested", extra={"actor": self.name, "file": arrival.original_name, "outcome": outcome.kind,
-                                    "reason": outcome.reason, "image_id": outcome.image_id})  # fmt: skip
+        log.info(
+            "ingested",
+            extra={
+                "actor": self.name,
+                "file": arrival.original_name,
+                "outcome": outcome.kind,
+                "reason": outcome.reason,
+                "image_id": outcome.image_id,
+            },
+        )
         if outcome.kind in ("stored", "rejected"):
-            self._publish("image.received", {"id": outcome.image_id, "project_id": arrival.project_id,
-                                             "stage": outcome.kind, "reason": outcome.reason})  # fmt: skip
+            self._publish(
+                "image.received",
+                {
+                    "id": outcome.image_id,
+                    "project_id": arrival.project_id,
+                    "stage": outcome.kind,
+                    "reason": outcome.reason,
+                },
+            )
         return outcome
 
     async def _file(
@@ -137,20 +165,39 @@ class Ingestor(Actor[Arrival]):
         return await self._media(connection, project, arrival, facts)
 
     async def _reject(
-        self, connection: asyncpg.Connection, arrival: Arrival, facts: Inspection, reason: RejectReason, detail: str,
-        *, camera_id: int | None = None,
-    ) -> Outcome:  # fmt: skip
+        self,
+        connection: asyncpg.Connection,
+        arrival: Arrival,
+        facts: Inspection,
+        reason: RejectReason,
+        detail: str,
+        *,
+        camera_id: int | None = None,
+    ) -> Outcome:
         extension = EXTENSIONS.get(facts.media, "bin") if facts.media else "bin"
         key = rejected_key(reason, arrival.project_id, facts.sha256_hex, extension)
         await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
-        image_id, _ = await images.insert(connection, images.NewImage(
-            project_id=arrival.project_id, kind=_kind(facts.media), sha256=facts.sha256,
-            original_name=arrival.original_name, source=arrival.source, upload_account=arrival.account,
-            size_bytes=facts.size, original_key=key, camera_id=camera_id, stage="rejected", reject_reason=reason,
-            exif={"reject_detail": detail, "upload_path": arrival.upload_path},
-        ))  # fmt: skip
-        log.warning("file rejected", extra={"actor": self.name, "file": arrival.original_name, "reason": str(reason),
-                                            "detail": detail})  # fmt: skip
+        image_id, _ = await images.insert(
+            connection,
+            images.NewImage(
+                project_id=arrival.project_id,
+                kind=_kind(facts.media),
+                sha256=facts.sha256,
+                original_name=arrival.original_name,
+                source=arrival.source,
+                upload_account=arrival.account,
+                size_bytes=facts.size,
+                original_key=key,
+                camera_id=camera_id,
+                stage="rejected",
+                reject_reason=reason,
+                exif={"reject_detail": detail, "upload_path": arrival.upload_path},
+            ),
+        )
+        log.warning(
+            "file rejected",
+            extra={"actor": self.name, "file": arrival.original_name, "reason": str(reason), "detail": detail},
+        )
         return Outcome("rejected", image_id, str(reason), camera_id)
 
     async def _report(
@@ -160,16 +207,23 @@ class Ingestor(Actor[Arrival]):
         assert report is not None
         number = report.imei or report.camera_id
         identity = CameraIdentity(
-            identity=number or f"{arrival.account}/reports", kind="imei" if report.imei else "fallback",
-            profile="status-report", make=None, model=None, latitude=None, longitude=None, taken_at_local=None,
-        )  # fmt: skip
+            identity=number or f"{arrival.account}/reports",
+            kind="imei" if report.imei else "fallback",
+            profile="status-report",
+            make=None,
+            model=None,
+            latitude=None,
+            longitude=None,
+            taken_at_local=None,
+        )
         camera = await cameras.camera_for(connection, project.id, identity, register=True)
         assert camera is not None
         zone = _zone(project.timezone)
         reported_at = report.reported_at_local.replace(tzinfo=zone) if report.reported_at_local else None
         day = reported_at.date() if reported_at else datetime.now(zone).date()
-        await cameras.record_health(connection, camera.id, report, report_date=day, reported_at=reported_at,
-                                    raw=facts.report_text)  # fmt: skip
+        await cameras.record_health(
+            connection, camera.id, report, report_date=day, reported_at=reported_at, raw=facts.report_text
+        )
         return Outcome("report", None, None, camera.id)
 
     async def _media(
@@ -177,40 +231,83 @@ class Ingestor(Actor[Arrival]):
     ) -> Outcome:
         now = datetime.now(UTC)
         metadata = parse_metadata(facts.tags, camera_timezone=project.timezone, now=now)
-        identity = identify(facts.tags, metadata, filename=arrival.original_name, upload_path=arrival.upload_path,
-                            account=arrival.account)  # fmt: skip
-        camera = await cameras.camera_for(connection, project.id, identity,
-                                          register=not project.require_camera_registration)  # fmt: skip
+        identity = identify(
+            facts.tags,
+            metadata,
+            filename=arrival.original_name,
+            upload_path=arrival.upload_path,
+            account=arrival.account,
+        )
+        camera = await cameras.camera_for(
+            connection, project.id, identity, register=not project.require_camera_registration
+        )
         if camera is None:
-            return await self._reject(connection, arrival, facts, RejectReason.UNKNOWN_CAMERA,
-                                      f"camera {identity.identity} is not registered in this project")  # fmt: skip
+            return await self._reject(
+                connection,
+                arrival,
+                facts,
+                RejectReason.UNKNOWN_CAMERA,
+                f"camera {identity.identity} is not registered in this project",
+            )
         taken_at, offset = metadata.taken_at, metadata.utc_offset_minutes
         if taken_at is None and identity.taken_at_local is not None:
             local = identity.taken_at_local.replace(tzinfo=_zone(project.timezone))
             taken_at, offset = local.astimezone(UTC), int(local.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
         if taken_at is None and project.require_timestamp:
-            return await self._reject(connection, arrival, facts, RejectReason.MISSING_DATETIME,
-                                      "; ".join(metadata.problems) or "no DateTimeOriginal", camera_id=camera.id)  # fmt: skip
+            return await self._reject(
+                connection,
+                arrival,
+                facts,
+                RejectReason.MISSING_DATETIME,
+                "; ".join(metadata.problems) or "no DateTimeOriginal",
+                camera_id=camera.id,
+            )
         taken_on = _local_day(taken_at, offset) if taken_at else now.date()
         await connection.execute("SELECT pg_advisory_xact_lock($1)", camera.id)  # one placement decision at a time
         reading = _point(identity.latitude, identity.longitude)
-        decision = decide(await cameras.placement(connection, camera.id), reading, taken_on, from_status_report=False,
-                          sites=await cameras.sites_of(connection, project.id), radius_m=project.site_radius_m)  # fmt: skip
+        decision = decide(
+            await cameras.placement(connection, camera.id),
+            reading,
+            taken_on,
+            from_status_report=False,
+            sites=await cameras.sites_of(connection, project.id),
+            radius_m=project.site_radius_m,
+        )
         await cameras.apply(connection, camera, decision)
         deployment_id, site_id = await cameras.deployment_on(connection, camera.id, taken_on)
         key = original_key(project.id, facts.sha256_hex, EXTENSIONS[facts.media or MediaType.JPEG])
         await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
-        exif = {"tags": facts.tags, "problems": list(metadata.problems), "upload_path": arrival.upload_path,
-                "identity": identity.identity, "profile": identity.profile, **({"video": facts.video} if facts.video else {})}  # fmt: skip
-        image_id, _ = await images.insert(connection, images.NewImage(
-            project_id=project.id, kind=_kind(facts.media), sha256=facts.sha256, original_name=arrival.original_name,
-            source=arrival.source, upload_account=arrival.account, size_bytes=facts.size, original_key=key,
-            camera_id=camera.id, deployment_id=deployment_id, site_id=site_id,
-            width=facts.width or metadata.width, height=facts.height or metadata.height,
-            taken_at=taken_at, utc_offset_minutes=offset,
-            latitude=reading.latitude if reading else None, longitude=reading.longitude if reading else None,
-            exif=exif,
-        ))  # fmt: skip
+        exif = {
+            "tags": facts.tags,
+            "problems": list(metadata.problems),
+            "upload_path": arrival.upload_path,
+            "identity": identity.identity,
+            "profile": identity.profile,
+            **({"video": facts.video} if facts.video else {}),
+        }
+        image_id, _ = await images.insert(
+            connection,
+            images.NewImage(
+                project_id=project.id,
+                kind=_kind(facts.media),
+                sha256=facts.sha256,
+                original_name=arrival.original_name,
+                source=arrival.source,
+                upload_account=arrival.account,
+                size_bytes=facts.size,
+                original_key=key,
+                camera_id=camera.id,
+                deployment_id=deployment_id,
+                site_id=site_id,
+                width=facts.width or metadata.width,
+                height=facts.height or metadata.height,
+                taken_at=taken_at,
+                utc_offset_minutes=offset,
+                latitude=reading.latitude if reading else None,
+                longitude=reading.longitude if reading else None,
+                exif=exif,
+            ),
+        )
         if camera.created or decision.kind != "same_place":
             self._publish("camera.updated", {"id": camera.id, "project_id": project.id, "change": str(decision.kind)})
         return Outcome("stored", image_id, None, camera.id)
@@ -219,8 +316,9 @@ class Ingestor(Actor[Arrival]):
 async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:
     row = await connection.fetchrow(
         "SELECT id, timezone, require_camera_registration, require_timestamp, site_radius_m FROM projects"
-        " WHERE id = $1", project_id,
-    )  # fmt: skip
+        " WHERE id = $1",
+        project_id,
+    )
     if row is None:
         raise LookupError(f"project {project_id} does not exist")
     return _Project(**dict(row))

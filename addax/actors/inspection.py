@@ -55,7 +55,9 @@ def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
         raw = path.read_bytes()
         report = parse_daily_report(raw)
         if report is None:
-            return Inspection(sha, size, media, RejectReason.UNSUPPORTED_TYPE, "a text file that is not a status report")
+            return Inspection(
+                sha, size, media, RejectReason.UNSUPPORTED_TYPE, "a text file that is not a status report"
+            )
         return Inspection(sha, size, media, report=report, report_text=raw.decode("utf-8", "replace"))
     if media in VIDEO_TYPES:
         return Inspection(sha, size, media, video=_video_facts(path))

@@ -15,6 +15,7 @@ from addax.store.logins import LoginRefused
 
 routes = web.RouteTableDef()
 
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -31,7 +32,7 @@ async def issue_token(request: web.Request) -> web.Response:
     body = await read_json(request)
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
-        raise json_error(400, "send {\"email\": ..., \"password\": ...}")
+        raise json_error(400, 'send {"email": ..., "password": ...}')
     try:
         user = await services.logins.user(email, password, address=request.remote or "unknown")
     except LoginRefused as refused:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from addax.api.access import int_param, path_id, require_admin_of, respond, visible_projects
@@ -19,7 +21,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     return respond({"cameras": await browse.cameras(request.app[SERVICES].pool(), projects=projects)})
 
 
-async def _camera(request: web.Request) -> dict:
+async def _camera(request: web.Request) -> dict[str, Any]:
     projects = await visible_projects(request)
     found = await browse.cameras(request.app[SERVICES].pool(), projects=projects, camera_id=path_id(request))
     if not found:
@@ -76,8 +78,9 @@ async def rename_site(request: web.Request) -> web.Response:
 @routes.get("/api/deployments")
 async def list_deployments(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    found = await browse.deployments(request.app[SERVICES].pool(), projects=projects,
-                                     camera=int_param(request, "camera"))  # fmt: skip
+    found = await browse.deployments(
+        request.app[SERVICES].pool(), projects=projects, camera=int_param(request, "camera")
+    )
     return respond({"deployments": found})
 
 

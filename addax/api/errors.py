@@ -38,8 +38,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as error:
         if error.content_type == "application/json" or error.status < 400:
             raise
-        return web.json_response({"error": error.reason, "status": error.status}, status=error.status,
-                                 headers={k: v for k, v in error.headers.items() if k.lower() == "retry-after"})
+        return web.json_response(
+            {"error": error.reason, "status": error.status},
+            status=error.status,
+            headers={k: v for k, v in error.headers.items() if k.lower() == "retry-after"},
+        )
     except (PlacementError, AccountError) as error:
         return web.json_response({"error": str(error), "status": 409}, status=409)
     except DatabaseUnavailable as error:

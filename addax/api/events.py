@@ -15,8 +15,8 @@ from aiohttp import WSMsgType, web
 from addax.api.access import _default
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.runtime.broadcast import Subscription
 from addax.domain.secrets import token_digest
+from addax.runtime.broadcast import Subscription
 from addax.store import accounts
 
 routes = web.RouteTableDef()
@@ -40,8 +40,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
-async def _send(socket: web.WebSocketResponse, subscription: Subscription, projects: set[int], *,
-                everything: bool) -> None:  # fmt: skip
+async def _send(
+    socket: web.WebSocketResponse, subscription: Subscription, projects: set[int], *, everything: bool
+) -> None:
     while True:
         event = await subscription.next()
         if everything or event.data.get("project_id") in projects:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from addax.api.access import int_param, path_id, respond, time_param, visible_projects
@@ -24,15 +26,21 @@ async def list_images(request: web.Request) -> web.Response:
     if stage is not None and stage not in STAGES:
         raise json_error(400, f"stage must be one of {', '.join(sorted(STAGES))}")
     found = await browse.images(
-        request.app[SERVICES].pool(), projects=projects, camera=int_param(request, "camera"),
-        site=int_param(request, "site"), stage=stage, since=time_param(request, "since"),
-        until=time_param(request, "until"), before_id=int_param(request, "cursor"), limit=limit,
-    )  # fmt: skip
+        request.app[SERVICES].pool(),
+        projects=projects,
+        camera=int_param(request, "camera"),
+        site=int_param(request, "site"),
+        stage=stage,
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
+        before_id=int_param(request, "cursor"),
+        limit=limit,
+    )
     cursor = str(found[-1]["id"]) if len(found) == limit else None
     return respond({"images": found, "next_cursor": cursor})
 
 
-async def _image(request: web.Request) -> dict:
+async def _image(request: web.Request) -> dict[str, Any]:
     found = await browse.image(request.app[SERVICES].pool(), path_id(request))
     if found is None:
         raise json_error(404, "no such image")
@@ -59,5 +67,7 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise json_error(404, "the file is missing from the object store")
     content_type = {"photo": "image/jpeg", "video": "video/mp4"}.get(found["kind"], "application/octet-stream")
-    return web.FileResponse(path, headers={"Content-Type": content_type,
-                                           "Content-Disposition": f'inline; filename="{found["original_name"]}"'})
+    return web.FileResponse(
+        path,
+        headers={"Content-Type": content_type, "Content-Disposition": f'inline; filename="{found["original_name"]}"'},
+    )

@@ -41,9 +41,11 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.registry.register(_ActorCollector(supervisor))
         self.http_duration = Histogram(
-            "addax_http_request_duration_seconds", "HTTP request duration",
-            ["method", "route", "status"], registry=self.registry,
-        )  # fmt: skip
+            "addax_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
 
 
 METRICS = web.AppKey("metrics", Metrics)

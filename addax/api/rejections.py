@@ -15,8 +15,9 @@ routes = web.RouteTableDef()
 @routes.get("/api/rejections")
 async def list_rejections(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    found = await browse.rejections(request.app[SERVICES].pool(), projects=projects,
-                                    reason=request.query.get("reason") or None)  # fmt: skip
+    found = await browse.rejections(
+        request.app[SERVICES].pool(), projects=projects, reason=request.query.get("reason") or None
+    )
     return respond({"rejections": found})
 
 
@@ -29,8 +30,9 @@ async def reprocess_rejection(request: web.Request) -> web.Response:
     if project_id is None:
         raise json_error(404, "no such rejected file")
     user = await require_admin_of(request, project_id)
-    arrival = await reprocess.release(services.pool(), services.objects, services.spool, path_id(request),
-                                      by=user.email)  # fmt: skip
+    arrival = await reprocess.release(
+        services.pool(), services.objects, services.spool, path_id(request), by=user.email
+    )
     if arrival is None:
         raise json_error(409, "the file is no longer rejected")
     await services.deliver(arrival)

@@ -54,8 +54,14 @@ async def _receive(request: web.Request, part: BodyPartReader, *, project_id: in
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    arrival = Arrival(id=spool_id, project_id=project_id, source=Source.HTTP, original_name=name,
-                      upload_path=request.query.get("path", ""), account=device)  # fmt: skip
+    arrival = Arrival(
+        id=spool_id,
+        project_id=project_id,
+        source=Source.HTTP,
+        original_name=name,
+        upload_path=request.query.get("path", ""),
+        account=device,
+    )
     services.spool.commit(partial, arrival)
     log.info("upload received", extra={"device": device, "file": name, "bytes": size})
     return arrival

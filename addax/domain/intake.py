@@ -27,10 +27,10 @@ class RejectReason(StrEnum):
 class Arrival:
     """A complete file waiting in the spool, and where it came from. Made durable before it is sent."""
 
-    id: str                 # spool id: the file is spool/<id>.data, this record spool/<id>.json
+    id: str  # spool id: the file is spool/<id>.data, this record spool/<id>.json
     project_id: int
     source: Source
-    original_name: str      # the file's name as the camera sent it
-    upload_path: str        # the folder path the camera used (relative to its home), "" if none
-    account: str            # upload account, device token name or "import"
-    alerts: bool = True     # False for backfills: old photos must not raise real-time alerts
+    original_name: str  # the file's name as the camera sent it
+    upload_path: str  # the folder path the camera used (relative to its home), "" if none
+    account: str  # upload account, device token name or "import"
+    alerts: bool = True  # False for backfills: old photos must not raise real-time alerts

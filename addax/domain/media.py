@@ -20,8 +20,13 @@ class MediaType(StrEnum):
     TEXT = "text"
 
 
-EXTENSIONS = {MediaType.JPEG: "jpg", MediaType.MP4: "mp4", MediaType.MOV: "mov", MediaType.AVI: "avi",
-              MediaType.TEXT: "txt"}  # fmt: skip
+EXTENSIONS = {
+    MediaType.JPEG: "jpg",
+    MediaType.MP4: "mp4",
+    MediaType.MOV: "mov",
+    MediaType.AVI: "avi",
+    MediaType.TEXT: "txt",
+}
 VIDEO_TYPES = {MediaType.MP4, MediaType.MOV, MediaType.AVI}
 
 
@@ -62,8 +67,9 @@ def check_jpeg(data: bytes, *, max_pixels: int) -> PhotoCheck:
     except Exception as error:  # Pillow raises many types for garbage input
         return PhotoCheck(None, None, RejectReason.CORRUPT_IMAGE, f"not a readable JPEG: {error}")
     if width * height > max_pixels:
-        return PhotoCheck(width, height, RejectReason.DECOMPRESSION_BOMB,
-                          f"{width}x{height} pixels is over the limit of {max_pixels}")  # fmt: skip
+        return PhotoCheck(
+            width, height, RejectReason.DECOMPRESSION_BOMB, f"{width}x{height} pixels is over the limit of {max_pixels}"
+        )
     if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         return PhotoCheck(width, height, RejectReason.TRUNCATED_IMAGE, "the JPEG ends before its end marker")
     try:

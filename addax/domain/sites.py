@@ -119,9 +119,7 @@ def nearest_site(point: Point, sites: Sequence[Site], radius_m: float = DEFAULT_
 
 def deployment_for(deployments: Sequence[DeploymentSpan], taken_on: date) -> int | None:
     """The id of the deployment that an image taken on ``taken_on`` belongs to (both ends inclusive)."""
-    matches = [
-        d for d in deployments if d.starts_on <= taken_on and (d.ends_on is None or taken_on <= d.ends_on)
-    ]
+    matches = [d for d in deployments if d.starts_on <= taken_on and (d.ends_on is None or taken_on <= d.ends_on)]
     # Deployments should not overlap; if they do, the most recent one is the better guess.
     return max(matches, key=lambda d: d.starts_on).id if matches else None
 
@@ -140,9 +138,7 @@ def decide(
         raise ValueError(f"radius must be positive, got {radius_m}")
     if from_status_report:
         # Reports are sent from wherever the camera happens to be switched on (often the office).
-        return _unchanged(
-            DecisionKind.REPORT_IGNORED, placement, "GPS from a status report; never moves a camera"
-        )
+        return _unchanged(DecisionKind.REPORT_IGNORED, placement, "GPS from a status report; never moves a camera")
     if reading is None:
         return _unchanged(DecisionKind.NO_GPS, placement, "no GPS reading; placement unchanged")
     if placement.location is None:

@@ -55,10 +55,17 @@ async def service_owner(name: str) -> Owner | None:
 async def _create_system_user(name: str) -> None:
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     process = await asyncio.create_subprocess_exec(
-        useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
-        "--shell", "/usr/sbin/nologin", name,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        useradd,
+        "--system",
+        "--no-create-home",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        "/usr/sbin/nologin",
+        name,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await process.communicate()
     if process.returncode not in (0, 9):  # 9: the user appeared meanwhile (another process made it)
         raise EmbeddedServerError(

@@ -95,11 +95,27 @@ class EmbeddedPostgres(Actor[None]):
             if owner is not None:
                 os.chown(self.log_file, owner.uid, owner.gid)
             self._process = await spawn(
-                [str(binaries / "postgres"), "-D", str(self.cluster_dir), "-k", str(self.socket_dir),
-                 "-p", str(self.port), "-c", "listen_addresses=", "-c", "unix_socket_permissions=0770",
-                 "-c", "logging_collector=off", "-c", "max_connections=200"],
-                user=owner.uid if owner else None, group=owner.gid if owner else None, output=output,
-            )  # fmt: skip
+                [
+                    str(binaries / "postgres"),
+                    "-D",
+                    str(self.cluster_dir),
+                    "-k",
+                    str(self.socket_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=",
+                    "-c",
+                    "unix_socket_permissions=0770",
+                    "-c",
+                    "logging_collector=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                user=owner.uid if owner else None,
+                group=owner.gid if owner else None,
+                output=output,
+            )
         await self._wait_ready()
         await self._ensure_database()
         log.info("embedded PostgreSQL ready", extra={"actor": self.name, "socket": str(self.socket_dir)})
@@ -120,11 +136,21 @@ class EmbeddedPostgres(Actor[None]):
     async def _initdb(self, binaries: Path, owner: Owner | None) -> None:
         log.info("creating PostgreSQL cluster", extra={"actor": self.name, "dir": str(self.cluster_dir)})
         process = await spawn(
-            [str(binaries / "initdb"), "-D", str(self.cluster_dir), "-U", ROLE, "--auth=trust",
-             "-E", "UTF8", "--no-locale"],
-            user=owner.uid if owner else None, group=owner.gid if owner else None,
+            [
+                str(binaries / "initdb"),
+                "-D",
+                str(self.cluster_dir),
+                "-U",
+                ROLE,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+            user=owner.uid if owner else None,
+            group=owner.gid if owner else None,
             output=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        )
         output, _ = await process.communicate()
         if process.returncode != 0:
             raise EmbeddedServerError(f"initdb failed: {output.decode(errors='replace').strip()[-800:]}")

@@ -47,10 +47,26 @@ class EmbeddedRedis(Actor[None]):
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)  # a crash leaves the socket file behind
         self._process = await spawn(
-            [binary, "--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700",
-             "--dir", str(self.redis_dir), "--appendonly", "yes", "--daemonize", "no",
-             "--logfile", str(self.log_file), "--save", "900 1"],
-        )  # fmt: skip
+            [
+                binary,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.redis_dir),
+                "--appendonly",
+                "yes",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.log_file),
+                "--save",
+                "900 1",
+            ],
+        )
         await self._wait_ready()
         log.info("embedded redis ready", extra={"actor": self.name, "socket": str(self.socket_path)})
 

@@ -68,16 +68,19 @@ async def add_user(
         try:
             user_id = await connection.fetchval(
                 "INSERT INTO users (email, password_hash, is_server_admin) VALUES ($1, $2, $3) RETURNING id",
-                email, password_hash, role is Role.SERVER_ADMIN,
-            )  # fmt: skip
+                email,
+                password_hash,
+                role is Role.SERVER_ADMIN,
+            )
         except asyncpg.UniqueViolationError:
             raise AccountError(f"a user {email!r} already exists") from None
         if project:
             await connection.execute(
                 "INSERT INTO memberships (user_id, project_id, role) VALUES ($1, $2, $3)",
-                user_id, await project_id(connection, project),
+                user_id,
+                await project_id(connection, project),
                 (Role.PROJECT_ADMIN if role is Role.SERVER_ADMIN else role).value,
-            )  # fmt: skip
+            )
         await audit.record(connection, actor=by, action="user.add", target=email, role=role.value, project=project)
     return int(user_id)
 
@@ -106,8 +109,10 @@ async def add_upload_account(pool: asyncpg.Pool, name: str, password_hash: str, 
         try:
             account_id = await connection.fetchval(
                 "INSERT INTO upload_accounts (project_id, name, password_hash) VALUES ($1, $2, $3) RETURNING id",
-                await project_id(connection, project), name, password_hash,
-            )  # fmt: skip
+                await project_id(connection, project),
+                name,
+                password_hash,
+            )
         except asyncpg.UniqueViolationError:
             raise AccountError(f"an upload account {name!r} already exists") from None
         except asyncpg.CheckViolationError:
@@ -129,8 +134,10 @@ async def add_device_token(pool: asyncpg.Pool, name: str, digest: bytes, *, proj
         try:
             token_id = await connection.fetchval(
                 "INSERT INTO device_tokens (project_id, name, token_sha256) VALUES ($1, $2, $3) RETURNING id",
-                await project_id(connection, project), name, digest,
-            )  # fmt: skip
+                await project_id(connection, project),
+                name,
+                digest,
+            )
         except asyncpg.UniqueViolationError:
             raise AccountError(f"project {project!r} already has a token named {name!r}") from None
         await audit.record(connection, actor=by, action="token.add", target=name, project=project)
@@ -149,8 +156,10 @@ async def find_device_token(db: asyncpg.Pool, digest: bytes) -> DeviceToken | No
 async def issue_api_token(db: asyncpg.Pool, user_id: int, digest: bytes, *, ttl: timedelta) -> None:
     await db.execute(
         "INSERT INTO api_tokens (user_id, token_sha256, expires_at) VALUES ($1, $2, now() + $3)",
-        user_id, digest, ttl,
-    )  # fmt: skip
+        user_id,
+        digest,
+        ttl,
+    )
 
 
 async def user_for_api_token(db: asyncpg.Pool, digest: bytes) -> User | None:
@@ -164,9 +173,7 @@ async def user_for_api_token(db: asyncpg.Pool, digest: bytes) -> User | None:
 
 
 async def record_login_failure(db: asyncpg.Pool, *, kind: str, account: str, address: str) -> None:
-    await db.execute(
-        "INSERT INTO auth_failures (kind, account, address) VALUES ($1, $2, $3)", kind, account, address
-    )
+    await db.execute("INSERT INTO auth_failures (kind, account, address) VALUES ($1, $2, $3)", kind, account, address)
 
 
 async def recent_login_failures(
@@ -177,8 +184,11 @@ async def recent_login_failures(
         """SELECT count(*) FILTER (WHERE lower(account) = lower($2)) AS by_account,
                   count(*) FILTER (WHERE address = $3) AS by_address
            FROM auth_failures WHERE kind = $1 AND at > now() - $4::interval""",
-        kind, account, address, window,
-    )  # fmt: skip
+        kind,
+        account,
+        address,
+        window,
+    )
     assert row is not None
     return int(row["by_account"]), int(row["by_address"])
 
@@ -187,8 +197,10 @@ async def forget_login_failures(db: asyncpg.Pool, *, kind: str, account: str, ol
     """After a good login, the account's own failures stop counting; old rows of anyone are pruned."""
     await db.execute(
         "DELETE FROM auth_failures WHERE (kind = $1 AND lower(account) = lower($2)) OR at < now() - $3::interval",
-        kind, account, older_than,
-    )  # fmt: skip
+        kind,
+        account,
+        older_than,
+    )
 
 
 async def project_roles(db: asyncpg.Pool, user: User) -> dict[int, Role]:

@@ -12,8 +12,11 @@ Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 async def record(db: Executor, *, actor: str, action: str, target: str | None = None, **details: Any) -> None:
     await db.execute(
         "INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4)",
-        actor, action, target, details,
-    )  # fmt: skip
+        actor,
+        action,
+        target,
+        details,
+    )
 
 
 async def recent(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:

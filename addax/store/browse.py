@@ -14,10 +14,17 @@ _IMAGE_COLUMNS = """i.id, i.project_id, i.camera_id, i.site_id, i.deployment_id,
 
 
 async def images(
-    db: asyncpg.Pool, *, projects: list[int], camera: int | None = None, site: int | None = None,
-    stage: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    before_id: int | None = None, limit: int = 50,
-) -> list[dict[str, Any]]:  # fmt: skip
+    db: asyncpg.Pool,
+    *,
+    projects: list[int],
+    camera: int | None = None,
+    site: int | None = None,
+    stage: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     """Newest first; pass the last id seen as ``before_id`` for the next page."""
     rows = await db.fetch(
         f"""SELECT {_IMAGE_COLUMNS} FROM images i
@@ -27,15 +34,20 @@ async def images(
               AND ($5::timestamptz IS NULL OR i.taken_at >= $5) AND ($6::timestamptz IS NULL OR i.taken_at < $6)
               AND ($7::bigint IS NULL OR i.id < $7)
             ORDER BY i.id DESC LIMIT $8""",
-        projects, camera, site, stage, since, until, before_id, limit,
-    )  # fmt: skip
+        projects,
+        camera,
+        site,
+        stage,
+        since,
+        until,
+        before_id,
+        limit,
+    )
     return [dict(row) for row in rows]
 
 
 async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
-    row = await db.fetchrow(
-        f"SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key FROM images i WHERE i.id = $1", image_id
-    )
+    row = await db.fetchrow(f"SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key FROM images i WHERE i.id = $1", image_id)
     if row is None:
         return None
     found = dict(row)
@@ -63,8 +75,9 @@ async def cameras(db: asyncpg.Pool, *, projects: list[int], camera_id: int | Non
            FROM cameras c LEFT JOIN deployments d ON d.camera_id = c.id AND d.ends_on IS NULL
            WHERE c.project_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR c.id = $2)
            ORDER BY c.id""",
-        projects, camera_id,
-    )  # fmt: skip
+        projects,
+        camera_id,
+    )
     return [dict(row) for row in rows]
 
 
@@ -74,8 +87,9 @@ async def camera_health(db: asyncpg.Pool, camera_id: int, *, limit: int = 90) ->
                   ST_Y(location::geometry) AS latitude, ST_X(location::geometry) AS longitude,
                   pictures_taken, pictures_sent, reported_at, raw, received_at
            FROM camera_health_reports WHERE camera_id = $1 ORDER BY report_date DESC LIMIT $2""",
-        camera_id, limit,
-    )  # fmt: skip
+        camera_id,
+        limit,
+    )
     return [dict(row) for row in rows]
 
 
@@ -98,8 +112,9 @@ async def deployments(db: asyncpg.Pool, *, projects: list[int], camera: int | No
            FROM deployments d JOIN cameras c ON c.id = d.camera_id
            WHERE c.project_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR d.camera_id = $2)
            ORDER BY d.camera_id, d.starts_on""",
-        projects, camera,
-    )  # fmt: skip
+        projects,
+        camera,
+    )
     return [dict(row) for row in rows]
 
 
@@ -108,8 +123,9 @@ async def camera_updates(db: asyncpg.Pool, *, projects: list[int], limit: int = 
         """SELECT u.id, u.camera_id, c.project_id, u.kind, u.details, u.created_at, u.resolved_at
            FROM camera_updates u JOIN cameras c ON c.id = u.camera_id
            WHERE c.project_id = ANY($1::bigint[]) ORDER BY u.id DESC LIMIT $2""",
-        projects, limit,
-    )  # fmt: skip
+        projects,
+        limit,
+    )
     return [dict(row) for row in rows]
 
 
@@ -121,6 +137,8 @@ async def rejections(
             WHERE i.stage = 'rejected' AND i.project_id = ANY($1::bigint[])
               AND ($2::text IS NULL OR i.reject_reason = $2)
             ORDER BY i.id DESC LIMIT $3""",
-        projects, reason, limit,
-    )  # fmt: skip
+        projects,
+        reason,
+        limit,
+    )
     return [dict(row) for row in rows]

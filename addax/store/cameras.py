@@ -31,8 +31,9 @@ async def camera_for(
     """The camera with this identity; registered as pending when new (unless ``register`` is False)."""
     row = await connection.fetchrow(
         "SELECT id, project_id, name, status::text FROM cameras WHERE project_id = $1 AND identity = $2",
-        project_id, identity.identity,
-    )  # fmt: skip
+        project_id,
+        identity.identity,
+    )
     if row is not None:
         await connection.execute("UPDATE cameras SET last_seen_at = now() WHERE id = $1", row["id"])
         return Camera(**dict(row))
@@ -44,20 +45,38 @@ async def camera_for(
            VALUES ($1, $2, $3, $4, $5, $6, $7, now())
            ON CONFLICT (project_id, identity) DO UPDATE SET last_seen_at = now()
            RETURNING id, project_id, name, status::text, (xmax = 0) AS created""",
-        project_id, identity.identity, str(identity.kind), name, identity.make, identity.model, identity.profile,
-    )  # fmt: skip
+        project_id,
+        identity.identity,
+        str(identity.kind),
+        name,
+        identity.make,
+        identity.model,
+        identity.profile,
+    )
     camera = Camera(**dict(row))
     if camera.created:
-        await add_update(connection, camera.id, "registered", identity=identity.identity, identity_kind=str(identity.kind),
-                         profile=identity.profile, make=identity.make, model=identity.model)  # fmt: skip
+        await add_update(
+            connection,
+            camera.id,
+            "registered",
+            identity=identity.identity,
+            identity_kind=str(identity.kind),
+            profile=identity.profile,
+            make=identity.make,
+            model=identity.model,
+        )
     return camera
 
 
 async def add_update(connection: asyncpg.Connection, camera_id: int, kind: str, **details: Any) -> int:
-    return int(await connection.fetchval(
-        "INSERT INTO camera_updates (camera_id, kind, details) VALUES ($1, $2, $3) RETURNING id",
-        camera_id, kind, details,
-    ))  # fmt: skip
+    return int(
+        await connection.fetchval(
+            "INSERT INTO camera_updates (camera_id, kind, details) VALUES ($1, $2, $3) RETURNING id",
+            camera_id,
+            kind,
+            details,
+        )
+    )
 
 
 async def placement(connection: asyncpg.Connection, camera_id: int) -> Placement:
@@ -94,29 +113,38 @@ async def apply(connection: asyncpg.Connection, camera: Camera, decision: Decisi
     if decision.create_site_at is not None:
         site_id = await connection.fetchval(
             f"INSERT INTO sites (project_id, name, location) VALUES ($3, $4, {_POINT}) RETURNING id",
-            decision.create_site_at.latitude, decision.create_site_at.longitude, camera.project_id,
+            decision.create_site_at.latitude,
+            decision.create_site_at.longitude,
+            camera.project_id,
             f"Site {decision.create_site_at}",
-        )  # fmt: skip
+        )
     state = dataclasses.replace(decision.placement, site_id=site_id)
     if decision.close_deployment_on is not None:
         await connection.execute(
             "UPDATE deployments SET ends_on = GREATEST(starts_on, $2) WHERE camera_id = $1 AND ends_on IS NULL",
-            camera.id, decision.close_deployment_on,
-        )  # fmt: skip
+            camera.id,
+            decision.close_deployment_on,
+        )
     if decision.open_deployment_on is not None:
         location = state.location
         deployment_id = await connection.fetchval(
             f"""INSERT INTO deployments (camera_id, site_id, location, starts_on)
                 VALUES ($3, $4, CASE WHEN $1::float8 IS NULL THEN NULL ELSE {_POINT} END, $5) RETURNING id""",
-            location.latitude if location else None, location.longitude if location else None,
-            camera.id, site_id, decision.open_deployment_on,
-        )  # fmt: skip
+            location.latitude if location else None,
+            location.longitude if location else None,
+            camera.id,
+            site_id,
+            decision.open_deployment_on,
+        )
         # Images taken from the move on were filed under the old deployment while the move was unconfirmed.
         await connection.execute(
             """UPDATE images SET deployment_id = $2, site_id = $3
                WHERE camera_id = $1 AND (taken_at AT TIME ZONE 'UTC')::date >= $4""",
-            camera.id, deployment_id, site_id, decision.open_deployment_on,
-        )  # fmt: skip
+            camera.id,
+            deployment_id,
+            site_id,
+            decision.open_deployment_on,
+        )
     await _save_placement(connection, camera.id, state)
     if decision.kind not in (DecisionKind.SAME_PLACE, DecisionKind.NO_GPS, DecisionKind.REPORT_IGNORED):
         await add_update(connection, camera.id, str(decision.kind), summary=decision.summary, site_id=site_id)
@@ -131,9 +159,13 @@ async def _save_placement(connection: asyncpg.Connection, camera_id: int, state:
                                    ELSE ST_SetSRID(ST_MakePoint($5, $4), 4326)::geography END,
               candidate_since = $6
             WHERE id = $3""",
-        location.latitude if location else None, location.longitude if location else None, camera_id,
-        candidate.latitude if candidate else None, candidate.longitude if candidate else None, state.candidate_since,
-    )  # fmt: skip
+        location.latitude if location else None,
+        location.longitude if location else None,
+        camera_id,
+        candidate.latitude if candidate else None,
+        candidate.longitude if candidate else None,
+        state.candidate_since,
+    )
 
 
 async def deployment_on(connection: asyncpg.Connection, camera_id: int, day: date) -> tuple[int | None, int | None]:
@@ -142,14 +174,20 @@ async def deployment_on(connection: asyncpg.Connection, camera_id: int, day: dat
         """SELECT id, site_id FROM deployments WHERE camera_id = $1
              AND ((starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)) OR ends_on IS NULL)
            ORDER BY (starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)) DESC, starts_on DESC LIMIT 1""",
-        camera_id, day,
-    )  # fmt: skip
+        camera_id,
+        day,
+    )
     return (row["id"], row["site_id"]) if row else (None, None)
 
 
 async def record_health(
-    connection: asyncpg.Connection, camera_id: int, report: DailyReport, *, report_date: date,
-    reported_at: datetime | None, raw: str,
+    connection: asyncpg.Connection,
+    camera_id: int,
+    report: DailyReport,
+    *,
+    report_date: date,
+    reported_at: datetime | None,
+    raw: str,
 ) -> None:
     """One row per camera per day; a second report that day replaces the first."""
     await connection.execute(
@@ -164,7 +202,17 @@ async def record_health(
                sd_total_mb = EXCLUDED.sd_total_mb, location = EXCLUDED.location,
                pictures_taken = EXCLUDED.pictures_taken, pictures_sent = EXCLUDED.pictures_sent,
                reported_at = EXCLUDED.reported_at, raw = EXCLUDED.raw, received_at = now()""",
-        camera_id, report_date, report.signal_csq, report.temperature_c, report.battery_pct, report.sd_free_mb,
-        report.sd_total_mb, report.latitude, report.longitude, report.pictures_taken, report.pictures_sent,
-        reported_at, raw,
-    )  # fmt: skip
+        camera_id,
+        report_date,
+        report.signal_csq,
+        report.temperature_c,
+        report.battery_pct,
+        report.sd_free_mb,
+        report.sd_total_mb,
+        report.latitude,
+        report.longitude,
+        report.pictures_taken,
+        report.pictures_sent,
+        reported_at,
+        raw,
+    )

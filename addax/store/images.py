@@ -49,11 +49,27 @@ async def insert(connection: asyncpg.Connection, image: NewImage) -> tuple[int, 
                         ELSE ST_SetSRID(ST_MakePoint($18, $17), 4326)::geography END, $19, $20)
            ON CONFLICT (project_id, sha256) DO NOTHING
            RETURNING id""",
-        image.project_id, image.camera_id, image.deployment_id, image.site_id, image.kind, image.stage,
-        image.reject_reason, image.sha256, image.original_name, image.source, image.upload_account,
-        image.size_bytes, image.width, image.height, image.taken_at, image.utc_offset_minutes,
-        image.latitude, image.longitude, image.exif or {}, image.original_key,
-    )  # fmt: skip
+        image.project_id,
+        image.camera_id,
+        image.deployment_id,
+        image.site_id,
+        image.kind,
+        image.stage,
+        image.reject_reason,
+        image.sha256,
+        image.original_name,
+        image.source,
+        image.upload_account,
+        image.size_bytes,
+        image.width,
+        image.height,
+        image.taken_at,
+        image.utc_offset_minutes,
+        image.latitude,
+        image.longitude,
+        image.exif or {},
+        image.original_key,
+    )
     if row is not None:
         return int(row["id"]), True
     existing = await find_by_hash(connection, image.project_id, image.sha256)

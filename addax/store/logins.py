@@ -74,8 +74,9 @@ class LoginGuard:
             await asyncio.sleep(self._policy.failure_delay_s)
             raise LoginRefused(
                 f"too many failed logins; try again in {self._policy.window_s // 60} minutes",
-                locked=True, retry_after_s=self._policy.window_s,
-            )  # fmt: skip
+                locked=True,
+                retry_after_s=self._policy.window_s,
+            )
 
     async def _failed(self, kind: str, account: str, address: str) -> None:
         await accounts.record_login_failure(self._pool(), kind=kind, account=account, address=address)

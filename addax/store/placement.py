@@ -28,8 +28,9 @@ async def place(pool: asyncpg.Pool, camera_id: int, site_id: int, starts: str, *
         site = await connection.fetchrow(
             "SELECT id, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon FROM sites"
             " WHERE id = $1 AND project_id = $2 AND location IS NOT NULL",
-            site_id, camera_row["project_id"],
-        )  # fmt: skip
+            site_id,
+            camera_row["project_id"],
+        )
         if site is None:
             raise PlacementError(f"site {site_id} is not a located site of this camera's project")
         camera = cameras.Camera(**dict(camera_row))
@@ -37,8 +38,14 @@ async def place(pool: asyncpg.Pool, camera_id: int, site_id: int, starts: str, *
             await cameras.placement(connection, camera_id), Site(site["id"], Point(site["lat"], site["lon"])), on
         )
         await cameras.apply(connection, camera, decision)
-        await audit.record(connection, actor=by, action="camera.place", target=str(camera_id), site_id=site_id,
-                           starts_on=on.isoformat())  # fmt: skip
+        await audit.record(
+            connection,
+            actor=by,
+            action="camera.place",
+            target=str(camera_id),
+            site_id=site_id,
+            starts_on=on.isoformat(),
+        )
     return {"camera_id": camera_id, "site_id": site_id, "from": on.isoformat()}
 
 
@@ -47,8 +54,9 @@ async def rename_site(pool: asyncpg.Pool, site_id: int, name: str, *, by: str) -
         try:
             old = await connection.fetchval(
                 "UPDATE sites s SET name = $2 FROM sites o WHERE s.id = $1 AND o.id = s.id RETURNING o.name",
-                site_id, name,
-            )  # fmt: skip
+                site_id,
+                name,
+            )
         except asyncpg.UniqueViolationError:
             raise PlacementError(f"another site of this project is already called {name!r}") from None
         await audit.record(connection, actor=by, action="site.rename", target=str(site_id), old=old, new=name)
@@ -59,18 +67,22 @@ async def reassign(pool: asyncpg.Pool, deployment_id: int, site_id: int, *, by: 
         same_project = await connection.fetchval(
             """SELECT s.project_id = c.project_id FROM deployments d JOIN cameras c ON c.id = d.camera_id,
                       sites s WHERE d.id = $1 AND s.id = $2""",
-            deployment_id, site_id,
-        )  # fmt: skip
+            deployment_id,
+            site_id,
+        )
         if not same_project:
             raise PlacementError(f"site {site_id} is not in this deployment's project")
         await connection.execute("UPDATE deployments SET site_id = $2 WHERE id = $1", deployment_id, site_id)
-        result = await connection.execute("UPDATE images SET site_id = $2 WHERE deployment_id = $1",
-                                          deployment_id, site_id)  # fmt: skip
+        result = await connection.execute(
+            "UPDATE images SET site_id = $2 WHERE deployment_id = $1", deployment_id, site_id
+        )
         camera_id = await connection.fetchval("SELECT camera_id FROM deployments WHERE id = $1", deployment_id)
-        await cameras.add_update(connection, camera_id, "reassigned", deployment_id=deployment_id, site_id=site_id,
-                                 by=by)  # fmt: skip
-        await audit.record(connection, actor=by, action="deployment.reassign", target=str(deployment_id),
-                           site_id=site_id)  # fmt: skip
+        await cameras.add_update(
+            connection, camera_id, "reassigned", deployment_id=deployment_id, site_id=site_id, by=by
+        )
+        await audit.record(
+            connection, actor=by, action="deployment.reassign", target=str(deployment_id), site_id=site_id
+        )
     return int(result.split()[-1])
 
 
@@ -86,20 +98,22 @@ async def undo_move(pool: asyncpg.Pool, update_id: int, *, by: str) -> dict[str,
         await connection.execute("SELECT pg_advisory_xact_lock($1)", camera_id)
         current, previous = await connection.fetch(
             "SELECT id, site_id, location FROM deployments WHERE camera_id = $1 ORDER BY starts_on DESC, id DESC"
-            " LIMIT 2", camera_id,
-        )  # fmt: skip
+            " LIMIT 2",
+            camera_id,
+        )
         moved = await connection.execute(
             "UPDATE images SET deployment_id = $2, site_id = $3 WHERE deployment_id = $1",
-            current["id"], previous["id"], previous["site_id"],
-        )  # fmt: skip
+            current["id"],
+            previous["id"],
+            previous["site_id"],
+        )
         await connection.execute("DELETE FROM deployments WHERE id = $1", current["id"])
         await connection.execute("UPDATE deployments SET ends_on = NULL WHERE id = $1", previous["id"])
         await connection.execute(
             "UPDATE cameras SET last_location = $2, candidate_location = NULL, candidate_since = NULL WHERE id = $1",
-            camera_id, previous["location"],
-        )  # fmt: skip
-        await connection.execute(
-            "UPDATE camera_updates SET resolved_at = now() WHERE id = $1", update_id
+            camera_id,
+            previous["location"],
         )
+        await connection.execute("UPDATE camera_updates SET resolved_at = now() WHERE id = $1", update_id)
         await cameras.add_update(connection, camera_id, "not_moved", undone_update=update_id, by=by)
     return {"camera_id": camera_id, "deployment_id": previous["id"], "images_moved": int(moved.split()[-1])}

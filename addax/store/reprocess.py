@@ -28,12 +28,16 @@ async def release(
         spool_id, partial = spool.new_partial()
         await asyncio.to_thread(shutil.copyfile, objects.path(row["original_key"]), partial)
         arrival = Arrival(
-            id=spool_id, project_id=row["project_id"], source=Source(row["source"]),
-            original_name=row["original_name"], upload_path=row["upload_path"] or "",
+            id=spool_id,
+            project_id=row["project_id"],
+            source=Source(row["source"]),
+            original_name=row["original_name"],
+            upload_path=row["upload_path"] or "",
             account=row["upload_account"] or "reprocess",
-        )  # fmt: skip
-        await audit.record(connection, actor=by, action="rejection.reprocess", target=str(image_id),
-                           reason=row["reject_reason"])  # fmt: skip
+        )
+        await audit.record(
+            connection, actor=by, action="rejection.reprocess", target=str(image_id), reason=row["reject_reason"]
+        )
         spool.commit(partial, arrival)
     return arrival
 

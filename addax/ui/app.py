@@ -90,9 +90,15 @@ def build_ui(services: UiServices) -> FastAPI:
                 ui.button("Sign out", on_click=sign_out).props("flat color=white")
         columns = [
             {"name": key, "label": label, "field": key, "align": "left"}
-            for key, label in [("name", "Actor"), ("state", "State"), ("restarts", "Restarts"),
-                               ("mailbox", "Mailbox"), ("last_success", "Last success"), ("last_error", "Last error")]
-        ]  # fmt: skip
+            for key, label in [
+                ("name", "Actor"),
+                ("state", "State"),
+                ("restarts", "Restarts"),
+                ("mailbox", "Mailbox"),
+                ("last_success", "Last success"),
+                ("last_error", "Last error"),
+            ]
+        ]
         table = ui.table(columns=columns, rows=[], row_key="name").classes("w-full")
 
         def refresh() -> None:
@@ -113,7 +119,10 @@ def build_ui(services: UiServices) -> FastAPI:
         ui.timer(2.0, refresh)
 
     ui.run_with(
-        root, title=services.instance_name, storage_secret=services.storage_secret,
-        show_welcome_message=False, reconnect_timeout=10,
-    )  # fmt: skip
+        root,
+        title=services.instance_name,
+        storage_secret=services.storage_secret,
+        show_welcome_message=False,
+        reconnect_timeout=10,
+    )
     return root

@@ -42,8 +42,14 @@ class Intake:
         """Put a file through the spool and the ingestor, as an arrival path would, and return what happened."""
         spool_id, partial = self.spool.new_partial()
         partial.write_bytes(data)
-        arrival = Arrival(id=spool_id, project_id=self.project_id, source=source, original_name=name,
-                          upload_path=upload_path, account=self.account)  # fmt: skip
+        arrival = Arrival(
+            id=spool_id,
+            project_id=self.project_id,
+            source=source,
+            original_name=name,
+            upload_path=upload_path,
+            account=self.account,
+        )
         self.spool.commit(partial, arrival)
         outcome = await self.ingestor.ingest(arrival)
         assert outcome is not None
@@ -73,15 +79,26 @@ async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
         account = f"cam-{unique}"
         await accounts.add_upload_account(database.pool, account, hash_password(PASSWORD), project=project, by="t")
         spool = Spool(data_dir / "spool")
-        ingestor = Ingestor(pool=lambda: database.pool, spool=spool,
-                            objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5)  # fmt: skip
+        ingestor = Ingestor(
+            pool=lambda: database.pool, spool=spool, objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5
+        )
         await supervisor.start(ingestor)
         logins = LoginGuard(pool=lambda: database.pool, policy=LoginPolicy(failure_delay_s=0.05))
         port = free_port()
-        await supervisor.start(FtpActor(
-            host="127.0.0.1", port=port, passive_ports=None, tls=lambda: server_context("", "", data_dir=data_dir), data_dir=data_dir,
-            spool=spool, accounts=lambda name: accounts.upload_account(database.pool, name), logins=logins,
-            deliver=ingestor.send, max_connections=64, max_file_mb=5,
-        ))  # fmt: skip
+        await supervisor.start(
+            FtpActor(
+                host="127.0.0.1",
+                port=port,
+                passive_ports=None,
+                tls=lambda: server_context("", "", data_dir=data_dir),
+                data_dir=data_dir,
+                spool=spool,
+                accounts=lambda name: accounts.upload_account(database.pool, name),
+                logins=logins,
+                deliver=ingestor.send,
+                max_connections=64,
+                max_file_mb=5,
+            )
+        )
         yield Intake(data_dir, database.pool, ingestor, port, project, project_id, account, supervisor, spool)
     shutil.rmtree(data_dir, ignore_errors=True)

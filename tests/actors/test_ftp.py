@@ -60,8 +60,9 @@ async def test_wrong_password_then_lockout(intake: Intake) -> None:
 
 
 async def test_same_name_twice_is_two_files_and_same_bytes_twice_is_one(intake: Intake) -> None:
-    first, second = jpeg_factory.willfine_jpeg(taken="2025:12:05 10:00:00"), jpeg_factory.willfine_jpeg(
-        taken="2025:12:05 11:00:00"
+    first, second = (
+        jpeg_factory.willfine_jpeg(taken="2025:12:05 10:00:00"),
+        jpeg_factory.willfine_jpeg(taken="2025:12:05 11:00:00"),
     )
     for data in (first, second, second):  # SD-card reset re-uses IMG_0001.JPG; a retry re-sends the same bytes
         await asyncio.to_thread(upload, intake.ftp_port, intake.account, PASSWORD, {"IMG_0001.JPG": data})
@@ -135,11 +136,24 @@ async def test_curl_with_ssl_reqd_uploads(intake: Intake, tmp_path) -> None:
     photo.write_bytes(jpeg_factory.bushnell_jpeg())
     result = await asyncio.to_thread(
         subprocess.run,
-        ["curl", "--silent", "--show-error", "--ssl-reqd", "--insecure", "--ftp-pasv", "-T", str(photo),
-         "--user", f"{intake.account}:{PASSWORD}", f"ftp://127.0.0.1:{intake.ftp_port}/bushnell/",
-         "--ftp-create-dirs"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--ssl-reqd",
+            "--insecure",
+            "--ftp-pasv",
+            "-T",
+            str(photo),
+            "--user",
+            f"{intake.account}:{PASSWORD}",
+            f"ftp://127.0.0.1:{intake.ftp_port}/bushnell/",
+            "--ftp-create-dirs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     await intake.settled()
     rows = await intake.images()
@@ -149,16 +163,23 @@ async def test_curl_with_ssl_reqd_uploads(intake: Intake, tmp_path) -> None:
 
 async def test_a_thousand_photos_from_ten_cameras_at_once_are_each_stored_once(intake: Intake) -> None:
     photos = {
-        n: {f"IMG_{i:04d}.JPG": jpeg_factory.willfine_jpeg(serial=f"WF{n:04d}",
-                                                           taken=f"2025:12:05 {10 + i // 60}:{i % 60:02d}:00")
-            for i in range(100)}
+        n: {
+            f"IMG_{i:04d}.JPG": jpeg_factory.willfine_jpeg(
+                serial=f"WF{n:04d}", taken=f"2025:12:05 {10 + i // 60}:{i % 60:02d}:00"
+            )
+            for i in range(100)
+        }
         for n in range(10)
-    }  # fmt: skip
+    }
     # The clients get threads of their own: the server needs the loop's default executor (password checks).
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=10) as cameras:
-        await asyncio.gather(*(loop.run_in_executor(cameras, upload, intake.ftp_port, intake.account, PASSWORD, files)
-                               for files in photos.values()))  # fmt: skip
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(cameras, upload, intake.ftp_port, intake.account, PASSWORD, files)
+                for files in photos.values()
+            )
+        )
     await intake.settled()
     rows = await intake.images()
     assert len(rows) == 1000 and {row["stage"] for row in rows} == {"stored"}

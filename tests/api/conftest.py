@@ -63,10 +63,16 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
     async def make(policy: LoginPolicy = FAST_POLICY) -> TestClient:
         logins = LoginGuard(pool=lambda: backend.pool, policy=policy)
         services = ApiServices(
-            pool=lambda: backend.pool, supervisor=backend.supervisor, logins=logins, token_ttl=timedelta(hours=1),
-            spool=backend.spool, objects=backend.objects, deliver=backend.ingestor.send, events=backend.events,
+            pool=lambda: backend.pool,
+            supervisor=backend.supervisor,
+            logins=logins,
+            token_ttl=timedelta(hours=1),
+            spool=backend.spool,
+            objects=backend.objects,
+            deliver=backend.ingestor.send,
+            events=backend.events,
             max_upload_bytes=2 * 2**20,
-        )  # fmt: skip
+        )
         return await aiohttp_client(build_api(services))
 
     return make

@@ -48,7 +48,7 @@ async def test_device_upload_is_ingested_and_browsable(make_api, backend, device
     assert len(sites) == 1 and [d["site_id"] for d in deployments if d["camera_id"] == row["camera_id"]] == [
         sites[0]["id"]
     ]
-    updates = (await (await client.get(f"/api/camera-updates?project={project_id}", headers=bearer)).json())
+    updates = await (await client.get(f"/api/camera-updates?project={project_id}", headers=bearer)).json()
     assert {update["kind"] for update in updates["updates"]} >= {"registered", "first_placement"}
 
 
@@ -61,8 +61,9 @@ async def test_cursor_pagination_walks_every_image_once(make_api, backend, devic
     await wait_for_rows(backend, project_id, 7)
     seen, cursor = [], ""
     while True:
-        page = await (await client.get(f"/api/images?project={project_id}&limit=3&cursor={cursor}",
-                                       headers=bearer)).json()  # fmt: skip
+        page = await (
+            await client.get(f"/api/images?project={project_id}&limit=3&cursor={cursor}", headers=bearer)
+        ).json()
         seen += [image["id"] for image in page["images"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -79,8 +80,9 @@ async def test_upload_refusals_are_clear(make_api, device) -> None:
     assert wrong.status == 401
     no_file = await client.post("/api/v1/upload", data={"other": "x"}, headers={"X-API-Token": token})
     assert no_file.status == 400 and "'file'" in (await no_file.json())["error"]
-    too_big = await client.post("/api/v1/upload", data=form("big.jpg", b"\xff\xd8\xff" + b"0" * 3 * 2**20),
-                                headers={"X-API-Token": token})  # fmt: skip
+    too_big = await client.post(
+        "/api/v1/upload", data=form("big.jpg", b"\xff\xd8\xff" + b"0" * 3 * 2**20), headers={"X-API-Token": token}
+    )
     assert too_big.status == 413
 
 
@@ -88,8 +90,9 @@ async def test_rejection_is_listed_and_reprocessed_after_the_cause_is_fixed(make
     client = await make_api()
     project_id, token = device
     await backend.pool.execute("UPDATE projects SET require_camera_registration = true WHERE id = $1", project_id)
-    await client.post("/api/v1/upload", data=form("IMG_0001.JPG", jpeg_factory.reconyx_jpeg()),
-                      headers={"X-API-Token": token})  # fmt: skip
+    await client.post(
+        "/api/v1/upload", data=form("IMG_0001.JPG", jpeg_factory.reconyx_jpeg()), headers={"X-API-Token": token}
+    )
     (row,) = await wait_for_rows(backend, project_id, 1)
     assert row["stage"] == "rejected" and row["reject_reason"] == "unknown_camera"
     listed = (await (await client.get("/api/rejections", headers=bearer)).json())["rejections"]
@@ -101,8 +104,9 @@ async def test_rejection_is_listed_and_reprocessed_after_the_cause_is_fixed(make
     response = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
     assert response.status == 202
     async with asyncio.timeout(30):
-        while [r["stage"] for r in await backend.pool.fetch("SELECT stage FROM images WHERE project_id = $1",
-                                                            project_id)] != ["stored"]:  # fmt: skip
+        while [
+            r["stage"] for r in await backend.pool.fetch("SELECT stage FROM images WHERE project_id = $1", project_id)
+        ] != ["stored"]:
             await asyncio.sleep(0.05)
     again = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
     assert again.status == 404
@@ -112,8 +116,9 @@ async def test_websocket_announces_received_images(make_api, device, bearer) -> 
     client = await make_api()
     project_id, token = device
     socket = await client.ws_connect(f"/api/ws?token={bearer['Authorization'].split()[1]}")
-    await client.post("/api/v1/upload", data=form("IMG_1.JPG", jpeg_factory.willfine_jpeg()),
-                      headers={"X-API-Token": token})  # fmt: skip
+    await client.post(
+        "/api/v1/upload", data=form("IMG_1.JPG", jpeg_factory.willfine_jpeg()), headers={"X-API-Token": token}
+    )
     messages = []
     async with asyncio.timeout(30):
         while not any(m["type"] == "image.received" for m in messages):
@@ -139,11 +144,12 @@ async def test_viewers_see_only_their_projects(make_api, backend, device, unique
     client = await make_api()
     project_id, _ = device
     await accounts.add_project(backend.pool, f"other-{unique}", by="t")
-    viewer = await accounts.add_user(backend.pool, f"v-{unique}@x", hash_password("p"), role=accounts.Role.VIEWER,
-                                     project=f"other-{unique}", by="t")  # fmt: skip
+    viewer = await accounts.add_user(
+        backend.pool, f"v-{unique}@x", hash_password("p"), role=accounts.Role.VIEWER, project=f"other-{unique}", by="t"
+    )
     token = new_token()
     await accounts.issue_api_token(backend.pool, viewer, token_digest(token), ttl=timedelta(hours=1))
     headers = {"Authorization": f"Bearer {token}"}
     forbidden = await client.get(f"/api/images?project={project_id}", headers=headers)
     assert forbidden.status == 403
-    assert (await client.get(f"/api/images?project=abc", headers=headers)).status == 400
+    assert (await client.get("/api/images?project=abc", headers=headers)).status == 400

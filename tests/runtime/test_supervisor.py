@@ -405,9 +405,16 @@ async def test_health_reports_mailbox_depth_and_the_is_healthy_override() -> Non
         assert idle_health["mailbox_depth"] == 0 and idle_health["mailbox_capacity"] == 0
         assert idle_health["healthy"] is True
         assert set(idle_health) == {
-            "name", "alive", "healthy", "restarts", "last_error", "last_error_at",
-            "last_success_at", "mailbox_depth", "mailbox_capacity",
-        }  # fmt: skip
+            "name",
+            "alive",
+            "healthy",
+            "restarts",
+            "last_error",
+            "last_error_at",
+            "last_success_at",
+            "mailbox_depth",
+            "mailbox_capacity",
+        }
 
         actor.ok = True
         actor.serving.set()
