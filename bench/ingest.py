@@ -1,27 +1,23 @@
-"""Ingest throughput: photos per second from FTPS upload to `stored`, and the memory of `addax run`.
+"""Ingest throughput: photos/s from FTPS upload to `stored`, and the memory of `addax run`.
 
-Run from the repository root (it imports the test helpers under tests/):
+Run from the repository root (it uses the helpers under tests/):
 
-    .venv/bin/python -m bench.ingest                                   # 1000 photos, 10 clients
-    .venv/bin/python -m bench.ingest --photos 1000 10000 --clients 10
+    .venv/bin/python -m bench.ingest [--photos 1000 10000] [--clients 10]
 
-For each size a fresh `addax run` is started as the service tests start it (world-readable temp
-dir, free ports, ADDAX_* overrides), with project "bench" and upload account "cam" added by the
-CLI. The photos are made up front (not timed): 1920x1080 JPEGs with Willfine EXIF, one camera per
-client (its own serial, DateTimeOriginal 30 s apart, GPS jitter of a few metres), each with a
-random noise block so every SHA-256 differs. Each client is one FTP_TLS session that STORs its
-camera's photos. The clock runs from the first upload until the database counts N rows 'stored';
-then the rows are checked against the SHA-256 of every photo sent (none missing, none twice).
-
-RSS is VmRSS of the `addax run` Python process (peak: VmHWM, reset before the burst); "pg" is the
-PSS summed over the postmaster and its backends, so shared buffers count once. CPU ms/photo (user +
-system, all threads) is steadier than photos/s on a shared machine: bench and clients share its cores.
+Each burst size gets a fresh `addax run`, started as tests/service.py starts it, with project "bench"
+and upload account "cam" added by the CLI. The photos are made first, untimed: 1920x1080 Willfine
+JPEGs, one camera per client (own serial, DateTimeOriginal 30 s apart, GPS jitter of metres), each
+with a random pixel block so every SHA-256 differs. Each client is one FTP_TLS session; the clock
+runs from the first STOR until the database counts N images 'stored', then the rows are checked
+against the photos' SHA-256s. RSS: the Python process (peak reset before the burst); pg: PSS summed
+over the postmaster and its backends. CPU ms/photo is steadier than photos/s on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import io
 import os
@@ -31,7 +27,6 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,51 +45,42 @@ from tests.service import AddaxProcess, child_pids, environment, postmaster_pid
 WIDTH, HEIGHT = 1920, 1080
 PASSWORD = "bench upload password"
 FIRST_TAKEN = datetime(2025, 6, 1, 6, 0, 0)
-_base: Image.Image | None = None
+SERIAL = "8612345678{:05d}"  # a Willfine's serial is its modem's 15-digit IMEI
+COUNT_STORED = "SELECT count(*) FROM images WHERE stage = 'stored'"
 
 
+@functools.cache
 def _scene() -> Image.Image:
-    """A smooth scene with coarse texture: compresses to ~550 KB, like a real 1080p trail-camera photo."""
-    global _base
-    if _base is None:
-        sky = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
-        texture = Image.effect_noise((WIDTH // 4, HEIGHT // 4), 40).resize((WIDTH, HEIGHT))
-        colour = Image.merge("RGB", (sky, texture, sky.point(lambda v: 255 - v)))
-        _base = Image.blend(colour, texture.convert("RGB"), 0.5)
-    return _base
-
-
-def serial(camera: int) -> str:
-    return f"8612345678{camera:05d}"  # a Willfine's serial is a 15-digit IMEI
+    """A smooth scene with coarse texture: compresses to ~540 KB, like a real 1080p trail-camera photo."""
+    sky = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
+    texture = Image.effect_noise((WIDTH // 4, HEIGHT // 4), 40).resize((WIDTH, HEIGHT))
+    colour = Image.merge("RGB", (sky, texture, sky.point(lambda v: 255 - v)))
+    return Image.blend(colour, texture.convert("RGB"), 0.5)
 
 
 def make_photo(index: int, cameras: int, folder: Path) -> tuple[str, str]:
     """Write photo ``index`` (of camera ``index % cameras``) into ``folder``; return (file name, sha256 hex)."""
     camera, shot = index % cameras, index // cameras
+    serial = SERIAL.format(camera)
     image = _scene().copy()
     image.paste(Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)), (shot * 64 % WIDTH, camera * 64 % HEIGHT))
-    ImageDraw.Draw(image).text((20, HEIGHT - 40), f"{serial(camera)} #{shot:06d}", fill=(255, 255, 255))
+    ImageDraw.Draw(image).text((20, HEIGHT - 40), f"{serial} #{shot:06d}", fill=(255, 255, 255))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     jitter = random.Random(index)
     tags = {
         "Exif.Image.Make": "Willfine",
         "Exif.Image.Model": "4.0T CG",
-        "Exif.Photo.BodySerialNumber": serial(camera),
+        "Exif.Photo.BodySerialNumber": serial,
         "Exif.Photo.DateTimeOriginal": (FIRST_TAKEN + timedelta(seconds=30 * shot)).strftime("%Y:%m:%d %H:%M:%S"),
         "Exif.Photo.PixelXDimension": str(WIDTH),
         "Exif.Photo.PixelYDimension": str(HEIGHT),
         **gps_tags(52.0 + camera * 0.01 + jitter.uniform(-4e-5, 4e-5), 5.1 + jitter.uniform(-6e-5, 6e-5)),
     }
     data = with_exif(buffer.getvalue(), tags)
-    name = f"{serial(camera)}_{shot:06d}.JPG"
+    name = f"{serial}_{shot:06d}.JPG"
     (folder / name).write_bytes(data)
     return name, hashlib.sha256(data).hexdigest()
-
-
-def make_photos(count: int, cameras: int, folder: Path) -> list[tuple[str, str]]:
-    with ProcessPoolExecutor() as pool:
-        return list(pool.map(make_photo, range(count), [cameras] * count, [folder] * count, chunksize=32))
 
 
 def passive_ports(count: int = 50) -> str:
@@ -155,8 +141,9 @@ def usage(addax: AddaxProcess, *, reset_peak: bool = False) -> Usage:
     pg = [postmaster, *child_pids(postmaster)]
     if reset_peak:
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM starts again from the current RSS
-    return Usage(_proc_kb(pid, "VmRSS") / 1024, _proc_kb(pid, "VmHWM") / 1024,
-                 sum(_proc_kb(p, "Pss", "smaps_rollup") for p in pg) / 1024, _cpu_s(pid), sum(map(_cpu_s, pg)))  # fmt: skip
+    pg_kb = sum(_proc_kb(p, "Pss", "smaps_rollup") for p in pg)
+    rss_kb, peak_kb = _proc_kb(pid, "VmRSS"), _proc_kb(pid, "VmHWM")
+    return Usage(rss_kb / 1024, peak_kb / 1024, pg_kb / 1024, _cpu_s(pid), sum(map(_cpu_s, pg)))
 
 
 def upload(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
@@ -172,40 +159,31 @@ def upload(port: int, folder: Path, names: list[str], start: threading.Barrier) 
         ftp.quit()
 
 
-def read_only(dsn: str) -> Awaitable[asyncpg.Connection]:
-    return asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "on"})
-
-
-async def wait_stored(dsn: str, count: int, uploads: list[Future[float]], stall_s: float = 120) -> float:
-    """The time at which ``count`` images are 'stored'; fails when an upload fails or nothing moves for ``stall_s``."""
-    connection = await read_only(dsn)
+async def watch(dsn: str, expected: set[str], uploads: list[Future[float]], stall_s: float = 120) -> tuple[float, str]:
+    """When all ``expected`` photos are 'stored', and the check of the rows; fails if an upload does or all stalls."""
+    connection = await asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "on"})
     try:
         seen, moved = -1, time.monotonic()
-        while (stored := await connection.fetchval("SELECT count(*) FROM images WHERE stage = 'stored'")) < count:
+        while (stored := await connection.fetchval(COUNT_STORED)) < len(expected):
             for failed in [u for u in uploads if u.done() and u.exception()]:
                 raise RuntimeError("an upload failed") from failed.exception()
             seen, moved = (stored, time.monotonic()) if stored != seen else (seen, moved)
             if time.monotonic() - moved > stall_s:
-                raise TimeoutError(f"stuck at {stored} of {count} images stored for {stall_s:.0f} s")
+                raise TimeoutError(f"stuck at {stored} of {len(expected)} images stored for {stall_s:.0f} s")
             await asyncio.sleep(0.1)
-        return time.monotonic()
-    finally:
-        await connection.close()
-
-
-async def check_rows(dsn: str, expected: set[str]) -> str:
-    """Exactly one 'stored' row per photo sent, by SHA-256."""
-    connection = await read_only(dsn)
-    try:
+        done = time.monotonic()
         rows = await connection.fetch("SELECT encode(sha256, 'hex') AS sha, stage FROM images")
     finally:
         await connection.close()
     found = [row["sha"] for row in rows]
-    missing, extra = expected - set(found), set(found) - expected
-    duplicates, not_stored = len(found) - len(set(found)), sum(row["stage"] != "stored" for row in rows)
-    verdict = "OK" if not (missing or extra or duplicates or not_stored) else "FAIL"
-    counts = f"missing {len(missing)}, unexpected {len(extra)}, duplicates {duplicates}, not stored {not_stored}"
-    return f"{verdict}: {len(found)} rows for {len(expected)} photos; {counts}"
+    problems = {
+        "missing": len(expected - set(found)),
+        "unexpected": len(set(found) - expected),
+        "duplicates": len(found) - len(set(found)),
+        "not stored": sum(r["stage"] != "stored" for r in rows),
+    }
+    counts = ", ".join(f"{name} {number}" for name, number in problems.items())
+    return done, f"{'FAIL' if any(problems.values()) else 'OK'}: {len(found)} rows for {len(expected)} photos; {counts}"
 
 
 def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str, object]:
@@ -220,16 +198,16 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
             uploads = [pool.submit(upload, port, folder, names[k::clients], start) for k in range(clients)]
             start.wait(timeout=60)  # every client is logged in: the clock starts with the first STOR
             began = time.monotonic()
-            stored = asyncio.run(wait_stored(dsn, len(photos), uploads)) - began
+            done, check = asyncio.run(watch(dsn, {sha for _, sha in photos}, uploads))
             uploaded = max(u.result() for u in uploads) - began
-        after, n = usage(addax), len(photos)
+        after, n, stored = usage(addax), len(photos), done - began
         return {
             "photos": n, "clients": clients, "upload s": uploaded, "upload→stored s": stored, "photos/s": n / stored,
             "RSS before MB": before.rss_mb, "RSS after MB": after.rss_mb, "RSS peak MB": after.peak_mb,
             "pg before MB": before.pg_mb, "pg after MB": after.pg_mb,
             "addax CPU ms/photo": 1000 * (after.cpu_s - before.cpu_s) / n,
             "pg CPU ms/photo": 1000 * (after.pg_cpu_s - before.pg_cpu_s) / n,
-            "check": asyncio.run(check_rows(dsn, {sha for _, sha in photos})),
+            "check": check,
         }  # fmt: skip
     finally:
         addax.stop()
@@ -237,12 +215,11 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    columns = [key for key in rows[0] if key != "check"]
-    cells = [[f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    lines = [" | ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in [columns, *cells]]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines + [f"{row['photos']} photos: {row['check']}" for row in rows])
+    """One line per measure, one column per burst, then the row check of each burst."""
+    keys, width = [key for key in rows[0] if key != "check"], max(map(len, rows[0]))
+    cells = [[f"{row[key]:.1f}" if isinstance(row[key], float) else str(row[key]) for row in rows] for key in keys]
+    lines = [f"{key:<{width}}" + "".join(f"{cell:>10}" for cell in line) for key, line in zip(keys, cells, strict=True)]
+    return "\n".join(lines + [f"rows after {row['photos']} photos: {row['check']}" for row in rows])
 
 
 def main() -> None:
@@ -253,7 +230,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="addax-bench-photos-"))
     try:
         started = time.monotonic()
-        photos = make_photos(max(args.photos), args.clients, folder)
+        most, cameras = max(args.photos), args.clients
+        with ProcessPoolExecutor() as pool:  # untimed; a pool of processes, one per core
+            photos = list(pool.map(make_photo, range(most), [cameras] * most, [folder] * most, chunksize=32))
         size_kb = sum(f.stat().st_size for f in folder.iterdir()) / len(photos) / 1024
         print(f"made {len(photos)} photos of {size_kb:.0f} KB in {time.monotonic() - started:.0f} s", flush=True)
         rows = []

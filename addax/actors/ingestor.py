@@ -235,7 +235,7 @@ class Ingestor(Actor[Arrival]):
             facts.tags,
             metadata,
             filename=arrival.original_name,
-            upload_path=arrival.upload_path,
+            upload_path=f"{arrival.upload_path}/{arrival.original_name}".lstrip("/"),
             account=arrival.account,
         )
         camera = await cameras.camera_for(
@@ -299,8 +299,8 @@ class Ingestor(Actor[Arrival]):
                 camera_id=camera.id,
                 deployment_id=deployment_id,
                 site_id=site_id,
-                width=facts.width or metadata.width,
-                height=facts.height or metadata.height,
+                width=facts.width or metadata.width or facts.video.get("width"),
+                height=facts.height or metadata.height or facts.video.get("height"),
                 taken_at=taken_at,
                 utc_offset_minutes=offset,
                 latitude=reading.latitude if reading else None,

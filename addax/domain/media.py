@@ -64,6 +64,8 @@ def check_jpeg(data: bytes, *, max_pixels: int) -> PhotoCheck:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
+    except Image.DecompressionBombError as error:
+        return PhotoCheck(None, None, RejectReason.DECOMPRESSION_BOMB, str(error))
     except Exception as error:  # Pillow raises many types for garbage input
         return PhotoCheck(None, None, RejectReason.CORRUPT_IMAGE, f"not a readable JPEG: {error}")
     if width * height > max_pixels:

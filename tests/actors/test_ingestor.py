@@ -160,7 +160,8 @@ async def camera(intake: Intake, identity: str) -> asyncpg.Record:
     row = await intake.pool.fetchrow(
         """SELECT *, ST_Y(last_location::geometry) AS lat, ST_X(last_location::geometry) AS lon
            FROM cameras WHERE project_id = $1 AND identity = $2""",
-        intake.project_id, identity,
+        intake.project_id,
+        identity,
     )
     assert row is not None, f"no camera {identity!r}"
     return row
@@ -227,16 +228,23 @@ async def assert_rejected(intake: Intake, outcome: Outcome, data: bytes, reason:
 
 def fresh_ingestor(intake: Intake) -> Ingestor:
     """A second ingestor on the same spool and object store, as after a restart of the process."""
-    return Ingestor(pool=lambda: intake.pool, spool=intake.spool,
-                    objects=FilesystemObjectStore(objects_dir(intake)), max_file_mb=5)
+    return Ingestor(
+        pool=lambda: intake.pool, spool=intake.spool, objects=FilesystemObjectStore(objects_dir(intake)), max_file_mb=5
+    )
 
 
 def leave_in_spool(intake: Intake, name: str, data: bytes) -> Arrival:
     """Commit a file to the spool as an arrival path does, but hand it to no ingestor (the crash)."""
     spool_id, partial = intake.spool.new_partial()
     partial.write_bytes(data)
-    arrival = Arrival(id=spool_id, project_id=intake.project_id, source=Source.FTP, original_name=name,
-                      upload_path="", account=intake.account)
+    arrival = Arrival(
+        id=spool_id,
+        project_id=intake.project_id,
+        source=Source.FTP,
+        original_name=name,
+        upload_path="",
+        account=intake.account,
+    )
     return intake.spool.commit(partial, arrival)
 
 
@@ -257,29 +265,42 @@ async def restart_ingestor(intake: Intake) -> Ingestor:
 # Rejections: each reason keeps the file under objects/rejected/<reason>/ with a 'rejected' row
 # ---------------------------------------------------------------------------------------------
 
-BOMB_XFAIL = (
-    "addax/domain/media.py:61-64: Pillow's Image.open raises DecompressionBombError for images over "
-    "2 x Image.MAX_IMAGE_PIXELS (178,956,970 px); the catch-all except reports it as corrupt_image"
-)
-
 
 @pytest.mark.parametrize(
     ("name", "build", "reason", "extension"),
     [
-        pytest.param("IMG_0001.JPG", lambda: b"\xff\xd8\xff\xe0" + random.Random(1).randbytes(2000),
-                     "corrupt_image", "jpg", id="jpeg-magic-then-garbage"),
-        pytest.param("IMG_0002.JPG", lambda: first_half(noisy_jpeg()),
-                     "truncated_image", "jpg", id="jpeg-cut-in-half"),
-        pytest.param("IMG_0003.JPG", lambda: claiming_size(jpeg_factory.blank_jpeg(), 12_000, 12_000),
-                     "decompression_bomb", "jpg", id="bomb-12000x12000",
-                     marks=pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")),
-        pytest.param("IMG_0004.JPG", lambda: claiming_size(jpeg_factory.blank_jpeg(), 20_000, 20_000),
-                     "decompression_bomb", "jpg", id="bomb-20000x20000",
-                     marks=pytest.mark.xfail(strict=True, reason=BOMB_XFAIL)),
+        pytest.param(
+            "IMG_0001.JPG",
+            lambda: b"\xff\xd8\xff\xe0" + random.Random(1).randbytes(2000),
+            "corrupt_image",
+            "jpg",
+            id="jpeg-magic-then-garbage",
+        ),
+        pytest.param("IMG_0002.JPG", lambda: first_half(noisy_jpeg()), "truncated_image", "jpg", id="jpeg-cut-in-half"),
+        pytest.param(
+            "IMG_0003.JPG",
+            lambda: claiming_size(jpeg_factory.blank_jpeg(), 12_000, 12_000),
+            "decompression_bomb",
+            "jpg",
+            id="bomb-12000x12000",
+            marks=pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+        ),
+        pytest.param(
+            "IMG_0004.JPG",
+            lambda: claiming_size(jpeg_factory.blank_jpeg(), 20_000, 20_000),
+            "decompression_bomb",
+            "jpg",
+            id="bomb-20000x20000",
+        ),
         pytest.param("IMG_0005.JPG", png, "unsupported_type", "bin", id="png-named-jpg"),
         pytest.param("photos.zip", zip_archive, "unsupported_type", "bin", id="zip"),
-        pytest.param("notes.txt", lambda: b"Dear ranger,\nplease check the batteries on Monday.\n",
-                     "unsupported_type", "txt", id="text-that-is-no-status-report"),
+        pytest.param(
+            "notes.txt",
+            lambda: b"Dear ranger,\nplease check the batteries on Monday.\n",
+            "unsupported_type",
+            "txt",
+            id="text-that-is-no-status-report",
+        ),
         pytest.param("IMG_0006.JPG", lambda: b"", "empty_file", "bin", id="empty"),
     ],
 )
@@ -408,8 +429,9 @@ async def test_an_unknown_camera_is_registered_as_pending_with_a_registered_upda
 
 
 async def test_a_known_camera_is_not_registered_again(intake: Intake) -> None:
-    outcomes = await ingest_all(intake, [(f"IMG_{day:04d}.JPG", willfine_at(HOME, f"2025:12:{day:02d}"))
-                                         for day in (1, 2, 3)])
+    outcomes = await ingest_all(
+        intake, [(f"IMG_{day:04d}.JPG", willfine_at(HOME, f"2025:12:{day:02d}")) for day in (1, 2, 3)]
+    )
     assert {outcome.camera_id for outcome in outcomes} == {outcomes[0].camera_id}
     assert await camera_count(intake) == 1
     assert (await update_kinds(intake, outcomes[0].camera_id)).count("registered") == 1
@@ -461,8 +483,10 @@ async def test_a_second_report_on_the_same_day_replaces_the_first(intake: Intake
 
     await intake.ingest("DailyReport.txt", next_day.encode())
     rows = await health_reports(intake, outcomes[0].camera_id)
-    assert [(row["report_date"], row["battery_pct"]) for row in rows] == [(date(2025, 12, 5), 55),
-                                                                          (date(2025, 12, 6), 50)]
+    assert [(row["report_date"], row["battery_pct"]) for row in rows] == [
+        (date(2025, 12, 5), 55),
+        (date(2025, 12, 6), 50),
+    ]
     assert await camera_count(intake) == 1
 
 
@@ -510,10 +534,16 @@ async def test_a_report_alone_registers_its_camera_without_a_site(intake: Intake
 
 
 async def test_gps_noise_within_200_m_is_one_site_and_one_deployment(intake: Intake) -> None:
-    noisy = [HOME, moved(HOME, north_m=120, east_m=-80), moved(HOME, north_m=-150), moved(HOME, east_m=190),
-             moved(HOME, north_m=-100, east_m=-140)]
-    outcomes = await ingest_all(intake, [(f"IMG_{n:04d}.JPG", willfine_at(point, f"2025:12:0{n + 1}"))
-                                         for n, point in enumerate(noisy)])
+    noisy = [
+        HOME,
+        moved(HOME, north_m=120, east_m=-80),
+        moved(HOME, north_m=-150),
+        moved(HOME, east_m=190),
+        moved(HOME, north_m=-100, east_m=-140),
+    ]
+    outcomes = await ingest_all(
+        intake, [(f"IMG_{n:04d}.JPG", willfine_at(point, f"2025:12:0{n + 1}")) for n, point in enumerate(noisy)]
+    )
     [site] = await sites(intake)
     assert (site["lat"], site["lon"]) == pytest.approx(HOME, abs=1e-5)  # the first fix, not an average
     [deployment] = await deployments(intake, outcomes[0].camera_id)
@@ -526,11 +556,14 @@ async def test_gps_noise_within_200_m_is_one_site_and_one_deployment(intake: Int
 
 async def test_one_far_outlier_then_home_again_keeps_one_deployment(intake: Intake) -> None:
     far = moved(HOME, north_m=5_000)
-    outcomes = await ingest_all(intake, [
-        ("IMG_0001.JPG", willfine_at(HOME, "2025:12:01")),
-        ("IMG_0002.JPG", willfine_at(far, "2025:12:02")),
-        ("IMG_0003.JPG", willfine_at(moved(HOME, east_m=30), "2025:12:03")),
-    ])
+    outcomes = await ingest_all(
+        intake,
+        [
+            ("IMG_0001.JPG", willfine_at(HOME, "2025:12:01")),
+            ("IMG_0002.JPG", willfine_at(far, "2025:12:02")),
+            ("IMG_0003.JPG", willfine_at(moved(HOME, east_m=30), "2025:12:03")),
+        ],
+    )
     camera_id = outcomes[0].camera_id
     [deployment] = await deployments(intake, camera_id)
     assert deployment["ends_on"] is None
@@ -545,12 +578,15 @@ async def test_one_far_outlier_then_home_again_keeps_one_deployment(intake: Inta
 
 async def test_two_far_photos_on_consecutive_days_move_the_camera_to_a_new_deployment(intake: Intake) -> None:
     away = moved(HOME, north_m=3_000)
-    outcomes = await ingest_all(intake, [
-        ("IMG_0001.JPG", willfine_at(HOME, "2025:12:01")),
-        ("IMG_0002.JPG", willfine_at(moved(HOME, north_m=50), "2025:12:03")),
-        ("IMG_0003.JPG", willfine_at(away, "2025:12:05")),
-        ("IMG_0004.JPG", willfine_at(moved(away, east_m=40), "2025:12:06")),
-    ])
+    outcomes = await ingest_all(
+        intake,
+        [
+            ("IMG_0001.JPG", willfine_at(HOME, "2025:12:01")),
+            ("IMG_0002.JPG", willfine_at(moved(HOME, north_m=50), "2025:12:03")),
+            ("IMG_0003.JPG", willfine_at(away, "2025:12:05")),
+            ("IMG_0004.JPG", willfine_at(moved(away, east_m=40), "2025:12:06")),
+        ],
+    )
     camera_id = outcomes[0].camera_id
     old, new = await deployments(intake, camera_id)
     home_site, new_site = await sites(intake)
@@ -569,8 +605,9 @@ async def test_two_far_photos_on_consecutive_days_move_the_camera_to_a_new_deplo
 
 async def test_a_second_camera_within_250_m_joins_the_first_cameras_site(intake: Intake) -> None:
     first = await intake.ingest("IMG_0001.JPG", willfine_at(HOME, "2025:12:01"))
-    second = await intake.ingest("IMG_0001.JPG", willfine_at(moved(HOME, north_m=180, east_m=120), "2025:12:02",
-                                                             serial="861234567890999"))
+    second = await intake.ingest(
+        "IMG_0001.JPG", willfine_at(moved(HOME, north_m=180, east_m=120), "2025:12:02", serial="861234567890999")
+    )
     assert second.camera_id != first.camera_id
     [site] = await sites(intake)
     [first_deployment] = await deployments(intake, first.camera_id)
@@ -587,8 +624,9 @@ async def test_a_second_camera_within_250_m_joins_the_first_cameras_site(intake:
 
 async def test_a_camera_beyond_250_m_gets_a_site_of_its_own(intake: Intake) -> None:
     first = await intake.ingest("IMG_0001.JPG", willfine_at(HOME, "2025:12:01"))
-    second = await intake.ingest("IMG_0001.JPG", willfine_at(moved(HOME, north_m=400), "2025:12:01",
-                                                             serial="861234567890999"))
+    second = await intake.ingest(
+        "IMG_0001.JPG", willfine_at(moved(HOME, north_m=400), "2025:12:01", serial="861234567890999")
+    )
     first_site, second_site = await sites(intake)
     assert (await image(intake, first.image_id))["site_id"] == first_site["id"]
     assert (await image(intake, second.image_id))["site_id"] == second_site["id"]
@@ -622,12 +660,6 @@ async def test_an_instar_photo_without_exif_is_timed_by_its_file_name(intake: In
     assert (registered["identity_kind"], registered["profile"]) == ("path", "instar")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Arrival.upload_path is the folder only (addax/domain/intake.py:34, actors/ftp.py:196), but identify() "
-    "(called at addax/actors/ingestor.py:180) takes it as a path ending with the file name: "
-    "UploadedPhoto.folders (addax/domain/cameras/common.py) drops the last folder, 'lat52.02368_lon12.98290', "
-    "so the position is lost and the identity is '<account>/INSTAR' for every INSTAR camera of the account"
-))
 async def test_an_instar_photo_is_named_and_placed_by_its_upload_folder(intake: Intake) -> None:
     outcome = await intake.ingest(INSTAR_NAME, jpeg_factory.blank_jpeg(), upload_path=INSTAR_FOLDER)
     assert outcome.kind == "stored"
