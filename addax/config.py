@@ -52,6 +52,7 @@ class Ftp:
     key_file: str = ""
     max_connections: int = 64
     max_file_mb: int = 50
+    min_free_mb: int = 512
 
 
 @dataclass(frozen=True, slots=True)

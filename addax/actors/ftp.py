@@ -267,8 +267,9 @@ class FtpActor(Actor[None]):
         max_connections: int,
         max_file_mb: int,
         min_free_mb: int = 512,
+        name: str = "ftp",
     ) -> None:
-        super().__init__(name="ftp")
+        super().__init__(name=name)
         self._host, self._port, self._passive_ports = host, port, passive_ports
         self._tls, self._homes, self._spool = tls, data_dir / "ftp", spool
         self._accounts, self._logins, self._deliver = accounts, logins, deliver

@@ -185,3 +185,32 @@ async def test_a_thousand_photos_from_ten_cameras_at_once_are_each_stored_once(i
     assert len(rows) == 1000 and {row["stage"] for row in rows} == {"stored"}
     assert len({(row["camera_id"], row["original_name"]) for row in rows}) == 1000
     assert await intake.pool.fetchval("SELECT count(*) FROM cameras WHERE project_id = $1", intake.project_id) == 10
+
+
+async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> None:
+    from addax.actors.ftp import FtpActor
+    from addax.store import accounts
+    from addax.store.logins import LoginGuard, LoginPolicy
+    from addax.tls import server_context
+    from tests.conftest import free_port
+
+    port = free_port()
+    pool = intake.pool
+    await intake.supervisor.start(
+        FtpActor(
+            name="ftp-full-disk", host="127.0.0.1", port=port, passive_ports=None,
+            tls=lambda: server_context("", "", data_dir=intake.data_dir), data_dir=intake.data_dir,
+            spool=intake.spool, accounts=lambda name: accounts.upload_account(pool, name),
+            logins=LoginGuard(pool=lambda: pool, policy=LoginPolicy(failure_delay_s=0.05)),
+            deliver=intake.ingestor.send, max_connections=8, max_file_mb=5,
+            min_free_mb=2**40,  # more than any disk has: the server believes the disk is full
+        )
+    )  # fmt: skip
+    with pytest.raises(ftplib.error_temp, match="452 insufficient storage"):
+        await asyncio.to_thread(upload, port, intake.account, PASSWORD, {"IMG_0001.JPG": jpeg_factory.willfine_jpeg()})
+    # What was received before stays: the intake's own server still takes the file.
+    await asyncio.to_thread(
+        upload, intake.ftp_port, intake.account, PASSWORD, {"IMG_0001.JPG": jpeg_factory.willfine_jpeg()}
+    )
+    await intake.settled()
+    assert len(await intake.images()) == 1

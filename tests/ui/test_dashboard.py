@@ -1,0 +1,55 @@
+"""The dashboard in headless Chromium: log in with the first admin, see every actor's health."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import world_readable_tempdir
+from tests.service import AddaxProcess, environment
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium (make test installs it)")
+
+# A closed network: keep Chromium from reaching out (see the machine notes).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def addax() -> Iterator[AddaxProcess]:
+    home = world_readable_tempdir("addax-ui-")
+    process = AddaxProcess(home=home, env=environment())
+    process.start()
+    process.wait_healthy()
+    yield process
+    process.stop()
+    subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+async def test_login_and_status_page(addax: AddaxProcess) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    password = addax.first_admin_password()
+    assert password
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{addax.ui_port}/")
+        await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=20_000)  # redirected to /login
+
+        await page.get_by_label("E-mail").fill("admin@localhost")
+        await page.get_by_label("Password").fill("not the password")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_text("wrong e-mail or password")).to_be_visible(timeout=20_000)
+
+        await page.get_by_label("Password").fill(password)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_text("Addax: status")).to_be_visible(timeout=20_000)
+        for actor in ("postgres", "database", "ingestor", "ftp", "http", "ui"):
+            await expect(page.get_by_role("cell", name=actor, exact=True)).to_be_visible()
+        await page.screenshot(path=str(addax.home / "status.png"))
+        await browser.close()
