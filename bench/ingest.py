@@ -96,9 +96,8 @@ def passive_ports(count: int = 50) -> str:
         return f"{base}-{base + count - 1}"
 
 
-def start_service(home: Path) -> AddaxProcess:
-    env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": passive_ports()}
-    addax = AddaxProcess(home=home, env=env)
+def start_service(addax: AddaxProcess) -> None:
+    """Start `addax run`, wait until healthy, and add the project and upload account while it runs."""
     addax.start()
     addax.wait_healthy()
     account = ("ftp-user", "add", "cam", "--project", "bench", "--password-stdin")
@@ -106,7 +105,6 @@ def start_service(home: Path) -> AddaxProcess:
         result = addax.cli(*args, stdin=stdin)
         if result.returncode != 0:
             raise SystemExit(f"addax {' '.join(args)} failed: {result.stderr}")
-    return addax
 
 
 def _proc_kb(pid: int, field: str, path: str = "status") -> int:
@@ -189,8 +187,10 @@ async def watch(dsn: str, expected: set[str], uploads: list[Future[float]], stal
 def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str, object]:
     """One fresh service, one burst of ``photos`` from ``clients`` sessions: its row of the table."""
     home = world_readable_tempdir("addax-bench-")
-    addax = start_service(home)
+    env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": passive_ports()}
+    addax = AddaxProcess(home=home, env=env)
     try:
+        start_service(addax)
         dsn, port = dsn_for(socket_directory(home / "data"), 5432), int(addax.env["ADDAX_FTP_PORT"])
         before, names = usage(addax, reset_peak=True), [name for name, _ in photos]
         start = threading.Barrier(clients + 1)
@@ -210,7 +210,8 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
             "check": check,
         }  # fmt: skip
     finally:
-        addax.stop()
+        if addax.process is not None:
+            addax.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -19,6 +19,10 @@ class EmbeddedServerError(Exception):
     """The embedded server cannot start; the message says what to do."""
 
 
+class EmbeddedServerExited(Exception):
+    """The supervised server process ended while we still needed it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
     name: str

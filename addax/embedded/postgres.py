@@ -20,6 +20,7 @@ import asyncpg
 
 from addax.embedded.common import (
     EmbeddedServerError,
+    EmbeddedServerExited,
     Owner,
     check_reachable,
     log_tail,
@@ -35,10 +36,6 @@ log = logging.getLogger("addax.embedded.postgres")
 DATABASE = "addax"
 ROLE = "addax"
 PACKAGES = "postgresql-15 postgresql-15-postgis-3"
-
-
-class EmbeddedServerExited(Exception):
-    """The supervised server process ended while we still needed it."""
 
 
 def find_binaries(bin_dir: str = "") -> Path:

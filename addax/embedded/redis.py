@@ -11,8 +11,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from addax.embedded.common import EmbeddedServerError, log_tail, socket_directory
-from addax.embedded.postgres import EmbeddedServerExited
+from addax.embedded.common import EmbeddedServerError, EmbeddedServerExited, log_tail, socket_directory
 from addax.runtime import Actor
 from addax.runtime.process import spawn, terminate
 
