@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(dest="action", required=True)
     project.add_parser("add", help="add a project").add_argument("name")
+    settings = project.add_parser("set", help="change a project's settings")
+    settings.add_argument("name")
+    settings.add_argument("--timezone", help="IANA zone of cameras whose EXIF has no UTC offset")
+    settings.add_argument(
+        "--require-camera-registration",
+        choices=["yes", "no"],
+        help="reject photos of cameras an admin has not registered (default: no, auto-register)",
+    )
+    settings.add_argument("--require-timestamp", choices=["yes", "no"], help="reject photos without a usable time")
+    settings.add_argument("--site-radius-m", type=float, help="GPS readings this close join a site (default 250)")
 
     ftp_user = commands.add_parser("ftp-user", help="upload accounts").add_subparsers(dest="action", required=True)
     ftp_add = ftp_user.add_parser("add", help="add an FTPS upload account for cameras")
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "doctor": lambda _, c: doctor.run(c),
         "user": _user_add,
-        "project": _project_add,
+        "project": _project,
         "ftp-user": _ftp_user_add,
         "token": _token_add,
         "import": _import,
@@ -157,10 +167,30 @@ async def _migrate(args: argparse.Namespace, settings: Config) -> int:
     return 0
 
 
-async def _project_add(args: argparse.Namespace, settings: Config) -> int:
+async def _project(args: argparse.Namespace, settings: Config) -> int:
+    if args.action == "set":
+        return await _project_set(args, settings)
     async with database(settings) as pool:
         project_id = await accounts.add_project(pool, args.name, by=_operator())
     print(f"project {args.name!r} created (id {project_id})")
+    return 0
+
+
+async def _project_set(args: argparse.Namespace, settings: Config) -> int:
+    changes = {
+        "timezone": args.timezone,
+        "require_camera_registration": None
+        if args.require_camera_registration is None
+        else args.require_camera_registration == "yes",
+        "require_timestamp": None if args.require_timestamp is None else args.require_timestamp == "yes",
+        "site_radius_m": args.site_radius_m,
+    }
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        raise accounts.AccountError("nothing to change: give at least one option (see --help)")
+    async with database(settings) as pool:
+        await accounts.set_project(pool, args.name, by=_operator(), **changes)
+    print(f"project {args.name!r}: " + ", ".join(f"{key} = {value}" for key, value in changes.items()))
     return 0
 
 

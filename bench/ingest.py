@@ -208,7 +208,7 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
             "addax CPU ms/photo": 1000 * (after.cpu_s - before.cpu_s) / n,
             "pg CPU ms/photo": 1000 * (after.pg_cpu_s - before.pg_cpu_s) / n,
             "check": check,
-        }  # fmt: skip
+        }
     finally:
         if addax.process is not None:
             addax.stop()

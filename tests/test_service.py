@@ -154,6 +154,12 @@ def test_admin_commands_work_without_a_running_service_and_are_audited(addax: Ad
     assert token.returncode == 0 and len(token.stdout.strip().splitlines()[-1]) >= 40
     duplicate = addax.cli("project", "add", "wolves")
     assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    settings = addax.cli(
+        "project", "set", "wolves", "--timezone", "Europe/Oslo", "--require-camera-registration", "yes"
+    )
+    assert settings.returncode == 0 and "timezone = Europe/Oslo" in settings.stdout
+    bad_zone = addax.cli("project", "set", "wolves", "--timezone", "Mars/Olympus")
+    assert bad_zone.returncode == 1 and "unknown time zone" in bad_zone.stderr
 
     addax.start()
     addax.wait_healthy()

@@ -32,7 +32,7 @@ from addax.domain.sites import Point, decide
 from addax.runtime import Actor
 from addax.store import cameras, images
 from addax.store.database import DatabaseUnavailable
-from addax.store.objects import FilesystemObjectStore, original_key, rejected_key
+from addax.store.objects import FilesystemObjectStore, keyframe_key, original_key, rejected_key
 from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
@@ -164,6 +164,14 @@ class Ingestor(Actor[Arrival]):
             return await self._report(connection, project, arrival, facts)
         return await self._media(connection, project, arrival, facts)
 
+    async def _store_keyframes(self, project_id: int, facts: Inspection) -> list[dict[str, Any]]:
+        stored = []
+        for offset, jpeg in facts.keyframes:
+            key = keyframe_key(project_id, facts.sha256_hex, offset)
+            await asyncio.to_thread(self._objects.put_bytes, key, jpeg)
+            stored.append({"offset_s": offset, "key": key})
+        return stored
+
     async def _reject(
         self,
         connection: asyncpg.Connection,
@@ -249,6 +257,8 @@ class Ingestor(Actor[Arrival]):
                 RejectReason.UNKNOWN_CAMERA,
                 f"camera {identity.identity} is not registered in this project",
             )
+        if camera.timezone and metadata.local_time_source == "camera-timezone":
+            metadata = parse_metadata(facts.tags, camera_timezone=camera.timezone, now=now)  # its own clock's zone
         taken_at, offset = metadata.taken_at, metadata.utc_offset_minutes
         if taken_at is None and identity.taken_at_local is not None:
             local = identity.taken_at_local.replace(tzinfo=_zone(project.timezone))
@@ -283,7 +293,11 @@ class Ingestor(Actor[Arrival]):
             "upload_path": arrival.upload_path,
             "identity": identity.identity,
             "profile": identity.profile,
-            **({"video": facts.video} if facts.video else {}),
+            **(
+                {"video": facts.video | {"keyframes": await self._store_keyframes(project.id, facts)}}
+                if facts.video
+                else {}
+            ),
         }
         image_id, _ = await images.insert(
             connection,
@@ -293,6 +307,7 @@ class Ingestor(Actor[Arrival]):
                 sha256=facts.sha256,
                 original_name=arrival.original_name,
                 source=arrival.source,
+                realtime=arrival.alerts,
                 upload_account=arrival.account,
                 size_bytes=facts.size,
                 original_key=key,

@@ -26,13 +26,14 @@ class Inspection:
     report: DailyReport | None = None
     report_text: str = ""
     video: dict[str, Any] = field(default_factory=dict)
+    keyframes: tuple[tuple[float, bytes], ...] = ()  # (offset in seconds, JPEG) for detection later
 
     @property
     def sha256_hex(self) -> str:
         return self.sha256.hex()
 
 
-def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
+def inspect_file(path: Path, *, max_bytes: int, max_pixels: int, keyframe_every_s: float = 5.0) -> Inspection:
     size = path.stat().st_size
     digest = hashlib.sha256()
     with path.open("rb") as source:
@@ -60,7 +61,8 @@ def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
             )
         return Inspection(sha, size, media, report=report, report_text=raw.decode("utf-8", "replace"))
     if media in VIDEO_TYPES:
-        return Inspection(sha, size, media, video=_video_facts(path))
+        facts = _video_facts(path)
+        return Inspection(sha, size, media, video=facts, keyframes=_keyframes(path, every_s=keyframe_every_s))
     return Inspection(sha, size, None, RejectReason.UNSUPPORTED_TYPE, f"unknown file type (starts with {head[:8]!r})")
 
 
@@ -79,3 +81,33 @@ def _video_facts(path: Path) -> dict[str, Any]:
             }
     except (av.error.FFmpegError, OSError, ValueError) as error:
         return {"error": str(error)}
+
+
+MAX_KEYFRAMES = 60
+
+
+def _keyframes(path: Path, *, every_s: float) -> tuple[tuple[float, bytes], ...]:
+    """One JPEG per ``every_s`` seconds of video (the first frame at or after each mark)."""
+    import io
+
+    import av
+
+    frames: list[tuple[float, bytes]] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return ()
+            next_mark = 0.0
+            for frame in container.decode(video=0):
+                moment = float(frame.time or 0.0)
+                if moment + 1e-6 < next_mark:
+                    continue
+                encoded = io.BytesIO()
+                frame.to_image().save(encoded, "JPEG", quality=90)  # type: ignore[no-untyped-call]
+                frames.append((round(moment, 3), encoded.getvalue()))
+                next_mark = moment + every_s
+                if len(frames) >= MAX_KEYFRAMES:
+                    break
+    except (av.error.FFmpegError, OSError, ValueError):
+        pass  # a damaged video is still stored; it just has fewer (or no) keyframes
+    return tuple(frames)

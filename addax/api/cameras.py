@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -10,7 +11,7 @@ from addax.api.access import int_param, path_id, require_admin_of, respond, visi
 from addax.api.auth import read_json
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import audit, browse, placement
+from addax.store import audit, browse, cameras, placement
 
 routes = web.RouteTableDef()
 
@@ -32,6 +33,47 @@ async def _camera(request: web.Request) -> dict[str, Any]:
 @routes.get("/api/cameras/{id}")
 async def get_camera(request: web.Request) -> web.Response:
     return respond(await _camera(request))
+
+
+@routes.patch("/api/cameras/{id}")
+async def edit_camera(request: web.Request) -> web.Response:
+    """Name a camera, approve it ({"status": "active"}), retire it, or set its clock's time zone."""
+    camera = await _camera(request)
+    user = await require_admin_of(request, camera["project_id"])
+    body = await read_json(request)
+    name, status, timezone = body.get("name"), body.get("status"), body.get("timezone")
+    if status is not None and status not in ("pending", "active", "retired"):
+        raise json_error(400, "status must be pending, active or retired")
+    if timezone is not None and not _known_zone(timezone):
+        raise json_error(400, f"unknown time zone {timezone!r} (use an IANA name like Europe/Amsterdam)")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise json_error(400, "name must be a non-empty string")
+    pool = request.app[SERVICES].pool()
+    async with pool.acquire() as connection, connection.transaction():
+        await cameras.edit(connection, camera["id"], name=name, status=status, timezone=timezone)
+        await audit.record(
+            connection,
+            actor=user.email,
+            action="camera.edit",
+            target=str(camera["id"]),
+            name=name,
+            status=status,
+            timezone=timezone,
+        )
+    request.app[SERVICES].events.publish(
+        "camera.updated", {"id": camera["id"], "project_id": camera["project_id"], "change": "edited"}
+    )
+    return respond(await _camera(request))
+
+
+def _known_zone(name: object) -> bool:
+    if not isinstance(name, str):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 @routes.get("/api/cameras/{id}/health")

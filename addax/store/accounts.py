@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -57,6 +58,50 @@ async def add_project(pool: asyncpg.Pool, name: str, *, by: str) -> int:
             raise AccountError("a project needs a name") from None
         await audit.record(connection, actor=by, action="project.add", target=name)
     return int(new_id)
+
+
+async def set_project(
+    pool: asyncpg.Pool,
+    name: str,
+    *,
+    by: str,
+    timezone: str | None = None,
+    require_camera_registration: bool | None = None,
+    require_timestamp: bool | None = None,
+    site_radius_m: float | None = None,
+) -> None:
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise AccountError(f"unknown time zone {timezone!r} (use an IANA name like Europe/Amsterdam)") from None
+    if site_radius_m is not None and site_radius_m <= 0:
+        raise AccountError("the site radius must be more than 0 m")
+    async with pool.acquire() as connection, connection.transaction():
+        found = await connection.fetchval(
+            """UPDATE projects SET timezone = COALESCE($2, timezone),
+                   require_camera_registration = COALESCE($3, require_camera_registration),
+                   require_timestamp = COALESCE($4, require_timestamp),
+                   site_radius_m = COALESCE($5, site_radius_m)
+               WHERE name = $1 RETURNING id""",
+            name,
+            timezone,
+            require_camera_registration,
+            require_timestamp,
+            site_radius_m,
+        )
+        if found is None:
+            raise AccountError(f"no project named {name!r}")
+        await audit.record(
+            connection,
+            actor=by,
+            action="project.set",
+            target=name,
+            timezone=timezone,
+            require_camera_registration=require_camera_registration,
+            require_timestamp=require_timestamp,
+            site_radius_m=site_radius_m,
+        )
 
 
 async def add_user(

@@ -22,6 +22,7 @@ class Camera:
     project_id: int
     name: str
     status: str
+    timezone: str | None = None
     created: bool = False
 
 
@@ -30,7 +31,7 @@ async def camera_for(
 ) -> Camera | None:
     """The camera with this identity; registered as pending when new (unless ``register`` is False)."""
     row = await connection.fetchrow(
-        "SELECT id, project_id, name, status::text FROM cameras WHERE project_id = $1 AND identity = $2",
+        "SELECT id, project_id, name, status::text, timezone FROM cameras WHERE project_id = $1 AND identity = $2",
         project_id,
         identity.identity,
     )
@@ -44,7 +45,7 @@ async def camera_for(
         """INSERT INTO cameras (project_id, identity, identity_kind, name, make, model, profile, last_seen_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, now())
            ON CONFLICT (project_id, identity) DO UPDATE SET last_seen_at = now()
-           RETURNING id, project_id, name, status::text, (xmax = 0) AS created""",
+           RETURNING id, project_id, name, status::text, timezone, (xmax = 0) AS created""",
         project_id,
         identity.identity,
         str(identity.kind),
@@ -216,3 +217,18 @@ async def record_health(
         reported_at,
         raw,
     )
+
+
+async def edit(
+    connection: asyncpg.Connection, camera_id: int, *, name: str | None, status: str | None, timezone: str | None
+) -> None:
+    """An admin names a camera, approves it (pending -> active), retires it, or sets its clock's zone."""
+    await connection.execute(
+        """UPDATE cameras SET name = COALESCE($2, name), status = COALESCE($3::camera_status, status),
+                              timezone = COALESCE($4, timezone) WHERE id = $1""",
+        camera_id,
+        name,
+        status,
+        timezone,
+    )
+    await add_update(connection, camera_id, "edited", name=name, status=status, timezone=timezone)

@@ -31,6 +31,7 @@ class NewImage:
     exif: dict[str, Any] | None = None
     stage: str = "stored"
     reject_reason: str | None = None
+    realtime: bool = True  # False for backfills: no real-time alerts
 
 
 async def find_by_hash(db: asyncpg.Connection | asyncpg.Pool, project_id: int, sha256: bytes) -> int | None:
@@ -43,10 +44,10 @@ async def insert(connection: asyncpg.Connection, image: NewImage) -> tuple[int, 
     row = await connection.fetchrow(
         """INSERT INTO images (project_id, camera_id, deployment_id, site_id, kind, stage, reject_reason, sha256,
                original_name, source, upload_account, size_bytes, width, height, taken_at, utc_offset_minutes,
-               location, exif, original_key)
+               location, exif, original_key, realtime)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                    CASE WHEN $17::float8 IS NULL THEN NULL
-                        ELSE ST_SetSRID(ST_MakePoint($18, $17), 4326)::geography END, $19, $20)
+                        ELSE ST_SetSRID(ST_MakePoint($18, $17), 4326)::geography END, $19, $20, $21)
            ON CONFLICT (project_id, sha256) DO NOTHING
            RETURNING id""",
         image.project_id,
@@ -69,6 +70,7 @@ async def insert(connection: asyncpg.Connection, image: NewImage) -> tuple[int, 
         image.longitude,
         image.exif or {},
         image.original_key,
+        image.realtime,
     )
     if row is not None:
         return int(row["id"]), True

@@ -19,6 +19,10 @@ def original_key(project_id: int, sha256_hex: str, extension: str) -> str:
     return f"originals/{project_id}/{sha256_hex[:2]}/{sha256_hex}.{extension}"
 
 
+def keyframe_key(project_id: int, sha256_hex: str, offset_s: float) -> str:
+    return f"keyframes/{project_id}/{sha256_hex[:2]}/{sha256_hex}/{int(offset_s * 1000):09d}.jpg"
+
+
 def rejected_key(reason: str, project_id: int, sha256_hex: str, extension: str) -> str:
     return f"rejected/{reason}/{project_id}/{sha256_hex}.{extension}"
 
@@ -44,6 +48,16 @@ class FilesystemObjectStore:
         temporary = target.with_name(f".{target.name}.tmp")
         with source.open("rb") as reader, temporary.open("wb") as writer:
             shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+        temporary.rename(target)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
+        with temporary.open("wb") as writer:
+            writer.write(data)
             writer.flush()
             os.fsync(writer.fileno())
         temporary.rename(target)

@@ -23,7 +23,7 @@ async def place(pool: asyncpg.Pool, camera_id: int, site_id: int, starts: str, *
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", camera_id)
         camera_row = await connection.fetchrow(
-            "SELECT id, project_id, name, status::text FROM cameras WHERE id = $1", camera_id
+            "SELECT id, project_id, name, status::text, timezone FROM cameras WHERE id = $1", camera_id
         )
         site = await connection.fetchrow(
             "SELECT id, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lon FROM sites"

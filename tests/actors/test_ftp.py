@@ -198,14 +198,21 @@ async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> Non
     pool = intake.pool
     await intake.supervisor.start(
         FtpActor(
-            name="ftp-full-disk", host="127.0.0.1", port=port, passive_ports=None,
-            tls=lambda: server_context("", "", data_dir=intake.data_dir), data_dir=intake.data_dir,
-            spool=intake.spool, accounts=lambda name: accounts.upload_account(pool, name),
+            name="ftp-full-disk",
+            host="127.0.0.1",
+            port=port,
+            passive_ports=None,
+            tls=lambda: server_context("", "", data_dir=intake.data_dir),
+            data_dir=intake.data_dir,
+            spool=intake.spool,
+            accounts=lambda name: accounts.upload_account(pool, name),
             logins=LoginGuard(pool=lambda: pool, policy=LoginPolicy(failure_delay_s=0.05)),
-            deliver=intake.ingestor.send, max_connections=8, max_file_mb=5,
+            deliver=intake.ingestor.send,
+            max_connections=8,
+            max_file_mb=5,
             min_free_mb=2**40,  # more than any disk has: the server believes the disk is full
         )
-    )  # fmt: skip
+    )
     with pytest.raises(ftplib.error_temp, match="452 insufficient storage"):
         await asyncio.to_thread(upload, port, intake.account, PASSWORD, {"IMG_0001.JPG": jpeg_factory.willfine_jpeg()})
     # What was received before stays: the intake's own server still takes the file.

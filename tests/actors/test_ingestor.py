@@ -737,3 +737,14 @@ async def test_an_object_written_before_the_crash_ends_with_exactly_one_row(inta
     assert (row["original_key"], row["stage"]) == (key, "stored")
     assert store.read(key) == photo
     assert stored_files(intake, "originals") == [store.path(key)]  # the temporary file was written over and renamed
+
+
+async def test_a_video_gets_one_keyframe_per_five_seconds(intake: Intake) -> None:
+    video = tiny_mp4(frames=120)  # 12 s at 10 fps: marks at 0, 5 and 10 s
+    outcome = await intake.ingest("VID_0002.MP4", video)
+    row = await image(intake, outcome.image_id)
+    keyframes = row["exif"]["video"]["keyframes"]
+    assert [frame["offset_s"] for frame in keyframes] == pytest.approx([0.0, 5.0, 10.0], abs=0.15)
+    for frame in keyframes:
+        with Image.open(objects_dir(intake) / frame["key"]) as still:
+            assert still.format == "JPEG" and still.size == (64, 48)

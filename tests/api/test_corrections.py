@@ -54,11 +54,13 @@ async def test_rename_site_and_reassign_deployment(make_api, backend, device, be
 
     deployments = (await (await client.get("/api/deployments", headers=bearer)).json())["deployments"]
     second = next(d for d in deployments if d["site_id"] == sites[1]["id"])
-    moved = await client.post(f"/api/deployments/{second['id']}/reassign", json={"site_id": sites[0]["id"]},
-                              headers=bearer)  # fmt: skip
+    moved = await client.post(
+        f"/api/deployments/{second['id']}/reassign", json={"site_id": sites[0]["id"]}, headers=bearer
+    )
     assert moved.status == 200 and (await moved.json())["images_moved"] == 1
-    site_ids = {r["site_id"] for r in await backend.pool.fetch("SELECT site_id FROM images WHERE project_id = $1",
-                                                               project_id)}  # fmt: skip
+    site_ids = {
+        r["site_id"] for r in await backend.pool.fetch("SELECT site_id FROM images WHERE project_id = $1", project_id)
+    }
     assert site_ids == {sites[0]["id"]}
     audit = await backend.pool.fetch(
         "SELECT action FROM audit_log WHERE action IN ('site.rename', 'deployment.reassign')"
@@ -75,12 +77,36 @@ async def test_camera_without_gps_is_placed_by_hand(make_api, backend, device, b
     reconyx = next(row for row in rows if row["original_name"] == "RCNX0001.JPG")
     assert reconyx["site_id"] is None
     (site,) = (await (await client.get(f"/api/sites?project={project_id}", headers=bearer)).json())["sites"]
-    placed = await client.post(f"/api/cameras/{reconyx['camera_id']}/place",
-                               json={"site_id": site["id"], "from": "2025-06-01"}, headers=bearer)  # fmt: skip
+    placed = await client.post(
+        f"/api/cameras/{reconyx['camera_id']}/place", json={"site_id": site["id"], "from": "2025-06-01"}, headers=bearer
+    )
     assert placed.status == 200, await placed.text()
     async with asyncio.timeout(5):
         row = await backend.pool.fetchrow("SELECT site_id, deployment_id FROM images WHERE id = $1", reconyx["id"])
     assert row["site_id"] == site["id"] and row["deployment_id"] is not None
-    bad = await client.post(f"/api/cameras/{reconyx['camera_id']}/place", json={"site_id": site["id"], "from": "x"},
-                            headers=bearer)  # fmt: skip
+    bad = await client.post(
+        f"/api/cameras/{reconyx['camera_id']}/place", json={"site_id": site["id"], "from": "x"}, headers=bearer
+    )
     assert bad.status == 409 and "must be a date" in (await bad.json())["error"]
+
+
+async def test_admin_approves_a_pending_camera_and_sets_its_clock_zone(make_api, backend, device, bearer) -> None:
+    client = await make_api()
+    project_id, token = device
+    await upload(client, token, "a.jpg", jpeg_factory.willfine_jpeg(taken="2025:07:01 12:00:00"))
+    (row,) = await wait_for_rows(backend, project_id, 1)
+    assert row["taken_at"].hour == 12  # project zone UTC: the camera's local noon taken as UTC
+    camera_id = row["camera_id"]
+
+    changes = {"status": "active", "timezone": "Europe/Amsterdam", "name": "Wolf pass north"}
+    edited = await client.patch(f"/api/cameras/{camera_id}", json=changes, headers=bearer)
+    assert edited.status == 200, await edited.text()
+    body = await edited.json()
+    assert (body["status"], body["name"]) == ("active", "Wolf pass north")
+    await upload(client, token, "b.jpg", jpeg_factory.willfine_jpeg(taken="2025:07:01 13:00:00"))
+    rows = await wait_for_rows(backend, project_id, 2)
+    assert rows[1]["taken_at"].hour == 11 and rows[1]["utc_offset_minutes"] == 120  # CEST, from the camera's zone
+
+    bad = await client.patch(f"/api/cameras/{camera_id}", json={"timezone": "Mars/Olympus"}, headers=bearer)
+    assert bad.status == 400 and "unknown time zone" in (await bad.json())["error"]
+    assert (await client.patch(f"/api/cameras/{camera_id}", json={"status": "gone"}, headers=bearer)).status == 400
