@@ -135,9 +135,21 @@ async def start_web(
         max_upload_bytes=config.ftp.max_file_mb * 2**20,
         instance_name=config.general.instance_name,
     )
+    https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(
         AiohttpServer(
-            name="http", app=lambda: build_api(api), host=config.http.host, port=config.http.port, setting="http.port"
+            name="http",
+            app=lambda: build_api(api),
+            host=config.http.host,
+            port=config.http.port,
+            setting="http.port",
+            tls=(
+                lambda: server_context(
+                    config.http.cert_file, config.http.key_file, data_dir=config.data_path, section="http"
+                )
+            )
+            if https
+            else None,
         )
     )
     dashboard = build_ui(

@@ -24,11 +24,19 @@ from addax.runtime.servers import PortInUse
 from addax.store import accounts, reprocess
 from addax.store.database import DatabaseUnavailable, create_pool
 from addax.store.migrations import migrate
+from addax.tls import CertificateError
 
 log = logging.getLogger("addax.cli")
 
 # What start-up can fail on, each with a message that says what to do.
-EXPECTED_ERRORS = (ConfigError, EmbeddedServerError, PortInUse, DatabaseUnavailable, accounts.AccountError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    EmbeddedServerError,
+    PortInUse,
+    DatabaseUnavailable,
+    accounts.AccountError,
+    CertificateError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

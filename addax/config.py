@@ -34,6 +34,9 @@ class Http:
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""
+    tls: bool = False
+    cert_file: str = ""
+    key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,20 +53,25 @@ def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def server_context(cert_file: str, key_file: str, *, data_dir: Path) -> ssl.SSLContext:
-    """The configured certificate, or data_dir/tls/ftps.{crt,key}, created when missing."""
+def server_context(cert_file: str, key_file: str, *, data_dir: Path, section: str = "ftp") -> ssl.SSLContext:
+    """The configured certificate, or data_dir/tls/<section>.{crt,key}, created when missing."""
     if bool(cert_file) != bool(key_file):
-        raise CertificateError("ftp.cert_file and ftp.key_file: set both, or neither for a self-signed certificate")
+        raise CertificateError(
+            f"{section}.cert_file and {section}.key_file: set both, or neither for a self-signed certificate"
+        )
+    default = data_dir / "tls" / ("ftps" if section == "ftp" else section)
     cert, key = (
-        (Path(cert_file), Path(key_file)) if cert_file else (data_dir / "tls/ftps.crt", data_dir / "tls/ftps.key")
+        (Path(cert_file), Path(key_file)) if cert_file else (default.with_suffix(".crt"), default.with_suffix(".key"))
     )
     if not cert_file and not cert.exists():
         self_signed(cert, key, common_name=socket.getfqdn())
-        log.info("created a self-signed FTPS certificate", extra={"cert": str(cert)})
+        log.info("created a self-signed certificate", extra={"section": section, "cert": str(cert)})
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as error:
-        raise CertificateError(f"ftp.cert_file/ftp.key_file: cannot load {cert} and {key}: {error}") from None
+        raise CertificateError(
+            f"{section}.cert_file/{section}.key_file: cannot load {cert} and {key}: {error}"
+        ) from None
     return context

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,17 +42,28 @@ def bind(host: str, port: int, *, setting: str) -> socket.socket:
 
 
 class AiohttpServer(Actor[None]):
-    def __init__(self, *, name: str, app: Callable[[], web.Application], host: str, port: int, setting: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        app: Callable[[], web.Application],
+        host: str,
+        port: int,
+        setting: str,
+        tls: Callable[[], ssl.SSLContext] | None = None,
+    ) -> None:
         super().__init__(name=name)
         self._make_app = app
         self._host, self._port, self._setting = host, port, setting
+        self._tls = tls
         self._runner: web.AppRunner | None = None
 
     async def on_start(self) -> None:
         sock = bind(self._host, self._port, setting=self._setting)
         self._runner = web.AppRunner(self._make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=5).start()
+        context = self._tls() if self._tls is not None else None
+        await web.SockSite(self._runner, sock, shutdown_timeout=5, ssl_context=context).start()
 
     async def on_stop(self) -> None:
         if self._runner is not None:
