@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from addax.actors.inspection import Inspection, inspect_file
+from addax.actors.inspection import Inspection, file_digest, inspect_file
 from addax.domain.cameras import CameraIdentity, identify
 from addax.domain.exif import parse_metadata
 from addax.domain.intake import Arrival, RejectReason
 from addax.domain.media import EXTENSIONS, MediaType
 from addax.domain.sites import Point, decide
-from addax.runtime import Actor
+from addax.runtime import Actor, MailboxClosed
 from addax.store import cameras, images
 from addax.store.database import DatabaseUnavailable
 from addax.store.objects import FilesystemObjectStore, keyframe_key, original_key, rejected_key
@@ -37,7 +37,18 @@ from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
 
-RETRIES = 5
+# Errors of the database connection or the disk, not of the file: retried until they pass.
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    DatabaseUnavailable,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.AdminShutdownError,
+)
 
 Publish = Callable[[str, dict[str, Any]], None]
 
@@ -78,9 +89,14 @@ class Ingestor(Actor[Arrival]):
         self._max_bytes, self._max_pixels, self._workers = max_file_mb * 2**20, max_pixels, workers
         self._publish = publish or (lambda event, body: None)
         self.processed = 0
+        self._started_once = False
+        self._recovered: list[Arrival] = []
 
     async def on_start(self) -> None:
-        self._recovered = self._spool.recover()  # what a crash left between arrival and ingestion
+        # What a crash left between arrival and ingestion, read once per process: after a restart of this
+        # actor the spool also holds uploads in progress and files that are already in the mailbox.
+        self._recovered = [] if self._started_once else self._spool.recover()
+        self._started_once = True
         if self._recovered:
             log.info("re-sending files left in the spool", extra={"actor": self.name, "count": len(self._recovered)})
 
@@ -93,31 +109,44 @@ class Ingestor(Actor[Arrival]):
 
     async def _resend(self, arrivals: list[Arrival]) -> None:
         for arrival in arrivals:
-            await self.send(arrival)
+            try:
+                await self.send(arrival)
+            except MailboxClosed:
+                return  # shutting down: the rest stays in the spool for the next start
 
     async def handle(self, arrival: Arrival) -> None:
-        for attempt in range(1, RETRIES + 1):
+        attempt = 0
+        while True:
             try:
                 await self.ingest(arrival)
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as error:
+            except TRANSIENT as error:
+                # The database or the disk is in trouble, not the file: keep trying. Nothing is lost, and
+                # the full mailbox slows the cameras down meanwhile.
+                attempt += 1
                 self.record_error(error)
                 log.warning(
                     "ingest failed, will retry",
                     extra={"actor": self.name, "file": arrival.original_name, "attempt": attempt, "error": repr(error)},
                 )
                 await asyncio.sleep(min(2**attempt, 30))
-            except Exception:  # a bug must cost one file its turn, never the actor its life
-                log.exception(
-                    "ingest failed unexpectedly; the file stays in the spool",
-                    extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id},
-                )
+            except Exception as error:  # the file trips something: it must cost that file, never the actor
+                await self._quarantine(arrival, error)
                 return
-        # Still in the spool: it is tried again at the next start; nothing is lost.
-        log.error(
-            "ingest gave up for now; the file stays in the spool",
-            extra={"actor": self.name, "file": arrival.original_name, "spool_id": arrival.id},
-        )
+
+    async def _quarantine(self, arrival: Arrival, error: Exception) -> None:
+        """Keep a file that could not be ingested as a rejection with the error, so that it can be reprocessed."""
+        log.exception("ingest failed on this file", extra={"actor": self.name, "file": arrival.original_name})
+        self.record_error(error)
+        try:
+            path = self._spool.data_path(arrival)
+            sha, size = await asyncio.to_thread(file_digest, path)
+            facts = Inspection(sha, size, None)
+            async with self._pool().acquire() as connection, connection.transaction():
+                await self._reject(connection, arrival, facts, RejectReason.INGEST_ERROR, f"{type(error).__name__}")
+            self._spool.discard(arrival)
+        except Exception:
+            log.exception("could not record the failure; the file stays in the spool", extra={"actor": self.name})
 
     async def ingest(self, arrival: Arrival) -> Outcome | None:
         path = self._spool.data_path(arrival)
@@ -126,6 +155,12 @@ class Ingestor(Actor[Arrival]):
             return None
         facts = await asyncio.to_thread(inspect_file, path, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
         async with self._pool().acquire() as connection, connection.transaction():
+            # Two copies of the same bytes (a camera re-sending) are taken one after the other.
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1::int, $2::int)",
+                arrival.project_id,
+                int.from_bytes(facts.sha256[:4], "big", signed=True),
+            )
             project = await _project(connection, arrival.project_id)
             outcome = await self._file(connection, project, arrival, facts)
         self._spool.discard(arrival)
@@ -185,7 +220,7 @@ class Ingestor(Actor[Arrival]):
         extension = EXTENSIONS.get(facts.media, "bin") if facts.media else "bin"
         key = rejected_key(reason, arrival.project_id, facts.sha256_hex, extension)
         await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
-        image_id, _ = await images.insert(
+        image_id, created = await images.insert(
             connection,
             images.NewImage(
                 project_id=arrival.project_id,
@@ -199,14 +234,15 @@ class Ingestor(Actor[Arrival]):
                 camera_id=camera_id,
                 stage="rejected",
                 reject_reason=reason,
-                exif={"reject_detail": detail, "upload_path": arrival.upload_path},
+                exif=_without_nul({"reject_detail": detail, "upload_path": arrival.upload_path}),
+                realtime=arrival.alerts,
             ),
         )
         log.warning(
             "file rejected",
             extra={"actor": self.name, "file": arrival.original_name, "reason": str(reason), "detail": detail},
         )
-        return Outcome("rejected", image_id, str(reason), camera_id)
+        return Outcome("rejected" if created else "duplicate", image_id, str(reason), camera_id)
 
     async def _report(
         self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
@@ -230,7 +266,12 @@ class Ingestor(Actor[Arrival]):
         reported_at = report.reported_at_local.replace(tzinfo=zone) if report.reported_at_local else None
         day = reported_at.date() if reported_at else datetime.now(zone).date()
         await cameras.record_health(
-            connection, camera.id, report, report_date=day, reported_at=reported_at, raw=facts.report_text
+            connection,
+            camera.id,
+            report,
+            report_date=day,
+            reported_at=reported_at,
+            raw=facts.report_text.replace("\x00", ""),
         )
         return Outcome("report", None, None, camera.id)
 
@@ -246,17 +287,13 @@ class Ingestor(Actor[Arrival]):
             upload_path=f"{arrival.upload_path}/{arrival.original_name}".lstrip("/"),
             account=arrival.account,
         )
-        camera = await cameras.camera_for(
-            connection, project.id, identity, register=not project.require_camera_registration
-        )
-        if camera is None:
-            return await self._reject(
-                connection,
-                arrival,
-                facts,
-                RejectReason.UNKNOWN_CAMERA,
-                f"camera {identity.identity} is not registered in this project",
-            )
+        # A new camera is always registered (pending), so an admin can approve it and reprocess its photos.
+        camera = await cameras.camera_for(connection, project.id, identity, register=True)
+        assert camera is not None
+        refusal = _camera_refusal(camera, project)
+        if refusal is not None:
+            return await self._reject(connection, arrival, facts, RejectReason.UNKNOWN_CAMERA, refusal,
+                                      camera_id=camera.id)  # fmt: skip
         if camera.timezone and metadata.local_time_source == "camera-timezone":
             metadata = parse_metadata(facts.tags, camera_timezone=camera.timezone, now=now)  # its own clock's zone
         taken_at, offset = metadata.taken_at, metadata.utc_offset_minutes
@@ -273,7 +310,6 @@ class Ingestor(Actor[Arrival]):
                 camera_id=camera.id,
             )
         taken_on = _local_day(taken_at, offset) if taken_at else now.date()
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", camera.id)  # one placement decision at a time
         reading = _point(identity.latitude, identity.longitude)
         decision = decide(
             await cameras.placement(connection, camera.id),
@@ -299,7 +335,8 @@ class Ingestor(Actor[Arrival]):
                 else {}
             ),
         }
-        image_id, _ = await images.insert(
+        exif = _without_nul(exif)
+        image_id, created = await images.insert(
             connection,
             images.NewImage(
                 project_id=project.id,
@@ -323,9 +360,9 @@ class Ingestor(Actor[Arrival]):
                 exif=exif,
             ),
         )
-        if camera.created or decision.kind != "same_place":
+        if created and (camera.created or decision.kind not in cameras.QUIET_DECISIONS):
             self._publish("camera.updated", {"id": camera.id, "project_id": project.id, "change": str(decision.kind)})
-        return Outcome("stored", image_id, None, camera.id)
+        return Outcome("stored" if created else "duplicate", image_id, None, camera.id)
 
 
 async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:
@@ -337,6 +374,26 @@ async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:
     if row is None:
         raise LookupError(f"project {project_id} does not exist")
     return _Project(**dict(row))
+
+
+def _camera_refusal(camera: cameras.Camera, project: _Project) -> str | None:
+    """Why this camera's photos are not accepted, if they are not."""
+    if camera.status == "retired":
+        return f"camera {camera.name} is retired"
+    if project.require_camera_registration and camera.status != "active":
+        return f"camera {camera.name} is not approved in this project (PATCH /api/cameras/{camera.id} status=active)"
+    return None
+
+
+def _without_nul(value: Any) -> Any:
+    """JSON that PostgreSQL accepts: text in jsonb cannot hold NUL, which odd maker notes do."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def _kind(media: MediaType | None) -> str:

@@ -33,6 +33,17 @@ class Inspection:
         return self.sha256.hex()
 
 
+def file_digest(path: Path) -> tuple[bytes, int]:
+    """(SHA-256, size) of a file, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.digest(), size
+
+
 def inspect_file(path: Path, *, max_bytes: int, max_pixels: int, keyframe_every_s: float = 5.0) -> Inspection:
     size = path.stat().st_size
     digest = hashlib.sha256()

@@ -93,7 +93,9 @@ async def place_camera(request: web.Request) -> web.Response:
     if not isinstance(site_id, int) or not isinstance(starts, str):
         raise json_error(400, 'send {"site_id": <int>, "from": "YYYY-MM-DD"}')
     result = await placement.place(request.app[SERVICES].pool(), camera["id"], site_id, starts, by=user.email)
-    request.app[SERVICES].events.publish("camera.updated", {"id": camera["id"], "change": "manual_placement"})
+    request.app[SERVICES].events.publish(
+        "camera.updated", {"id": camera["id"], "project_id": camera["project_id"], "change": "manual_placement"}
+    )
     return respond(result)
 
 

@@ -21,6 +21,7 @@ class RejectReason(StrEnum):
     MISSING_DATETIME = "missing_datetime"
     UNKNOWN_CAMERA = "unknown_camera"
     EMPTY_FILE = "empty_file"
+    INGEST_ERROR = "ingest_error"  # the file made the ingestor fail: kept for an admin to look at and reprocess
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,13 @@ class Arrival:
     upload_path: str  # the folder path the camera used (relative to its home), "" if none
     account: str  # upload account, device token name or "import"
     alerts: bool = True  # False for backfills: old photos must not raise real-time alerts
+
+    def __post_init__(self) -> None:
+        # Names come from cameras and devices: no control characters (PostgreSQL refuses NUL in text).
+        object.__setattr__(self, "original_name", printable(self.original_name) or "unnamed")
+        object.__setattr__(self, "upload_path", printable(self.upload_path))
+
+
+def printable(text: str) -> str:
+    """``text`` without NUL and other control characters."""
+    return "".join(character for character in text if character.isprintable())

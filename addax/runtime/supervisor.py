@@ -50,6 +50,7 @@ class Supervisor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group = asyncio.TaskGroup()
         self._escalated = asyncio.Event()
+        self._stopping = False
         self.escalation: SupervisorEscalation | None = None
 
     async def __aenter__(self) -> Supervisor:
@@ -94,6 +95,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop actors in reverse start order: close intake, let each drain, cancel at the deadline."""
+        self._stopping = True  # an actor that fails from here on is not restarted
         deadline = time.monotonic() + self.stop_timeout
         for actor in reversed(self._actors):
             task = self._tasks.get(actor.name)
@@ -125,6 +127,8 @@ class Supervisor:
             if not ready.done():
                 ready.set_exception(error)
                 return
+            if self._stopping:
+                return
             now = time.monotonic()
             if now - started_at > self.budget.backoff_max:
                 delay = self.budget.backoff_initial  # it ran well for a while: forget old crashes
@@ -139,6 +143,8 @@ class Supervisor:
                 extra={"actor": actor.name, "error": actor.last_error, "retry_in_s": round(delay, 2)},
             )
             await asyncio.sleep(delay)
+            if self._stopping:
+                return
             delay = min(delay * 2, self.budget.backoff_max)
             actor.restarts += 1
 

@@ -13,6 +13,9 @@ from addax.domain.cameras import CameraIdentity
 from addax.domain.reports import DailyReport
 from addax.domain.sites import Decision, DecisionKind, Placement, Point, Site
 
+# Decisions that change nothing are not written to the feed nor announced.
+QUIET_DECISIONS = frozenset({DecisionKind.SAME_PLACE, DecisionKind.NO_GPS, DecisionKind.REPORT_IGNORED})
+
 _POINT = "ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography"  # $1 latitude, $2 longitude
 
 
@@ -140,14 +143,16 @@ async def apply(connection: asyncpg.Connection, camera: Camera, decision: Decisi
         # Images taken from the move on were filed under the old deployment while the move was unconfirmed.
         await connection.execute(
             """UPDATE images SET deployment_id = $2, site_id = $3
-               WHERE camera_id = $1 AND (taken_at AT TIME ZONE 'UTC')::date >= $4""",
+               WHERE camera_id = $1
+                 AND ((taken_at AT TIME ZONE 'UTC')
+                      + make_interval(mins => COALESCE(utc_offset_minutes, 0)))::date >= $4""",
             camera.id,
             deployment_id,
             site_id,
             decision.open_deployment_on,
         )
     await _save_placement(connection, camera.id, state)
-    if decision.kind not in (DecisionKind.SAME_PLACE, DecisionKind.NO_GPS, DecisionKind.REPORT_IGNORED):
+    if decision.kind not in QUIET_DECISIONS:
         await add_update(connection, camera.id, str(decision.kind), summary=decision.summary, site_id=site_id)
 
 

@@ -362,16 +362,29 @@ async def test_an_unknown_camera_is_rejected_when_cameras_must_be_registered_fir
     photo = willfine_at(HOME, "2025:12:01")
     outcome = await intake.ingest("IMG_0001.JPG", photo)
     row = await assert_rejected(intake, outcome, photo, "unknown_camera", "jpg")
-    assert WILLFINE_SERIAL in row["exif"]["reject_detail"]
-    assert outcome.camera_id is None and await camera_count(intake) == 0
+    assert WILLFINE_SERIAL in row["exif"]["reject_detail"] and "not approved" in row["exif"]["reject_detail"]
+    # The camera is registered (pending) so that an admin can approve it and reprocess its photos.
+    status = await intake.pool.fetchval("SELECT status::text FROM cameras WHERE id = $1", outcome.camera_id)
+    assert status == "pending" and await camera_count(intake) == 1
 
 
-async def test_a_registered_camera_is_accepted_when_cameras_must_be_registered_first(intake: Intake) -> None:
+async def test_an_approved_camera_is_accepted_when_cameras_must_be_registered_first(intake: Intake) -> None:
     known = await intake.ingest("IMG_0001.JPG", willfine_at(HOME, "2025:12:01"))
     await set_project(intake, require_camera_registration=True)
+    await intake.pool.execute("UPDATE cameras SET status = 'active' WHERE id = $1", known.camera_id)
     outcome = await intake.ingest("IMG_0002.JPG", willfine_at(HOME, "2025:12:02"))
     assert outcome.kind == "stored" and outcome.camera_id == known.camera_id
     assert await camera_count(intake) == 1
+
+
+async def test_a_retired_camera_is_refused(intake: Intake) -> None:
+    known = await intake.ingest("IMG_0001.JPG", willfine_at(HOME, "2025:12:01"))
+    await intake.pool.execute("UPDATE cameras SET status = 'retired' WHERE id = $1", known.camera_id)
+    photo = willfine_at(HOME, "2025:12:02")
+    outcome = await intake.ingest("IMG_0002.JPG", photo)
+    assert (outcome.kind, outcome.reason) == ("rejected", "unknown_camera")
+    row = await intake.pool.fetchrow("SELECT * FROM images WHERE id = $1", outcome.image_id)
+    assert row["stage"] == "rejected" and "retired" in row["exif"]["reject_detail"]
 
 
 # ---------------------------------------------------------------------------------------------
