@@ -24,7 +24,7 @@ from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
 from addax.config import Config
 from addax.domain.secrets import hash_password, new_password
-from addax.embedded.common import ensure_writable
+from addax.embedded.common import ensure_writable, exclusive_data_dir
 from addax.embedded.postgres import EmbeddedPostgres
 from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import RestartBudget, Supervisor
@@ -36,7 +36,7 @@ from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
 from addax.store.queue import Queue
 from addax.store.spool import Spool
-from addax.tls import server_context
+from addax.tls import server_context, write_private
 from addax.ui import UiServices, build_ui
 
 log = logging.getLogger("addax")
@@ -186,9 +186,16 @@ async def ensure_first_admin(database: Database) -> None:
 
 def _persistent_secret(path: Path) -> str:
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(32).encode())
     return path.read_text().strip()
+
+
+def private_data_dir(path: Path) -> None:
+    """Photos and secrets are not for other local users; the database's own user may still pass through."""
+    try:
+        path.chmod(0o711)
+    except PermissionError:
+        log.warning("cannot restrict the data directory's permissions", extra={"dir": str(path)})
 
 
 @contextlib.asynccontextmanager
@@ -209,6 +216,12 @@ async def run(config: Config) -> int:
     """Run the service until SIGTERM/SIGINT (exit 0) or until the restart budget is spent (exit 1)."""
     started = time.monotonic()
     ensure_writable(config.data_path)
+    private_data_dir(config.data_path)
+    with exclusive_data_dir(config.data_path):
+        return await _run(config, started)
+
+
+async def _run(config: Config, started: float) -> int:
     budget = RestartBudget(max_restarts=10, over_seconds=60)
     async with stop_signals() as stop, Supervisor(budget=budget, stop_timeout=30) as supervisor:
         storage = await start_storage(supervisor, config)

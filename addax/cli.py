@@ -8,7 +8,7 @@ import contextlib
 import getpass
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import asyncpg
 from addax import app, backfill, config, doctor, logs
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
-from addax.embedded.common import EmbeddedServerError, socket_directory
+from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
 from addax.runtime import Supervisor
 from addax.runtime.servers import PortInUse
@@ -131,13 +131,26 @@ async def database(settings: Config) -> AsyncIterator[asyncpg.Pool]:
         async with _migrated(running) as pool:
             yield pool
         return
-    async with Supervisor() as supervisor:
-        postgres = EmbeddedPostgres(
-            data_dir=settings.data_path, bin_dir=settings.database.bin_dir, user=settings.database.embedded_user
-        )
-        await supervisor.start(postgres)
-        async with _migrated(await create_pool(postgres.dsn, size=2)) as pool:
-            yield pool
+    with _data_dir_for_cli(settings):
+        async with Supervisor() as supervisor:
+            postgres = EmbeddedPostgres(
+                data_dir=settings.data_path, bin_dir=settings.database.bin_dir, user=settings.database.embedded_user
+            )
+            await supervisor.start(postgres)
+            async with _migrated(await create_pool(postgres.dsn, size=2)) as pool:
+                yield pool
+
+
+@contextlib.contextmanager
+def _data_dir_for_cli(settings: Config) -> Iterator[None]:
+    """The data dir for a cluster of our own; a running service that does not answer is an error, not a cue."""
+    try:
+        with exclusive_data_dir(settings.data_path):
+            yield
+    except DataDirInUse:
+        raise DatabaseUnavailable(
+            f"addax run is using {settings.data_path} but its database did not answer; try again in a moment"
+        ) from None
 
 
 @contextlib.asynccontextmanager

@@ -157,7 +157,8 @@ class Config:
 
 
 PORT_KEYS = {"http.port", "ui.port", "ftp.port", "smtp.port"}
-CHOICES = {"storage.backend": {"fs", "s3"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
+# storage.backend "s3" is part of the contract; until the S3 store lands it is refused rather than ignored.
+CHOICES = {"storage.backend": {"fs"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -250,6 +251,10 @@ def _validate(config: Config) -> None:
         low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536
     ):
         raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {config.ftp.passive_ports!r}")
+    for section in ("http", "ftp"):
+        settings = getattr(config, section)
+        if bool(settings.cert_file) != bool(settings.key_file):
+            raise ConfigError(f"{section}.cert_file and {section}.key_file: set both, or neither")
     if config.models.batch_size < 1:
         raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")
     if config.database.pool_size < 1:

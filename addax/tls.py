@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 from pathlib import Path
@@ -19,6 +20,13 @@ log = logging.getLogger("addax.tls")
 
 class CertificateError(Exception):
     """The configured certificate or key cannot be used."""
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret so that it is never readable by others, not even for a moment."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as secret:
+        secret.write(data)
 
 
 def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:
@@ -45,11 +53,11 @@ def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:
         )
         .sign(key, hashes.SHA256())
     )
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(
+        key_file,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
-    key_file.chmod(0o600)
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 

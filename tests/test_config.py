@@ -74,7 +74,7 @@ def test_values_from_a_toml_file_are_used(tmp_path: Path) -> None:
         url = "postgresql://addax@db/addax"
 
         [storage]
-        backend = "s3"
+        backend = "fs"
         hot_budget_gb = 5
 
         [storage.s3]
@@ -95,7 +95,7 @@ def test_values_from_a_toml_file_are_used(tmp_path: Path) -> None:
     assert settings.ftp.passive_ports == "40000-40010"
     assert settings.database.url == "postgresql://addax@db/addax"
     assert not settings.embedded_database
-    assert settings.storage.backend == "s3"
+    assert settings.storage.backend == "fs"
     assert settings.storage.hot_budget_gb == 5.0 and isinstance(settings.storage.hot_budget_gb, float)
     assert settings.storage.s3.bucket == "traps"
     assert settings.storage.s3.region == "us-east-1", "keys left out keep their defaults"
@@ -191,7 +191,7 @@ def test_boolean_environment_values(empty_dir: Path, text: str, expected: bool) 
         ({"ADDAX_STORAGE_HOT_BUDGET_GB": "lots"}, "storage.hot_budget_gb", "expected a number"),
         ({"ADDAX_SMTP_STARTTLS": "maybe"}, "smtp.starttls", "expected true or false"),
         ({"ADDAX_FTP_PASSIVE_PORTS": "30050-30000"}, "ftp.passive_ports", "expected a range"),
-        ({"ADDAX_STORAGE_BACKEND": "ftp"}, "storage.backend", "not one of fs, s3"),
+        ({"ADDAX_STORAGE_BACKEND": "ftp"}, "storage.backend", "not one of fs"),
         ({"ADDAX_GENERAL_LOG_LEVEL": "LOUD"}, "general.log_level", "not one of"),
         ({"ADDAX_MODELS_BATCH_SIZE": "0"}, "models.batch_size", "at least 1"),
     ],
@@ -223,7 +223,7 @@ def test_bad_environment_values_name_the_key(empty_dir: Path, environ: dict[str,
         ('[ftp]\npassive_ports = "a-b"\n', "ftp.passive_ports", "expected a range"),
         ('[ftp]\npassive_ports = "0-10"\n', "ftp.passive_ports", "expected a range"),
         ('[ftp]\npassive_ports = "30000-70000"\n', "ftp.passive_ports", "expected a range"),
-        ('[storage]\nbackend = "ftp"\n', "storage.backend", "'ftp' is not one of fs, s3"),
+        ('[storage]\nbackend = "ftp"\n', "storage.backend", "'ftp' is not one of fs"),
         ("[database]\npool_size = 0\n", "database.pool_size", "at least 1"),
         ("[auth]\nmax_failures = 0\n", "auth.max_failures", "at least 1"),
     ],

@@ -25,8 +25,9 @@ async def test_https_with_a_self_signed_certificate_made_on_first_start(tmp_path
     port = free_port()
     tls = lambda: server_context("", "", data_dir=tmp_path, section="http")  # noqa: E731
     async with Supervisor() as supervisor:
-        await supervisor.start(AiohttpServer(name="https", app=hello_app, host="127.0.0.1", port=port,
-                                             setting="http.port", tls=tls))  # fmt: skip
+        await supervisor.start(
+            AiohttpServer(name="https", app=hello_app, host="127.0.0.1", port=port, setting="http.port", tls=tls)
+        )
         async with aiohttp.ClientSession() as session:
             async with session.get(f"https://127.0.0.1:{port}/", ssl=False) as response:
                 assert await response.json() == {"hello": "camera"}

@@ -36,7 +36,7 @@ from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ftp")
 
-ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ACCOUNT_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,64}$")
 TEMPORARY_NAME = re.compile(r"(^\.|\.(tmp|part|filepart|partial|upload)$|^~)", re.IGNORECASE)
 
 AccountLookup = Callable[[str], Awaitable[tuple[str, int] | None]]  # name -> (password hash, project id)
@@ -163,8 +163,17 @@ class _CameraFtpServer(aioftp.Server):
     async def _receive(self, connection: aioftp.Connection, real_path: Path, virtual_path: PurePosixPath) -> bool:
         stream = connection.data_connection
         del connection.data_connection
-        spool_id, partial = self._spool.new_partial()
         account = connection.user.login
+        peer = stream.writer.transport.get_extra_info("peername") or ("",)
+        if peer[0] != connection.client_host:  # someone else raced the camera to its passive port
+            log.warning(
+                "data connection from a foreign address refused",
+                extra={"account": account, "address": peer[0], "expected": connection.client_host},
+            )
+            stream.close()
+            connection.response("425", "data connection must come from the control connection's address")
+            return True
+        spool_id, partial = self._spool.new_partial()
         try:
             size = 0
             with partial.open("wb") as received:
@@ -212,7 +221,7 @@ class _CameraFtpServer(aioftp.Server):
             upload_path=str(virtual_path.parent).lstrip("/"),
             account=connection.user.login,
         )
-        self._spool.commit(partial, arrival)
+        await asyncio.to_thread(self._spool.commit, partial, arrival)
         await self._deliver(arrival)  # waits while the ingestor is full: backpressure up to the camera
         log.info("upload received", extra={"account": arrival.account, "file": str(virtual_path), "spool_id": spool_id})
 
@@ -221,6 +230,9 @@ class _CameraFtpServer(aioftp.Server):
         real_path, virtual_path = self.get_paths(connection, rest)
         rename_from: Path = connection.rename_from
         del connection.rename_from
+        if not rename_from.is_file() or real_path.name in ("", ".", ".."):
+            connection.response("550", "only files can be renamed here")
+            return True
         if TEMPORARY_NAME.search(real_path.name):
             rename_from.rename(real_path)
         else:

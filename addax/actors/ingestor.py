@@ -18,12 +18,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
-from addax.actors.inspection import Inspection, file_digest, inspect_file
+from addax.actors.inspection import Inspection, file_digest, inspect_file, keyframes
 from addax.domain.cameras import CameraIdentity, identify
 from addax.domain.exif import parse_metadata
 from addax.domain.intake import Arrival, RejectReason
@@ -199,9 +200,10 @@ class Ingestor(Actor[Arrival]):
             return await self._report(connection, project, arrival, facts)
         return await self._media(connection, project, arrival, facts)
 
-    async def _store_keyframes(self, project_id: int, facts: Inspection) -> list[dict[str, Any]]:
+    async def _store_keyframes(self, project_id: int, facts: Inspection, path: Path) -> list[dict[str, Any]]:
+        """Stills for detection, decoded only for a new video (after the duplicate check)."""
         stored = []
-        for offset, jpeg in facts.keyframes:
+        for offset, jpeg in await asyncio.to_thread(keyframes, path):
             key = keyframe_key(project_id, facts.sha256_hex, offset)
             await asyncio.to_thread(self._objects.put_bytes, key, jpeg)
             stored.append({"offset_s": offset, "key": key})
@@ -292,8 +294,9 @@ class Ingestor(Actor[Arrival]):
         assert camera is not None
         refusal = _camera_refusal(camera, project)
         if refusal is not None:
-            return await self._reject(connection, arrival, facts, RejectReason.UNKNOWN_CAMERA, refusal,
-                                      camera_id=camera.id)  # fmt: skip
+            return await self._reject(
+                connection, arrival, facts, RejectReason.UNKNOWN_CAMERA, refusal, camera_id=camera.id
+            )
         if camera.timezone and metadata.local_time_source == "camera-timezone":
             metadata = parse_metadata(facts.tags, camera_timezone=camera.timezone, now=now)  # its own clock's zone
         taken_at, offset = metadata.taken_at, metadata.utc_offset_minutes
@@ -330,7 +333,10 @@ class Ingestor(Actor[Arrival]):
             "identity": identity.identity,
             "profile": identity.profile,
             **(
-                {"video": facts.video | {"keyframes": await self._store_keyframes(project.id, facts)}}
+                {
+                    "video": facts.video
+                    | {"keyframes": await self._store_keyframes(project.id, facts, self._spool.data_path(arrival))}
+                }
                 if facts.video
                 else {}
             ),

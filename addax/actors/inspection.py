@@ -26,7 +26,6 @@ class Inspection:
     report: DailyReport | None = None
     report_text: str = ""
     video: dict[str, Any] = field(default_factory=dict)
-    keyframes: tuple[tuple[float, bytes], ...] = ()  # (offset in seconds, JPEG) for detection later
 
     @property
     def sha256_hex(self) -> str:
@@ -44,7 +43,7 @@ def file_digest(path: Path) -> tuple[bytes, int]:
     return digest.digest(), size
 
 
-def inspect_file(path: Path, *, max_bytes: int, max_pixels: int, keyframe_every_s: float = 5.0) -> Inspection:
+def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
     size = path.stat().st_size
     digest = hashlib.sha256()
     with path.open("rb") as source:
@@ -73,7 +72,17 @@ def inspect_file(path: Path, *, max_bytes: int, max_pixels: int, keyframe_every_
         return Inspection(sha, size, media, report=report, report_text=raw.decode("utf-8", "replace"))
     if media in VIDEO_TYPES:
         facts = _video_facts(path)
-        return Inspection(sha, size, media, video=facts, keyframes=_keyframes(path, every_s=keyframe_every_s))
+        pixels = (facts.get("width") or 0) * (facts.get("height") or 0)
+        if pixels > max_pixels:
+            return Inspection(
+                sha,
+                size,
+                media,
+                RejectReason.DECOMPRESSION_BOMB,
+                f"{facts['width']}x{facts['height']} video frames are over the limit",
+                video=facts,
+            )
+        return Inspection(sha, size, media, video=facts)
     return Inspection(sha, size, None, RejectReason.UNSUPPORTED_TYPE, f"unknown file type (starts with {head[:8]!r})")
 
 
@@ -97,8 +106,8 @@ def _video_facts(path: Path) -> dict[str, Any]:
 MAX_KEYFRAMES = 60
 
 
-def _keyframes(path: Path, *, every_s: float) -> tuple[tuple[float, bytes], ...]:
-    """One JPEG per ``every_s`` seconds of video (the first frame at or after each mark)."""
+def keyframes(path: Path, *, every_s: float = 5.0, max_side: int = 1280) -> tuple[tuple[float, bytes], ...]:
+    """One JPEG per ``every_s`` seconds of video (the first frame at or after each mark), at most ``max_side``."""
     import io
 
     import av
@@ -114,7 +123,9 @@ def _keyframes(path: Path, *, every_s: float) -> tuple[tuple[float, bytes], ...]
                 if moment + 1e-6 < next_mark:
                     continue
                 encoded = io.BytesIO()
-                frame.to_image().save(encoded, "JPEG", quality=90)  # type: ignore[no-untyped-call]
+                scale = min(1.0, max_side / max(frame.width, frame.height, 1))
+                still = frame.to_image(width=max(1, int(frame.width * scale)), height=max(1, int(frame.height * scale)))  # type: ignore[no-untyped-call]
+                still.save(encoded, "JPEG", quality=90)
                 frames.append((round(moment, 3), encoded.getvalue()))
                 next_mark = moment + every_s
                 if len(frames) >= MAX_KEYFRAMES:

@@ -163,6 +163,4 @@ async def not_moved(request: web.Request) -> web.Response:
     if project_id is None:
         raise json_error(404, "no such camera update")
     user = await require_admin_of(request, project_id)
-    result = await placement.undo_move(pool, path_id(request), by=user.email)
-    await audit.record(pool, actor=user.email, action="camera.not-moved", target=str(path_id(request)))
-    return respond(result)
+    return respond(await placement.undo_move(pool, path_id(request), by=user.email))

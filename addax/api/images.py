@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
 
 from addax.api.access import int_param, path_id, respond, time_param, visible_projects
 from addax.api.context import SERVICES
@@ -69,5 +70,8 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     content_type = {"photo": "image/jpeg", "video": "video/mp4"}.get(found["kind"], "application/octet-stream")
     return web.FileResponse(
         path,
-        headers={"Content-Type": content_type, "Content-Disposition": f'inline; filename="{found["original_name"]}"'},
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": content_disposition_header("inline", filename=found["original_name"]),
+        },
     )

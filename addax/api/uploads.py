@@ -5,6 +5,7 @@ The file takes the same path as an FTPS upload: spool, then the ingestor.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import PurePosixPath
 
@@ -62,6 +63,6 @@ async def _receive(request: web.Request, part: BodyPartReader, *, project_id: in
         upload_path=request.query.get("path", ""),
         account=device,
     )
-    services.spool.commit(partial, arrival)
+    await asyncio.to_thread(services.spool.commit, partial, arrival)
     log.info("upload received", extra={"device": device, "file": name, "bytes": size})
     return arrival

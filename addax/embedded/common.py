@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import os
 import pwd
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,24 @@ class Owner:
     name: str
     uid: int
     gid: int
+
+
+class DataDirInUse(EmbeddedServerError):
+    """Another Addax process holds the data directory (and runs its embedded servers)."""
+
+
+@contextlib.contextmanager
+def exclusive_data_dir(directory: Path) -> Iterator[None]:
+    """Hold ``directory`` for this process: one process at a time runs the embedded servers there."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "addax.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataDirInUse(
+                f"another Addax process (addax run, or a CLI command) is using {directory}; stop it first"
+            ) from None
+        yield
 
 
 def ensure_writable(directory: Path) -> None:

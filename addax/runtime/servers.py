@@ -6,6 +6,7 @@ and a successful ``start()`` means the port accepts connections.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import socket
@@ -80,21 +81,31 @@ class _QuietUvicorn(uvicorn.Server):
 
 
 class AsgiServer(Actor[None]):
-    def __init__(self, *, name: str, app: Any, host: str, port: int, setting: str) -> None:
+    """An ASGI application served by uvicorn; ``start()`` returns once its lifespan start-up is done."""
+
+    def __init__(self, *, name: str, app: Any, host: str, port: int, setting: str, ready_timeout: float = 30) -> None:
         super().__init__(name=name)
         self._app = app
         self._host, self._port, self._setting = host, port, setting
+        self._ready_timeout = ready_timeout
         self._server: _QuietUvicorn | None = None
-        self._socket: socket.socket | None = None
+        self._serving: asyncio.Task[None] | None = None
 
     async def on_start(self) -> None:
-        self._socket = bind(self._host, self._port, setting=self._setting)
+        sock = bind(self._host, self._port, setting=self._setting)
         config = uvicorn.Config(self._app, lifespan="on", log_config=None, access_log=False)
         self._server = _QuietUvicorn(config)
+        self._serving = asyncio.ensure_future(self._server.serve(sockets=[sock]))  # awaited by run(), below
+        async with asyncio.timeout(self._ready_timeout):
+            while not self._server.started:
+                if self._serving.done():
+                    self._serving.result()  # raises what stopped it
+                    raise RuntimeError(f"{self.name} stopped while starting")
+                await asyncio.sleep(0.01)
 
     async def run(self) -> None:
-        assert self._server is not None and self._socket is not None
-        await self._server.serve(sockets=[self._socket])
+        assert self._server is not None and self._serving is not None
+        await self._serving
         if not self._server.should_exit:
             raise RuntimeError(f"{self.name} stopped serving")
 
@@ -105,7 +116,13 @@ class AsgiServer(Actor[None]):
         return True
 
     async def on_stop(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        if self._serving is not None and not self._serving.done():
+            if self._server is not None:
+                self._server.should_exit = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self._serving), 10)
+            except TimeoutError:
+                self._serving.cancel()
+                await asyncio.gather(self._serving, return_exceptions=True)
+        self._serving = None
         self._server = None

@@ -123,15 +123,17 @@ async def apply(connection: asyncpg.Connection, camera: Camera, decision: Decisi
             f"Site {decision.create_site_at}",
         )
     state = dataclasses.replace(decision.placement, site_id=site_id)
+    closed_id = opened_id = None
     if decision.close_deployment_on is not None:
-        await connection.execute(
-            "UPDATE deployments SET ends_on = GREATEST(starts_on, $2) WHERE camera_id = $1 AND ends_on IS NULL",
+        closed_id = await connection.fetchval(
+            """UPDATE deployments SET ends_on = GREATEST(starts_on, $2) WHERE camera_id = $1 AND ends_on IS NULL
+               RETURNING id""",
             camera.id,
             decision.close_deployment_on,
         )
     if decision.open_deployment_on is not None:
         location = state.location
-        deployment_id = await connection.fetchval(
+        opened_id = await connection.fetchval(
             f"""INSERT INTO deployments (camera_id, site_id, location, starts_on)
                 VALUES ($3, $4, CASE WHEN $1::float8 IS NULL THEN NULL ELSE {_POINT} END, $5) RETURNING id""",
             location.latitude if location else None,
@@ -147,13 +149,21 @@ async def apply(connection: asyncpg.Connection, camera: Camera, decision: Decisi
                  AND ((taken_at AT TIME ZONE 'UTC')
                       + make_interval(mins => COALESCE(utc_offset_minutes, 0)))::date >= $4""",
             camera.id,
-            deployment_id,
+            opened_id,
             site_id,
             decision.open_deployment_on,
         )
     await _save_placement(connection, camera.id, state)
     if decision.kind not in QUIET_DECISIONS:
-        await add_update(connection, camera.id, str(decision.kind), summary=decision.summary, site_id=site_id)
+        await add_update(
+            connection,
+            camera.id,
+            str(decision.kind),
+            summary=decision.summary,
+            site_id=site_id,
+            closed_deployment_id=closed_id,
+            opened_deployment_id=opened_id,
+        )
 
 
 async def _save_placement(connection: asyncpg.Connection, camera_id: int, state: Placement) -> None:

@@ -84,6 +84,6 @@ async def delete_rejected(connection: asyncpg.Connection, image_id: int) -> asyn
     return await connection.fetchrow(
         "DELETE FROM images WHERE id = $1 AND stage = 'rejected'"
         " RETURNING id, project_id, original_name, source, upload_account, original_key, reject_reason,"
-        " exif->>'upload_path' AS upload_path",
+        " exif->>'upload_path' AS upload_path, realtime",
         image_id,
     )

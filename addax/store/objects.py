@@ -30,7 +30,7 @@ def rejected_key(reason: str, project_id: int, sha256_hex: str, extension: str) 
 class FilesystemObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def path(self, key: str) -> Path:
         relative = PurePosixPath(key)

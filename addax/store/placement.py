@@ -21,7 +21,7 @@ async def place(pool: asyncpg.Pool, camera_id: int, site_id: int, starts: str, *
     except ValueError:
         raise PlacementError(f"'from' must be a date like 2026-05-01, got {starts!r}") from None
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", camera_id)
+        await _lock_camera(connection, camera_id)
         camera_row = await connection.fetchrow(
             "SELECT id, project_id, name, status::text, timezone FROM cameras WHERE id = $1", camera_id
         )
@@ -87,27 +87,29 @@ async def reassign(pool: asyncpg.Pool, deployment_id: int, site_id: int, *, by: 
 
 
 async def undo_move(pool: asyncpg.Pool, update_id: int, *, by: str) -> dict[str, Any]:
-    """The camera did not move: fold the deployment the move opened back into the one it closed."""
+    """The camera did not move: fold the deployment that this move opened back into the one it closed."""
     async with pool.acquire() as connection, connection.transaction():
         update = await connection.fetchrow(
-            "SELECT camera_id, kind, resolved_at FROM camera_updates WHERE id = $1 FOR UPDATE", update_id
+            "SELECT camera_id, kind, details, resolved_at FROM camera_updates WHERE id = $1 FOR UPDATE", update_id
         )
         if update["kind"] != "moved" or update["resolved_at"] is not None:
             raise PlacementError("only an unresolved 'moved' update can be undone")
         camera_id = update["camera_id"]
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", camera_id)
-        current, previous = await connection.fetch(
-            "SELECT id, site_id, location FROM deployments WHERE camera_id = $1 ORDER BY starts_on DESC, id DESC"
-            " LIMIT 2",
-            camera_id,
+        await _lock_camera(connection, camera_id)
+        opened, closed = update["details"].get("opened_deployment_id"), update["details"].get("closed_deployment_id")
+        still_current = await connection.fetchval(
+            "SELECT ends_on IS NULL FROM deployments WHERE id = $1 AND camera_id = $2", opened, camera_id
         )
+        previous = await connection.fetchrow("SELECT id, site_id, location FROM deployments WHERE id = $1", closed)
+        if not still_current or previous is None:
+            raise PlacementError("the camera's deployments changed since this move; correct them one by one")
         moved = await connection.execute(
             "UPDATE images SET deployment_id = $2, site_id = $3 WHERE deployment_id = $1",
-            current["id"],
+            opened,
             previous["id"],
             previous["site_id"],
         )
-        await connection.execute("DELETE FROM deployments WHERE id = $1", current["id"])
+        await connection.execute("DELETE FROM deployments WHERE id = $1", opened)
         await connection.execute("UPDATE deployments SET ends_on = NULL WHERE id = $1", previous["id"])
         await connection.execute(
             "UPDATE cameras SET last_location = $2, candidate_location = NULL, candidate_since = NULL WHERE id = $1",
@@ -116,4 +118,10 @@ async def undo_move(pool: asyncpg.Pool, update_id: int, *, by: str) -> dict[str,
         )
         await connection.execute("UPDATE camera_updates SET resolved_at = now() WHERE id = $1", update_id)
         await cameras.add_update(connection, camera_id, "not_moved", undone_update=update_id, by=by)
+        await audit.record(connection, actor=by, action="camera.not-moved", target=str(update_id))
     return {"camera_id": camera_id, "deployment_id": previous["id"], "images_moved": int(moved.split()[-1])}
+
+
+async def _lock_camera(connection: asyncpg.Connection, camera_id: int) -> None:
+    """The camera's row lock, taken first, in the same order as the ingestor takes it."""
+    await connection.execute("SELECT id FROM cameras WHERE id = $1 FOR UPDATE", camera_id)

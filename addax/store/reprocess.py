@@ -34,11 +34,14 @@ async def release(
             original_name=row["original_name"],
             upload_path=row["upload_path"] or "",
             account=row["upload_account"] or "reprocess",
+            alerts=row["realtime"],
         )
         await audit.record(
             connection, actor=by, action="rejection.reprocess", target=str(image_id), reason=row["reject_reason"]
         )
-        spool.commit(partial, arrival)
+        await asyncio.to_thread(spool.commit, partial, arrival)
+    # The spool holds the file now; should it be refused again, the ingestor keeps a fresh copy.
+    objects.path(row["original_key"]).unlink(missing_ok=True)
     return arrival
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,7 @@ log = logging.getLogger("addax.spool")
 class Spool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def new_partial(self) -> tuple[str, Path]:
         spool_id = uuid.uuid4().hex
@@ -51,17 +52,24 @@ class Spool:
         (self.directory / f"{arrival.id}.json").unlink(missing_ok=True)
 
     def recover(self) -> list[Arrival]:
-        """Everything committed but not yet ingested; removes what was never complete."""
-        pending = []
-        for leftover in self.directory.glob("*.part"):
+        """Everything committed but not yet ingested; removes what was never complete.
+
+        Each entry is dealt with on its own: one odd entry (a directory, a damaged record) is set
+        aside with a warning and never stops the service from starting.
+        """
+        for leftover in [*self.directory.glob("*.part"), *self.directory.glob("*.json.tmp")]:
             log.warning("discarding an incomplete upload", extra={"file": leftover.name})
-            leftover.unlink(missing_ok=True)
-        for leftover in self.directory.glob("*.json.tmp"):
-            leftover.unlink(missing_ok=True)
+            _remove(leftover)
+        pending = []
         for record in sorted(self.directory.glob("*.json"), key=lambda path: path.stat().st_mtime):
-            fields = json.loads(record.read_text())
-            arrival = Arrival(**{**fields, "source": Source(fields["source"])})
-            if self.data_path(arrival).exists():
+            try:
+                fields = json.loads(record.read_text())
+                arrival = Arrival(**{**fields, "source": Source(fields["source"])})
+            except (OSError, ValueError, TypeError, KeyError) as error:
+                log.error("setting aside a damaged spool record", extra={"file": record.name, "error": str(error)})
+                record.rename(record.with_suffix(".damaged"))
+                continue
+            if self.data_path(arrival).is_file():
                 pending.append(arrival)
             else:
                 record.unlink()  # crashed between the record and the rename: the .part was discarded above
@@ -73,3 +81,10 @@ class Spool:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
