@@ -201,14 +201,11 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
             done, check = asyncio.run(watch(dsn, {sha for _, sha in photos}, uploads))
             uploaded = max(u.result() for u in uploads) - began
         after, n, stored = usage(addax), len(photos), done - began
-        return {
-            "photos": n, "clients": clients, "upload s": uploaded, "upload→stored s": stored, "photos/s": n / stored,
-            "RSS before MB": before.rss_mb, "RSS after MB": after.rss_mb, "RSS peak MB": after.peak_mb,
-            "pg before MB": before.pg_mb, "pg after MB": after.pg_mb,
-            "addax CPU ms/photo": 1000 * (after.cpu_s - before.cpu_s) / n,
-            "pg CPU ms/photo": 1000 * (after.pg_cpu_s - before.pg_cpu_s) / n,
-            "check": check,
-        }
+        row: dict[str, object] = {"photos": n, "clients": clients, "upload s": uploaded, "upload→stored s": stored}
+        row |= {"photos/s": n / stored, "RSS before MB": before.rss_mb, "RSS after MB": after.rss_mb}
+        row |= {"RSS peak MB": after.peak_mb, "pg before MB": before.pg_mb, "pg after MB": after.pg_mb}
+        row |= {"addax CPU ms/photo": 1000 * (after.cpu_s - before.cpu_s) / n}
+        return row | {"pg CPU ms/photo": 1000 * (after.pg_cpu_s - before.pg_cpu_s) / n, "check": check}
     finally:
         if addax.process is not None:
             addax.stop()

@@ -188,3 +188,16 @@ def test_import_is_resumable_and_reprocess_brings_back_rejections(addax: AddaxPr
     assert reprocessed.returncode == 0 and "1 rejected (corrupt_image)" in reprocessed.stdout
     missing = addax.cli("import", str(addax.home / "nowhere"), "--project", "deer")
     assert missing.returncode == 1 and "is not a directory" in missing.stderr
+
+
+def test_a_second_service_on_the_same_data_dir_is_refused(addax: AddaxProcess) -> None:
+    addax.start()
+    addax.wait_healthy()
+    second = AddaxProcess(home=addax.home, env=environment())
+    second.env["ADDAX_GENERAL_DATA_DIR"] = addax.env["ADDAX_GENERAL_DATA_DIR"]
+    result = second.cli("run", timeout=60)
+    assert result.returncode == 1 and "another Addax process" in result.stderr
+    assert addax.cli("project", "add", "jail").returncode == 0
+    bad_account = addax.cli("ftp-user", "add", "..", "--project", "jail", "--password-stdin", stdin="pw\n")
+    assert bad_account.returncode == 1 and "letters, digits" in bad_account.stderr
+    assert addax.stop() == 0

@@ -221,3 +221,20 @@ async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> Non
     )
     await intake.settled()
     assert len(await intake.images()) == 1
+
+
+async def test_renaming_a_directory_into_place_is_refused(intake: Intake) -> None:
+    def rename_directory() -> str:
+        ftp = client(intake.ftp_port, intake.account, PASSWORD)
+        try:
+            ftp.mkd("folder")
+            try:
+                ftp.rename("folder", "IMG_0001.JPG")
+            except ftplib.error_perm as refused:
+                return str(refused)
+            return "renamed"
+        finally:
+            ftp.quit()
+
+    assert (await asyncio.to_thread(rename_directory)).startswith("550")
+    assert not [path for path in (intake.data_dir / "spool").iterdir() if path.is_dir()]
