@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 
 class ObjectStoreError(Exception):
@@ -42,25 +45,29 @@ class FilesystemObjectStore:
         return self.path(key).is_file()
 
     def put_file(self, key: str, source: Path) -> None:
-        """Copy ``source`` under ``key`` durably (temp file, fsync, rename)."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        with source.open("rb") as reader, temporary.open("wb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        temporary.rename(target)
+        """Copy ``source`` under ``key`` durably."""
+        with source.open("rb") as reader:
+            self._write(key, lambda writer: shutil.copyfileobj(reader, writer, 1 << 20))
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, lambda writer: writer.write(data))
+
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
+        """Write to a temporary file of our own, fsync, then rename: readers never see half an object."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        with temporary.open("wb") as writer:
-            writer.write(data)
-            writer.flush()
-            os.fsync(writer.fileno())
-        temporary.rename(target)
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(descriptor, "wb") as writer:
+                fill(writer)
+                writer.flush()
+                os.fsync(writer.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        for torn in target.parent.glob(f".{target.name}.*"):  # left by a crash during an earlier attempt
+            torn.unlink(missing_ok=True)
 
     def move(self, old_key: str, new_key: str) -> None:
         target = self.path(new_key)

@@ -749,7 +749,7 @@ async def test_an_object_written_before_the_crash_ends_with_exactly_one_row(inta
     [row] = await intake.images()
     assert (row["original_key"], row["stage"]) == (key, "stored")
     assert store.read(key) == photo
-    assert stored_files(intake, "originals") == [store.path(key)]  # the temporary file was written over and renamed
+    assert stored_files(intake, "originals") == [store.path(key)]  # the torn temporary file is gone
 
 
 async def test_a_video_gets_one_keyframe_per_five_seconds(intake: Intake) -> None:
