@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvloop
 
 from addax import app, backfill, config, doctor, logs
 from addax.config import Config, ConfigError
@@ -97,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     logs.setup(settings.general.log_level)
     handlers: dict[str, Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]] = {
-        "run": lambda _, c: app.run(c),
         "migrate": _migrate,
         "doctor": lambda _, c: doctor.run(c),
         "user": _user_add,
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "reprocess": _reprocess,
     }
     try:
+        if args.command == "run":
+            return uvloop.run(app.run(settings))  # faster TLS and sockets for the long-running service
         return asyncio.run(handlers[args.command](args, settings))
     except EXPECTED_ERRORS as error:
         print(f"addax: {error}", file=sys.stderr)

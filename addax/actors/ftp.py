@@ -164,8 +164,8 @@ class _CameraFtpServer(aioftp.Server):
         stream = connection.data_connection
         del connection.data_connection
         account = connection.user.login
-        peer = stream.writer.transport.get_extra_info("peername") or ("",)
-        if peer[0] != connection.client_host:  # someone else raced the camera to its passive port
+        peer = stream.writer.transport.get_extra_info("peername")  # None once a fast client has hung up
+        if peer and peer[0] != connection.client_host:  # someone else raced the camera to its passive port
             log.warning(
                 "data connection from a foreign address refused",
                 extra={"account": account, "address": peer[0], "expected": connection.client_host},
@@ -304,6 +304,7 @@ class FtpActor(Actor[None]):
             data_ports=self._passive_ports,
             maximum_connections=self._max_connections,
             idle_timeout=300,
+            block_size=256 * 1024,  # photos are megabytes: fewer, larger reads keep the loop free
             socket_timeout=60,
             welcome_message="Addax FTPS: AUTH TLS required",
         )

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from addax.runtime.process import spawn
+
 # sun_path is 108 bytes on Linux; leave room for the socket's own file name.
 _MAX_SOCKET_DIR = 80
 
@@ -112,9 +114,7 @@ async def check_reachable(path: Path, owner: Owner | None) -> None:
     """Fail clearly when ``owner`` cannot write ``path`` (e.g. a parent directory is private to root)."""
     if owner is None:
         return
-    process = await asyncio.create_subprocess_exec(
-        "test", "-w", str(path), "-a", "-x", str(path), user=owner.uid, group=owner.gid, extra_groups=[]
-    )
+    process = await spawn(["test", "-w", str(path), "-a", "-x", str(path)], user=owner.uid, group=owner.gid)
     if await process.wait() != 0:
         blocked = next((p for p in reversed(path.parents) if not p.stat().st_mode & 0o001), path)
         raise EmbeddedServerError(

@@ -10,18 +10,33 @@ import asyncio
 import ctypes
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass  # not Linux: best effort
+def _child_setup(user: int | None, group: int | None) -> Callable[[], None]:
+    """What the child does before exec: drop to ``user``/``group``, then ask to die with its parent.
+
+    Done here rather than with Popen's user/group arguments so that it works on every event loop
+    (uvloop's subprocess support lacks them); the parent-death signal must come after the
+    switch of user, which clears it.
+    """
+
+    def setup() -> None:
+        if group is not None:
+            os.setgroups([])
+            os.setgid(group)
+        if user is not None:
+            os.setuid(user)
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass  # not Linux: best effort
+
+    return setup
 
 
 async def spawn(
@@ -33,19 +48,15 @@ async def spawn(
     output: IO[bytes] | int = asyncio.subprocess.DEVNULL,
 ) -> asyncio.subprocess.Process:
     """Start ``argv`` (as ``user``/``group`` when given) with stdout and stderr going to ``output``."""
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=output,
         stderr=asyncio.subprocess.STDOUT,
-        user=user,
-        group=group,
-        extra_groups=[] if user is not None else None,
         env=env,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_child_setup(user, group),
         start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop the child in order
     )
-    return process
 
 
 async def terminate(process: asyncio.subprocess.Process, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:

@@ -37,12 +37,14 @@ class LoginGuard:
     def __init__(self, *, pool: Callable[[], asyncpg.Pool], policy: LoginPolicy) -> None:
         self._pool = pool
         self._policy = policy
+        # An argon2 check takes 64 MiB and a third of a CPU second: a burst of logins must not take them all.
+        self._checks = asyncio.Semaphore(2)
 
     async def user(self, email: str, password: str, *, address: str) -> accounts.User:
         """The user whose e-mail and password these are; raises LoginRefused otherwise."""
         await self._refuse_if_locked("user", email, address)
         user = await accounts.find_user(self._pool(), email)
-        good = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+        good = await self._verify(user.password_hash if user else None, password)
         if not good or user is None or user.disabled:
             await self._failed("user", email, address)
         assert user is not None
@@ -61,9 +63,13 @@ class LoginGuard:
         """Generic form for other account kinds (e.g. FTPS upload accounts)."""
         await self._refuse_if_locked(kind, account, address)
         stored = await password_hash()
-        if not await asyncio.to_thread(verify_password, stored, password):
+        if not await self._verify(stored, password):
             await self._failed(kind, account, address)
         await self._succeeded(kind, account)
+
+    async def _verify(self, password_hash: str | None, password: str) -> bool:
+        async with self._checks:
+            return await asyncio.to_thread(verify_password, password_hash, password)
 
     async def _refuse_if_locked(self, kind: str, account: str, address: str) -> None:
         by_account, by_address = await accounts.recent_login_failures(
