@@ -82,7 +82,16 @@ def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(addax: AddaxProc
             upload.result()
     assert killed_after < CAMERAS * PHOTOS_PER_CAMERA, "the kill happened mid-burst"
 
-    addax.wait_for(lambda: count_rows(addax) == CAMERAS * PHOTOS_PER_CAMERA, what="every photo stored")
+    try:
+        addax.wait_for(lambda: count_rows(addax) == CAMERAS * PHOTOS_PER_CAMERA, what="every photo stored")
+    except AssertionError:
+        stages = psql(
+            addax,
+            "SELECT string_agg(stage || ':' || coalesce(reject_reason, '') || ':'"
+            " || coalesce(exif->>'reject_detail', ''), ' ') FROM images WHERE stage <> 'stored'",
+        )
+        spool = sorted(path.name for path in (addax.home / "data" / "spool").iterdir())
+        raise AssertionError(f"not stored: {stages}; spool: {spool}") from None
     duplicates = psql(addax, "SELECT count(*) - count(DISTINCT (camera_id, original_name)) FROM images")
     assert duplicates == "0"
     assert not list((addax.home / "data" / "spool").glob("*.data")), "nothing left waiting in the spool"

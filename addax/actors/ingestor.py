@@ -38,6 +38,9 @@ from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
 
+# Advisory lock keys (one bigint) for "sites of project N"; per-file locks use the two-int key space.
+SITE_LOCK_BASE = 1 << 40
+
 # Errors of the database connection or the disk, not of the file: retried until they pass.
 TRANSIENT = (
     OSError,
@@ -313,7 +316,13 @@ class Ingestor(Actor[Arrival]):
                 camera_id=camera.id,
             )
         taken_on = _local_day(taken_at, offset) if taken_at else now.date()
+        # The object first (its key is its content, so writing it twice is harmless), then the short
+        # section that decides where the camera stands.
+        key = original_key(project.id, facts.sha256_hex, EXTENSIONS[facts.media or MediaType.JPEG])
+        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
         reading = _point(identity.latitude, identity.longitude)
+        if reading is not None:  # it may found a site: one such decision per project at a time
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", SITE_LOCK_BASE + project.id)
         decision = decide(
             await cameras.placement(connection, camera.id),
             reading,
@@ -324,8 +333,6 @@ class Ingestor(Actor[Arrival]):
         )
         await cameras.apply(connection, camera, decision)
         deployment_id, site_id = await cameras.deployment_on(connection, camera.id, taken_on)
-        key = original_key(project.id, facts.sha256_hex, EXTENSIONS[facts.media or MediaType.JPEG])
-        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
         exif = {
             "tags": facts.tags,
             "problems": list(metadata.problems),

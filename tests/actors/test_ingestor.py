@@ -761,3 +761,10 @@ async def test_a_video_gets_one_keyframe_per_five_seconds(intake: Intake) -> Non
     for frame in keyframes:
         with Image.open(objects_dir(intake) / frame["key"]) as still:
             assert still.format == "JPEG" and still.size == (64, 48)
+
+
+async def test_cameras_first_seen_at_the_same_place_at_the_same_moment_share_one_site(intake: Intake) -> None:
+    photos = [willfine_at(HOME, "2025:12:01", serial=f"SAME{n}") for n in range(6)]
+    outcomes = await asyncio.gather(*(intake.ingest(f"IMG_{n}.JPG", photo) for n, photo in enumerate(photos)))
+    assert {outcome.kind for outcome in outcomes} == {"stored"}
+    assert len(await sites(intake)) == 1
