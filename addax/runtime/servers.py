@@ -93,7 +93,9 @@ class AsgiServer(Actor[None]):
 
     async def on_start(self) -> None:
         sock = bind(self._host, self._port, setting=self._setting)
-        config = uvicorn.Config(self._app, lifespan="on", log_config=None, access_log=False)
+        config = uvicorn.Config(
+            self._app, lifespan="on", log_config=None, access_log=False, timeout_graceful_shutdown=2
+        )  # open browser WebSockets must not hold up a stop
         self._server = _QuietUvicorn(config)
         self._serving = asyncio.ensure_future(self._server.serve(sockets=[sock]))  # awaited by run(), below
         async with asyncio.timeout(self._ready_timeout):
