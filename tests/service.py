@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -87,28 +88,20 @@ class AddaxProcess:
             return error.code, json.loads(error.read())
 
     def wait_healthy(self, timeout: float = 90) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> dict | None:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"addax exited with {self.process.returncode}:\n{self.log()[-3000:]}")
             try:
                 status, body = self.get("/api/health")
-                if status == 200:
-                    return json.loads(body)
             except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"addax not healthy after {timeout}s:\n{self.log()[-3000:]}")
+                return None
+            return json.loads(body) if status == 200 else None
+
+        return wait_until(healthy, timeout=timeout, what="/api/health", on_timeout=lambda: self.log()[-3000:])
 
     def wait_for(self, condition, timeout: float = 60, what: str = "condition") -> object:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log()[-3000:]}")
+        return wait_until(condition, timeout=timeout, what=what, on_timeout=lambda: self.log()[-3000:])
 
     def stop(self, timeout: float = 60) -> int:
         assert self.process is not None

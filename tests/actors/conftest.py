@@ -22,6 +22,7 @@ from addax.store.objects import FilesystemObjectStore
 from addax.store.spool import Spool
 from addax.tls import server_context
 from tests.conftest import free_port, world_readable_tempdir
+from tests.waiting import eventually
 
 PASSWORD = "camera-secret"
 
@@ -60,12 +61,14 @@ class Intake:
 
     async def settled(self) -> None:
         """Wait until every upload handed over so far has been ingested."""
-        assert self.ingestor.mailbox is not None
-        import asyncio
-
-        async with asyncio.timeout(60):
-            while len(self.ingestor.mailbox) or list((self.data_dir / "spool").glob("*.data")):
-                await asyncio.sleep(0.02)
+        mailbox = self.ingestor.mailbox
+        assert mailbox is not None
+        spool = self.data_dir / "spool"
+        await eventually(
+            lambda: not len(mailbox) and not list(spool.glob("*.data")),
+            timeout=60,
+            what="the ingestor to empty its mailbox and the spool",
+        )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from tests.actors.conftest import PASSWORD, Intake
 from tests.actors.ftps import client, upload
 from tests.domain import jpeg_factory
+from tests.waiting import eventually
 
 
 async def test_photo_over_ftps_is_stored_under_its_camera(intake: Intake) -> None:
@@ -115,9 +116,7 @@ async def test_cut_off_upload_is_discarded(intake: Intake, caplog: pytest.LogCap
         data.close()
 
     await asyncio.to_thread(cut_off)
-    async with asyncio.timeout(10):
-        while "partial upload discarded" not in caplog.text:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: "partial upload discarded" in caplog.text, timeout=10, what="the discard to be logged")
     await intake.settled()
     assert await intake.images() == []
     assert not list((intake.data_dir / "spool").iterdir())

@@ -14,7 +14,7 @@ import math
 import random
 import struct
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from addax.store.objects import FilesystemObjectStore, original_key
 from tests.actors.conftest import Intake
 from tests.domain import jpeg_factory
 from tests.domain.jpeg_factory import RECONYX_SERIAL, SWIFT_IMEI, WILLFINE_SERIAL
+from tests.waiting import eventually
 
 # ---------------------------------------------------------------------------------------------
 # Helpers: places, files, and the rows the ingestor writes
@@ -201,13 +202,6 @@ async def health_reports(intake: Intake, camera_id: int | None) -> list[asyncpg.
 
 async def ingest_all(intake: Intake, files: list[tuple[str, bytes]]) -> list[Outcome]:
     return [await intake.ingest(name, data) for name, data in files]
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], *, timeout: float = 30.0) -> None:
-    """Wait until ``condition`` holds (polled, like ``Intake.settled``), or fail after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.02)
 
 
 async def assert_rejected(intake: Intake, outcome: Outcome, data: bytes, reason: str, extension: str) -> asyncpg.Record:

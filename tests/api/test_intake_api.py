@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 
 from tests.domain import jpeg_factory
+from tests.waiting import eventually
 
 
 def form(name: str, data: bytes) -> aiohttp.FormData:
@@ -16,12 +17,11 @@ def form(name: str, data: bytes) -> aiohttp.FormData:
 
 
 async def wait_for_rows(backend, project_id: int, count: int) -> list:
-    async with asyncio.timeout(30):
-        while True:
-            rows = await backend.pool.fetch("SELECT * FROM images WHERE project_id = $1 ORDER BY id", project_id)
-            if len(rows) >= count:
-                return rows
-            await asyncio.sleep(0.05)
+    async def rows() -> list | None:
+        found = await backend.pool.fetch("SELECT * FROM images WHERE project_id = $1 ORDER BY id", project_id)
+        return found if len(found) >= count else None
+
+    return await eventually(rows, what=f"{count} image rows")
 
 
 async def test_device_upload_is_ingested_and_browsable(make_api, backend, device, bearer) -> None:
@@ -103,11 +103,12 @@ async def test_rejection_is_listed_and_reprocessed_after_the_cause_is_fixed(make
     await backend.pool.execute("UPDATE projects SET require_camera_registration = false WHERE id = $1", project_id)
     response = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
     assert response.status == 202
-    async with asyncio.timeout(30):
-        while [
-            r["stage"] for r in await backend.pool.fetch("SELECT stage FROM images WHERE project_id = $1", project_id)
-        ] != ["stored"]:
-            await asyncio.sleep(0.05)
+
+    async def stored_once() -> bool:
+        rows = await backend.pool.fetch("SELECT stage FROM images WHERE project_id = $1", project_id)
+        return [row["stage"] for row in rows] == ["stored"]
+
+    await eventually(stored_once, what="the reprocessed file stored")
     again = await client.post(f"/api/rejections/{row['id']}/reprocess", headers=bearer)
     assert again.status == 404
 
