@@ -103,6 +103,7 @@ async def start_intake(supervisor: Supervisor, config: Config, storage: Storage,
             max_connections=config.ftp.max_connections,
             max_file_mb=config.ftp.max_file_mb,
             min_free_mb=config.ftp.min_free_mb,
+            passive_address=config.ftp.passive_address,
         )
     )
     return ingestor

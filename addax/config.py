@@ -7,6 +7,7 @@ and the CLI prints that one line and exits. The objects are frozen and passed do
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -51,6 +52,7 @@ class Ftp:
     host: str = "0.0.0.0"
     port: int = 2121
     passive_ports: str = "30000-30049"
+    passive_address: str = ""
     cert_file: str = ""
     key_file: str = ""
     max_connections: int = 64
@@ -246,11 +248,7 @@ def _validate(config: Config) -> None:
         value = getattr(getattr(config, section), name)
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
-    low, _, high = config.ftp.passive_ports.partition("-")
-    if not (
-        low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536
-    ):
-        raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {config.ftp.passive_ports!r}")
+    _validate_ftp(config.ftp)
     for section in ("http", "ftp"):
         settings = getattr(config, section)
         if bool(settings.cert_file) != bool(settings.key_file):
@@ -261,3 +259,16 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"database.pool_size: must be at least 1, got {config.database.pool_size}")
     if config.auth.max_failures < 1:
         raise ConfigError(f"auth.max_failures: must be at least 1, got {config.auth.max_failures}")
+
+
+def _validate_ftp(ftp: Ftp) -> None:
+    low, _, high = ftp.passive_ports.partition("-")
+    if not (
+        low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536
+    ):
+        raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {ftp.passive_ports!r}")
+    if ftp.passive_address:
+        try:
+            ipaddress.IPv4Address(ftp.passive_address)
+        except ValueError:
+            raise ConfigError(f"ftp.passive_address: expected an IPv4 address, got {ftp.passive_address!r}") from None

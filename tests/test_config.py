@@ -246,3 +246,24 @@ def test_an_environment_override_is_validated_even_when_the_file_is_fine(tmp_pat
 def test_odd_digits_in_passive_ports_give_a_config_error(empty_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"^ftp\.passive_ports:"):
         config.load(environ={"ADDAX_FTP_PASSIVE_PORTS": "30000-3²"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "fragment"),
+    [
+        ({"ADDAX_STORAGE_BACKEND": "s3"}, "storage.backend: 's3' is not one of fs"),
+        ({"ADDAX_HTTP_CERT_FILE": "/etc/addax/http.crt"}, "http.cert_file and http.key_file: set both"),
+        ({"ADDAX_FTP_KEY_FILE": "/etc/addax/ftp.key"}, "ftp.cert_file and ftp.key_file: set both"),
+        ({"ADDAX_FTP_PASSIVE_ADDRESS": "ftp.example.org"}, "ftp.passive_address: expected an IPv4 address"),
+    ],
+)
+def test_settings_that_would_be_silently_ignored_are_refused(
+    empty_dir: Path, environ: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        config.load(environ=environ)
+    assert fragment in str(refused.value)
+
+
+def test_a_passive_address_for_nat_is_accepted(empty_dir: Path) -> None:
+    assert config.load(environ={"ADDAX_FTP_PASSIVE_ADDRESS": "203.0.113.7"}).ftp.passive_address == "203.0.113.7"

@@ -279,6 +279,7 @@ class FtpActor(Actor[None]):
         max_connections: int,
         max_file_mb: int,
         min_free_mb: int = 512,
+        passive_address: str = "",
         name: str = "ftp",
     ) -> None:
         super().__init__(name=name)
@@ -286,6 +287,7 @@ class FtpActor(Actor[None]):
         self._tls, self._homes, self._spool = tls, data_dir / "ftp", spool
         self._accounts, self._logins, self._deliver = accounts, logins, deliver
         self._max_connections, self._max_file_bytes = max_connections, max_file_mb * 2**20
+        self._passive_address = passive_address or None
         self._min_free_bytes = min_free_mb * 2**20
         self._server: _CameraFtpServer | None = None
 
@@ -305,6 +307,7 @@ class FtpActor(Actor[None]):
             maximum_connections=self._max_connections,
             idle_timeout=300,
             block_size=256 * 1024,  # photos are megabytes: fewer, larger reads keep the loop free
+            ipv4_pasv_forced_response_address=self._passive_address,
             socket_timeout=60,
             welcome_message="Addax FTPS: AUTH TLS required",
         )

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 
 from addax.store.accounts import AccountError
@@ -45,6 +46,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         )
     except (PlacementError, AccountError) as error:
         return web.json_response({"error": str(error), "status": 409}, status=409)
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+        return web.json_response(
+            {"error": "the change collided with another one; try again", "status": 503},
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     except DatabaseUnavailable as error:
         return web.json_response({"error": f"database unavailable: {error}", "status": 503}, status=503)
     except Exception:
