@@ -31,15 +31,12 @@ from addax.domain.intake import Arrival, RejectReason
 from addax.domain.media import EXTENSIONS, MediaType
 from addax.domain.sites import Point, decide
 from addax.runtime import Actor, MailboxClosed
-from addax.store import cameras, images
+from addax.store import cameras, images, projects
 from addax.store.database import DatabaseUnavailable
 from addax.store.objects import FilesystemObjectStore, keyframe_key, original_key, rejected_key
 from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
-
-# Advisory lock keys (one bigint) for "sites of project N"; per-file locks use the two-int key space.
-SITE_LOCK_BASE = 1 << 40
 
 # Errors of the database connection or the disk, not of the file: retried until they pass.
 TRANSIENT = (
@@ -63,15 +60,6 @@ class Outcome:
     image_id: int | None = None
     reason: str | None = None
     camera_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Project:
-    id: int
-    timezone: str
-    require_camera_registration: bool
-    require_timestamp: bool
-    site_radius_m: float
 
 
 class Ingestor(Actor[Arrival]):
@@ -160,12 +148,8 @@ class Ingestor(Actor[Arrival]):
         facts = await asyncio.to_thread(inspect_file, path, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
         async with self._pool().acquire() as connection, connection.transaction():
             # Two copies of the same bytes (a camera re-sending) are taken one after the other.
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock($1::int, $2::int)",
-                arrival.project_id,
-                int.from_bytes(facts.sha256[:4], "big", signed=True),
-            )
-            project = await _project(connection, arrival.project_id)
+            await images.lock_content(connection, arrival.project_id, facts.sha256)
+            project = await projects.intake_settings(connection, arrival.project_id)
             outcome = await self._file(connection, project, arrival, facts)
         self._spool.discard(arrival)
         self.processed += 1
@@ -192,7 +176,7 @@ class Ingestor(Actor[Arrival]):
         return outcome
 
     async def _file(
-        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+        self, connection: asyncpg.Connection, project: projects.IntakeSettings, arrival: Arrival, facts: Inspection
     ) -> Outcome:
         existing = await images.find_by_hash(connection, project.id, facts.sha256)
         if existing is not None:
@@ -250,7 +234,7 @@ class Ingestor(Actor[Arrival]):
         return Outcome("rejected" if created else "duplicate", image_id, str(reason), camera_id)
 
     async def _report(
-        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+        self, connection: asyncpg.Connection, project: projects.IntakeSettings, arrival: Arrival, facts: Inspection
     ) -> Outcome:
         report = facts.report
         assert report is not None
@@ -281,7 +265,7 @@ class Ingestor(Actor[Arrival]):
         return Outcome("report", None, None, camera.id)
 
     async def _media(
-        self, connection: asyncpg.Connection, project: _Project, arrival: Arrival, facts: Inspection
+        self, connection: asyncpg.Connection, project: projects.IntakeSettings, arrival: Arrival, facts: Inspection
     ) -> Outcome:
         now = datetime.now(UTC)
         metadata = parse_metadata(facts.tags, camera_timezone=project.timezone, now=now)
@@ -322,7 +306,7 @@ class Ingestor(Actor[Arrival]):
         await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
         reading = _point(identity.latitude, identity.longitude)
         if reading is not None:  # it may found a site: one such decision per project at a time
-            await connection.execute("SELECT pg_advisory_xact_lock($1)", SITE_LOCK_BASE + project.id)
+            await cameras.lock_sites(connection, project.id)
         decision = decide(
             await cameras.placement(connection, camera.id),
             reading,
@@ -378,18 +362,7 @@ class Ingestor(Actor[Arrival]):
         return Outcome("stored" if created else "duplicate", image_id, None, camera.id)
 
 
-async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:
-    row = await connection.fetchrow(
-        "SELECT id, timezone, require_camera_registration, require_timestamp, site_radius_m FROM projects"
-        " WHERE id = $1",
-        project_id,
-    )
-    if row is None:
-        raise LookupError(f"project {project_id} does not exist")
-    return _Project(**dict(row))
-
-
-def _camera_refusal(camera: cameras.Camera, project: _Project) -> str | None:
+def _camera_refusal(camera: cameras.Camera, project: projects.IntakeSettings) -> str | None:
     """Why this camera's photos are not accepted, if they are not."""
     if camera.status == "retired":
         return f"camera {camera.name} is retired"

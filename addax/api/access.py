@@ -11,7 +11,7 @@ from aiohttp import web
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.domain.secrets import token_digest
-from addax.store import accounts
+from addax.store import accounts, browse
 
 
 def _default(value: Any) -> Any:
@@ -53,6 +53,14 @@ async def require_admin_of(request: web.Request, project_id: int) -> accounts.Us
     if roles.get(project_id) not in (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN):
         raise json_error(403, f"only an admin of project {project_id} may do this")
     return user
+
+
+async def require_admin_of_owner(request: web.Request, thing: browse.Owned, missing: str) -> accounts.User:
+    """404 when the thing named by the path's id does not exist; 403 unless the caller administers its project."""
+    project_id = await browse.project_of(request.app[SERVICES].pool(), thing, path_id(request))
+    if project_id is None:
+        raise json_error(404, missing)
+    return await require_admin_of(request, project_id)
 
 
 def int_param(request: web.Request, name: str, *, default: int | None = None) -> int | None:

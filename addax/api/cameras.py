@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from addax.api.access import int_param, path_id, require_admin_of, respond, visible_projects
+from addax.api.access import (
+    int_param,
+    path_id,
+    require_admin_of,
+    require_admin_of_owner,
+    respond,
+    visible_projects,
+)
 from addax.api.auth import read_json
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
@@ -108,10 +115,7 @@ async def list_sites(request: web.Request) -> web.Response:
 @routes.patch("/api/sites/{id}")
 async def rename_site(request: web.Request) -> web.Response:
     pool = request.app[SERVICES].pool()
-    project_id = await pool.fetchval("SELECT project_id FROM sites WHERE id = $1", path_id(request))
-    if project_id is None:
-        raise json_error(404, "no such site")
-    user = await require_admin_of(request, project_id)
+    user = await require_admin_of_owner(request, browse.Owned.SITE, "no such site")
     name = (await read_json(request)).get("name")
     if not isinstance(name, str) or not name.strip():
         raise json_error(400, 'send {"name": "..."}')
@@ -132,13 +136,7 @@ async def list_deployments(request: web.Request) -> web.Response:
 async def reassign_deployment(request: web.Request) -> web.Response:
     """Move a deployment (and its images) to another site: {"site_id": 3}."""
     pool = request.app[SERVICES].pool()
-    project_id = await pool.fetchval(
-        "SELECT c.project_id FROM deployments d JOIN cameras c ON c.id = d.camera_id WHERE d.id = $1",
-        path_id(request),
-    )
-    if project_id is None:
-        raise json_error(404, "no such deployment")
-    user = await require_admin_of(request, project_id)
+    user = await require_admin_of_owner(request, browse.Owned.DEPLOYMENT, "no such deployment")
     site_id = (await read_json(request)).get("site_id")
     if not isinstance(site_id, int):
         raise json_error(400, 'send {"site_id": <int>}')
@@ -156,11 +154,5 @@ async def list_camera_updates(request: web.Request) -> web.Response:
 async def not_moved(request: web.Request) -> web.Response:
     """Undo a detected move: the camera stayed; its images go back to the earlier deployment."""
     pool = request.app[SERVICES].pool()
-    project_id = await pool.fetchval(
-        "SELECT c.project_id FROM camera_updates u JOIN cameras c ON c.id = u.camera_id WHERE u.id = $1",
-        path_id(request),
-    )
-    if project_id is None:
-        raise json_error(404, "no such camera update")
-    user = await require_admin_of(request, project_id)
+    user = await require_admin_of_owner(request, browse.Owned.CAMERA_UPDATE, "no such camera update")
     return respond(await placement.undo_move(pool, path_id(request), by=user.email))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addax.api.access import int_param, path_id, require_admin_of, respond, visible_projects
+from addax.api.access import int_param, path_id, require_admin_of_owner, respond, visible_projects
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.store import browse, reprocess
@@ -24,12 +24,7 @@ async def list_rejections(request: web.Request) -> web.Response:
 @routes.post("/api/rejections/{id}/reprocess")
 async def reprocess_rejection(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    project_id = await services.pool().fetchval(
-        "SELECT project_id FROM images WHERE id = $1 AND stage = 'rejected'", path_id(request)
-    )
-    if project_id is None:
-        raise json_error(404, "no such rejected file")
-    user = await require_admin_of(request, project_id)
+    user = await require_admin_of_owner(request, browse.Owned.REJECTION, "no such rejected file")
     arrival = await reprocess.release(
         services.pool(), services.objects, services.spool, path_id(request), by=user.email
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -142,3 +143,18 @@ async def rejections(
         limit,
     )
     return [dict(row) for row in rows]
+
+
+class Owned(StrEnum):
+    """Things that belong to a project, by the query that finds their project."""
+
+    SITE = "SELECT project_id FROM sites WHERE id = $1"
+    DEPLOYMENT = "SELECT c.project_id FROM deployments d JOIN cameras c ON c.id = d.camera_id WHERE d.id = $1"
+    CAMERA_UPDATE = "SELECT c.project_id FROM camera_updates u JOIN cameras c ON c.id = u.camera_id WHERE u.id = $1"
+    REJECTION = "SELECT project_id FROM images WHERE id = $1 AND stage = 'rejected'"
+
+
+async def project_of(db: asyncpg.Pool, thing: Owned, thing_id: int) -> int | None:
+    """The project that a site, deployment, camera update or rejected file belongs to (None: no such thing)."""
+    found = await db.fetchval(thing.value, thing_id)
+    return int(found) if found is not None else None

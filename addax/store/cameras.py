@@ -247,3 +247,12 @@ async def edit(
         timezone,
     )
     await add_update(connection, camera_id, "edited", name=name, status=status, timezone=timezone)
+
+
+# One-bigint advisory lock keys for "the sites of project N" (content locks use the two-int key space).
+_SITE_LOCK_BASE = 1 << 40
+
+
+async def lock_sites(connection: asyncpg.Connection, project_id: int) -> None:
+    """Until the transaction ends, no other decision may found a site in this project."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", _SITE_LOCK_BASE + project_id)

@@ -87,3 +87,10 @@ async def delete_rejected(connection: asyncpg.Connection, image_id: int) -> asyn
         " exif->>'upload_path' AS upload_path, realtime",
         image_id,
     )
+
+
+async def lock_content(connection: asyncpg.Connection, project_id: int, sha256: bytes) -> None:
+    """Until the transaction ends, nobody else ingests these bytes into this project (two-int lock keys)."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock($1::int, $2::int)", project_id, int.from_bytes(sha256[:4], "big", signed=True)
+    )
