@@ -42,19 +42,50 @@ class Mailbox(Generic[T]):
         self._closed = False
         self._senders: deque[asyncio.Future[None]] = deque()
         self._receivers: deque[asyncio.Future[None]] = deque()
+        # Slots freed by a get and promised to a woken sender that has not run yet: a newcomer
+        # must not take them, or producers that were already waiting would be overtaken.
+        self._reserved = 0
 
     def put_nowait(self, item: T) -> None:
         if self._closed:
             raise MailboxClosed("mailbox is closed")
-        if len(self._items) >= self._capacity:
+        if self._senders or len(self._items) + self._reserved >= self._capacity:
             raise MailboxFull(f"mailbox is full ({self._capacity} messages)")
+        self._append(item)
+
+    async def put(self, item: T) -> None:
+        if self._closed:
+            raise MailboxClosed("mailbox is closed")
+        if self._senders or len(self._items) + self._reserved >= self._capacity:
+            await self._wait_for_room()  # returns holding a reserved slot, first come first served
+            self._reserved -= 1
+        self._append(item)
+
+    def _append(self, item: T) -> None:
         self._items.append(item)
         _wake_one(self._receivers)
 
-    async def put(self, item: T) -> None:
-        while not self._closed and len(self._items) >= self._capacity:
-            await _wait_in(self._senders)
-        self.put_nowait(item)
+    async def _wait_for_room(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._senders.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter in self._senders:
+                self._senders.remove(waiter)
+            elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._reserved -= 1  # woken with a slot, then cancelled: the slot goes to the next in line
+                self._give_room()
+            raise
+
+    def _give_room(self) -> None:
+        """One slot is free: promise it to the first waiting sender, if any."""
+        while self._senders:
+            waiter = self._senders.popleft()
+            if not waiter.done():
+                self._reserved += 1
+                waiter.set_result(None)
+                return
 
     def get_nowait(self) -> T:
         """Take one message without waiting; raises ``MailboxClosed`` or ``IndexError`` when none is there."""
@@ -63,7 +94,7 @@ class Mailbox(Generic[T]):
                 raise MailboxClosed("mailbox is closed and empty")
             raise IndexError("mailbox is empty")
         item = self._items.popleft()
-        _wake_one(self._senders)
+        self._give_room()
         return item
 
     async def get(self) -> T:
@@ -75,11 +106,14 @@ class Mailbox(Generic[T]):
 
     def close(self) -> None:
         self._closed = True
-        for waiters in (self._senders, self._receivers):
-            while waiters:
-                waiter = waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
+        while self._senders:
+            waiter = self._senders.popleft()
+            if not waiter.done():
+                waiter.set_exception(MailboxClosed("mailbox is closed"))
+        while self._receivers:
+            waiter = self._receivers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def closed(self) -> bool:

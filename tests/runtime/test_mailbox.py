@@ -246,12 +246,6 @@ async def test_waiting_producers_are_served_in_the_order_they_called_put() -> No
         await finish(producer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mailbox.py put(): a woken sender re-checks and, if a newcomer took the free slot first, "
-    "calls _wait_in again and goes to the BACK of the senders queue, so waiting producers can be "
-    "overtaken (anyio hands the waiting sender's item over on receive instead)",
-)
 async def test_a_newcomer_does_not_overtake_producers_that_were_already_waiting() -> None:
     mailbox = Mailbox[str](1)
     mailbox.put_nowait("head")
@@ -260,14 +254,16 @@ async def test_a_newcomer_does_not_overtake_producers_that_were_already_waiting(
     waiting.append(asyncio.create_task(mailbox.put("b")))
     await settle()
 
-    assert mailbox.get_nowait() == "head"  # frees one slot and wakes the producer of "a"
-    await mailbox.put("c")  # a newcomer's put, before the producer of "a" has had its turn
+    assert mailbox.get_nowait() == "head"  # frees one slot and promises it to the producer of "a"
+    with pytest.raises(MailboxFull):
+        mailbox.put_nowait("c")  # a newcomer may not take the promised slot ...
+    waiting.append(asyncio.create_task(mailbox.put("c")))  # ... and queues up behind "b"
     await settle()
 
     received = [await mailbox.get() for _ in range(3)]
     for task in waiting:
         await finish(task)
-    assert received.index("a") < received.index("b"), received
+    assert received == ["a", "b", "c"]
 
 
 async def test_random_cancellations_neither_lose_nor_duplicate_items() -> None:
