@@ -29,7 +29,7 @@ from addax.domain.intake import Arrival, Source
 from addax.runtime import Supervisor
 from addax.store.objects import FilesystemObjectStore, original_key
 from tests.actors.conftest import Intake
-from tests.domain import jpeg_factory
+from tests.domain import jpeg_factory, report_samples
 from tests.domain.jpeg_factory import RECONYX_SERIAL, SWIFT_IMEI, WILLFINE_SERIAL
 from tests.waiting import eventually
 
@@ -40,28 +40,7 @@ from tests.waiting import eventually
 HOME = (52.098737, 5.125504)  # where the Willfine of CAMERAS.md stands
 METRES_PER_DEGREE = 111_195.0  # along a meridian, on the sphere that addax.domain.sites uses
 
-WILLFINE_REPORT = """IMEI:861234567890123
-CSQ:15
-Temp:24℃
-Battery:60%
-SD:59405M/59628M
-GPS:52.098737,5.125504
-Total:8932
-Send:8900
-Date:05/12/2025 15:46:47
-"""
-
-SWIFT_REPORT = """IMEI:861234567890124
-CamID:
-CSQ:22
-Temp:21 Celsius Degree
-Battery:100%
-SD:14.5GB/29.7GB
-GPS:S32*56'06" E117*09'36"
-Total Pics:120
-Send times:118
-Date:05/12/2025  15:46:47
-"""
+WILLFINE_REPORT, SWIFT_REPORT = report_samples.WILLFINE, report_samples.SWIFT_ENDURO
 
 
 def moved(origin: tuple[float, float], *, north_m: float = 0.0, east_m: float = 0.0) -> tuple[float, float]:
