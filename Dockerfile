@@ -12,10 +12,13 @@ RUN useradd --system --create-home --home-dir /home/addax --shell /usr/sbin/nolo
  && mkdir -p /data /app && chown addax:addax /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
+RUN python3 -m venv /app/.venv \
+ && /app/.venv/bin/pip install --no-cache-dir pip==26.3 \
+ && /app/.venv/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY addax ./addax
 COPY migrations ./migrations
-RUN python3 -m venv /app/.venv && /app/.venv/bin/pip install --no-cache-dir -e /app
+RUN /app/.venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation -e /app
 
 COPY config.toml /app/config.toml
 ENV ADDAX_CONFIG=/app/config.toml \

@@ -4,8 +4,11 @@
 VENV    := .venv
 PYTHON  ?= python3
 STAMP   := $(VENV)/.installed
+PIP_VERSION := 26.3
+UV_VERSION  := 0.13.9
+LOCK_FLAGS  := --quiet --generate-hashes --universal --python-version 3.11 --no-header
 
-.PHONY: run test install system-deps system-deps-test lint clean
+.PHONY: run test install system-deps system-deps-test lint lock clean
 
 run: install
 	$(VENV)/bin/addax run
@@ -18,11 +21,23 @@ system-deps:
 system-deps-test:
 	./scripts/install-system-deps test
 
-$(STAMP): pyproject.toml
+# Exact versions and hashes from the lock files (pyproject.toml keeps the ranges), so a new release
+# upstream cannot change what a fresh install gets: requirements.lock for the service (the Docker
+# image), requirements-test.lock for it plus the test tools, in the same versions. `make lock` renews both.
+$(STAMP): pyproject.toml requirements-test.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q pip==$(PIP_VERSION)
+	$(VENV)/bin/pip install -q --require-hashes -r requirements-test.lock
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q uv==$(UV_VERSION)
+	$(VENV)-lock/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements-build.in -o requirements.lock
+	$(VENV)-lock/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements-build.in --extra test \
+		-c requirements.lock -o requirements-test.lock
+	rm -rf $(VENV)-lock
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check addax tests bench
