@@ -2,8 +2,8 @@
 
 Start order (the supervisor stops them in reverse):
 
-    postgres* ─► redis* ─► database (pool + migrations) ─► queue (arq/Redis) ─► http API ─► ui
-    (* only when no database.url / redis.url is configured: the embedded servers)
+    postgres* ─► redis* ─► database° (pool + migrations) ─► queue° (arq/Redis) ─► ingestor ─► ftp ─► http ─► ui
+    (* only when no database.url / redis.url is configured: the embedded servers; ° resources, not actors)
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
+from arq.connections import ArqRedis
+
 from addax.actors.ftp import FtpActor
 from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
@@ -30,11 +33,9 @@ from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import RestartBudget, Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.runtime.servers import AiohttpServer, AsgiServer
-from addax.store import accounts
-from addax.store.database import Database
+from addax.store import accounts, database, queue
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
-from addax.store.queue import Queue
 from addax.store.spool import Spool
 from addax.tls import server_context, write_private
 from addax.ui import UiServices, build_ui
@@ -48,8 +49,8 @@ FIRST_ADMIN_EMAIL = "admin@localhost"
 class Storage:
     """The running storage services, for whatever is wired on top of them."""
 
-    database: Database
-    queue: Queue
+    pool: asyncpg.Pool
+    redis: ArqRedis
     spool: Spool
     objects: FilesystemObjectStore
     events: Broadcast
@@ -65,23 +66,23 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
         await supervisor.start(postgres)
         dsn = postgres.dsn
     if config.embedded_redis:
-        redis = EmbeddedRedis(data_dir=config.data_path, server_bin=config.redis.server_bin)
-        await supervisor.start(redis)
-        redis_url = redis.url
-    database = Database(dsn=dsn, pool_size=config.database.pool_size)
-    await supervisor.start(database)
-    queue = Queue(url=redis_url)
-    await supervisor.start(queue)
+        redis_server = EmbeddedRedis(data_dir=config.data_path, server_bin=config.redis.server_bin)
+        await supervisor.start(redis_server)
+        redis_url = redis_server.url
+    pool = await supervisor.use(
+        "database", database.open_database(dsn, pool_size=config.database.pool_size), probe=database.ping
+    )
+    redis = await supervisor.use("queue", queue.open_queue(redis_url), probe=queue.ping)
     spool = Spool(config.data_path / "spool")
     objects = FilesystemObjectStore(config.data_path / "objects")
-    return Storage(database=database, queue=queue, spool=spool, objects=objects, events=Broadcast())
+    return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast())
 
 
 async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Ingestor:
     """The ingestor, then the FTPS server that feeds it."""
-    database = storage.database
+    pool = storage.pool
     ingestor = Ingestor(
-        pool=lambda: database.pool,
+        pool=pool,
         spool=storage.spool,
         objects=storage.objects,
         max_file_mb=config.ftp.max_file_mb,
@@ -97,7 +98,7 @@ async def start_intake(supervisor: Supervisor, config: Config, storage: Storage,
             tls=lambda: server_context(config.ftp.cert_file, config.ftp.key_file, data_dir=config.data_path),
             data_dir=config.data_path,
             spool=storage.spool,
-            accounts=lambda name: accounts.upload_account(database.pool, name),
+            accounts=lambda name: accounts.upload_account(pool, name),
             logins=logins,
             deliver=ingestor.send,
             max_connections=config.ftp.max_connections,
@@ -109,23 +110,22 @@ async def start_intake(supervisor: Supervisor, config: Config, storage: Storage,
     return ingestor
 
 
-def login_guard(config: Config, database: Database) -> LoginGuard:
+def login_guard(config: Config, pool: asyncpg.Pool) -> LoginGuard:
     """One lock for every door: API, dashboard and FTPS share failures and lockouts."""
     policy = LoginPolicy(
         max_failures=config.auth.max_failures,
         window_s=config.auth.failure_window_s,
         failure_delay_s=config.auth.failure_delay_s,
     )
-    return LoginGuard(pool=lambda: database.pool, policy=policy)
+    return LoginGuard(pool=pool, policy=policy)
 
 
 async def start_web(
     supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard, ingestor: Ingestor
 ) -> None:
     """Start the HTTP API and the dashboard."""
-    database = storage.database
     api = ApiServices(
-        pool=lambda: database.pool,
+        pool=storage.pool,
         supervisor=supervisor,
         logins=logins,
         token_ttl=timedelta(hours=config.auth.token_ttl_hours),
@@ -167,15 +167,15 @@ async def start_web(
     )
 
 
-async def ensure_first_admin(database: Database) -> None:
+async def ensure_first_admin(pool: asyncpg.Pool) -> None:
     """On the very first start there is nobody to log in: create one server admin, say its password once."""
-    if await accounts.count_users(database.pool):
+    if await accounts.count_users(pool):
         return
     password = new_password()
     password_hash = await asyncio.to_thread(hash_password, password)
     try:
         await accounts.add_user(
-            database.pool, FIRST_ADMIN_EMAIL, password_hash, role=accounts.Role.SERVER_ADMIN, project=None, by="system"
+            pool, FIRST_ADMIN_EMAIL, password_hash, role=accounts.Role.SERVER_ADMIN, project=None, by="system"
         )
     except accounts.AccountError:
         return  # another process created it first
@@ -226,8 +226,8 @@ async def _run(config: Config, started: float) -> int:
     budget = RestartBudget(max_restarts=10, over_seconds=60)
     async with stop_signals() as stop, Supervisor(budget=budget, stop_timeout=30) as supervisor:
         storage = await start_storage(supervisor, config)
-        await ensure_first_admin(storage.database)
-        logins = login_guard(config, storage.database)
+        await ensure_first_admin(storage.pool)
+        logins = login_guard(config, storage.pool)
         ingestor = await start_intake(supervisor, config, storage, logins)
         await start_web(supervisor, config, storage, logins, ingestor)
         log.info(

@@ -28,7 +28,7 @@ WORKERS = 4
 
 def _ingestor(pool: asyncpg.Pool, settings: Config, spool: Spool) -> Ingestor:
     return Ingestor(
-        pool=lambda: pool,
+        pool=pool,
         spool=spool,
         objects=FilesystemObjectStore(settings.data_path / "objects"),
         max_file_mb=settings.ftp.max_file_mb,

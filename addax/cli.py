@@ -25,6 +25,7 @@ from addax.runtime.servers import PortInUse
 from addax.store import accounts, reprocess
 from addax.store.database import DatabaseUnavailable, create_pool
 from addax.store.migrations import migrate
+from addax.store.queue import QueueUnavailable
 from addax.tls import CertificateError
 
 log = logging.getLogger("addax.cli")
@@ -35,6 +36,7 @@ EXPECTED_ERRORS = (
     EmbeddedServerError,
     PortInUse,
     DatabaseUnavailable,
+    QueueUnavailable,
     accounts.AccountError,
     CertificateError,
 )

@@ -68,7 +68,7 @@ class Ingestor(Actor[Arrival]):
     def __init__(
         self,
         *,
-        pool: Callable[[], asyncpg.Pool],
+        pool: asyncpg.Pool,
         spool: Spool,
         objects: FilesystemObjectStore,
         max_file_mb: int = 50,
@@ -134,7 +134,7 @@ class Ingestor(Actor[Arrival]):
             path = self._spool.data_path(arrival)
             sha, size = await asyncio.to_thread(file_digest, path)
             facts = Inspection(sha, size, None)
-            async with self._pool().acquire() as connection, connection.transaction():
+            async with self._pool.acquire() as connection, connection.transaction():
                 await self._reject(connection, arrival, facts, RejectReason.INGEST_ERROR, f"{type(error).__name__}")
             self._spool.discard(arrival)
         except Exception:
@@ -146,7 +146,7 @@ class Ingestor(Actor[Arrival]):
             self._spool.discard(arrival)
             return None
         facts = await asyncio.to_thread(inspect_file, path, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
-        async with self._pool().acquire() as connection, connection.transaction():
+        async with self._pool.acquire() as connection, connection.transaction():
             # Two copies of the same bytes (a camera re-sending) are taken one after the other.
             await images.lock_content(connection, arrival.project_id, facts.sha256)
             project = await projects.intake_settings(connection, arrival.project_id)

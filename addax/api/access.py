@@ -30,7 +30,7 @@ async def require_user(request: web.Request) -> accounts.User:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise json_error(401, "log in first: send Authorization: Bearer <token> from POST /api/auth/token")
-    user = await accounts.user_for_api_token(request.app[SERVICES].pool(), token_digest(token.strip()))
+    user = await accounts.user_for_api_token(request.app[SERVICES].pool, token_digest(token.strip()))
     if user is None:
         raise json_error(401, "the token is unknown or expired")
     return user
@@ -39,7 +39,7 @@ async def require_user(request: web.Request) -> accounts.User:
 async def visible_projects(request: web.Request, *, only: int | None = None) -> list[int]:
     """The project ids the caller may read, narrowed to ``only`` (403 when that one is not theirs)."""
     user = await require_user(request)
-    roles = await accounts.project_roles(request.app[SERVICES].pool(), user)
+    roles = await accounts.project_roles(request.app[SERVICES].pool, user)
     if only is None:
         return list(roles)
     if only not in roles:
@@ -49,7 +49,7 @@ async def visible_projects(request: web.Request, *, only: int | None = None) -> 
 
 async def require_admin_of(request: web.Request, project_id: int) -> accounts.User:
     user = await require_user(request)
-    roles = await accounts.project_roles(request.app[SERVICES].pool(), user)
+    roles = await accounts.project_roles(request.app[SERVICES].pool, user)
     if roles.get(project_id) not in (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN):
         raise json_error(403, f"only an admin of project {project_id} may do this")
     return user
@@ -57,7 +57,7 @@ async def require_admin_of(request: web.Request, project_id: int) -> accounts.Us
 
 async def require_admin_of_owner(request: web.Request, thing: browse.Owned, missing: str) -> accounts.User:
     """404 when the thing named by the path's id does not exist; 403 unless the caller administers its project."""
-    project_id = await browse.project_of(request.app[SERVICES].pool(), thing, path_id(request))
+    project_id = await browse.project_of(request.app[SERVICES].pool, thing, path_id(request))
     if project_id is None:
         raise json_error(404, missing)
     return await require_admin_of(request, project_id)

@@ -42,7 +42,7 @@ async def issue_token(request: web.Request) -> web.Response:
             raise error from None
         raise json_error(401, str(refused)) from None
     token = new_token()
-    await accounts.issue_api_token(services.pool(), user.id, token_digest(token), ttl=services.token_ttl)
+    await accounts.issue_api_token(services.pool, user.id, token_digest(token), ttl=services.token_ttl)
     return web.json_response({"token": token, "expires_in": int(services.token_ttl.total_seconds())})
 
 

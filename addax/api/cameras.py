@@ -26,12 +26,12 @@ routes = web.RouteTableDef()
 @routes.get("/api/cameras")
 async def list_cameras(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    return respond({"cameras": await browse.cameras(request.app[SERVICES].pool(), projects=projects)})
+    return respond({"cameras": await browse.cameras(request.app[SERVICES].pool, projects=projects)})
 
 
 async def _camera(request: web.Request) -> dict[str, Any]:
     projects = await visible_projects(request)
-    found = await browse.cameras(request.app[SERVICES].pool(), projects=projects, camera_id=path_id(request))
+    found = await browse.cameras(request.app[SERVICES].pool, projects=projects, camera_id=path_id(request))
     if not found:
         raise json_error(404, "no such camera")
     return found[0]
@@ -55,7 +55,7 @@ async def edit_camera(request: web.Request) -> web.Response:
         raise json_error(400, f"unknown time zone {timezone!r} (use an IANA name like Europe/Amsterdam)")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise json_error(400, "name must be a non-empty string")
-    pool = request.app[SERVICES].pool()
+    pool = request.app[SERVICES].pool
     async with pool.acquire() as connection, connection.transaction():
         await cameras.edit(connection, camera["id"], name=name, status=status, timezone=timezone)
         await audit.record(
@@ -86,7 +86,7 @@ def _known_zone(name: object) -> bool:
 @routes.get("/api/cameras/{id}/health")
 async def get_camera_health(request: web.Request) -> web.Response:
     camera = await _camera(request)
-    reports = await browse.camera_health(request.app[SERVICES].pool(), camera["id"])
+    reports = await browse.camera_health(request.app[SERVICES].pool, camera["id"])
     return respond({"camera_id": camera["id"], "reports": reports})
 
 
@@ -99,7 +99,7 @@ async def place_camera(request: web.Request) -> web.Response:
     site_id, starts = body.get("site_id"), body.get("from")
     if not isinstance(site_id, int) or not isinstance(starts, str):
         raise json_error(400, 'send {"site_id": <int>, "from": "YYYY-MM-DD"}')
-    result = await placement.place(request.app[SERVICES].pool(), camera["id"], site_id, starts, by=user.email)
+    result = await placement.place(request.app[SERVICES].pool, camera["id"], site_id, starts, by=user.email)
     request.app[SERVICES].events.publish(
         "camera.updated", {"id": camera["id"], "project_id": camera["project_id"], "change": "manual_placement"}
     )
@@ -109,12 +109,12 @@ async def place_camera(request: web.Request) -> web.Response:
 @routes.get("/api/sites")
 async def list_sites(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    return respond({"sites": await browse.sites(request.app[SERVICES].pool(), projects=projects)})
+    return respond({"sites": await browse.sites(request.app[SERVICES].pool, projects=projects)})
 
 
 @routes.patch("/api/sites/{id}")
 async def rename_site(request: web.Request) -> web.Response:
-    pool = request.app[SERVICES].pool()
+    pool = request.app[SERVICES].pool
     user = await require_admin_of_owner(request, browse.Owned.SITE, "no such site")
     name = (await read_json(request)).get("name")
     if not isinstance(name, str) or not name.strip():
@@ -126,16 +126,14 @@ async def rename_site(request: web.Request) -> web.Response:
 @routes.get("/api/deployments")
 async def list_deployments(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    found = await browse.deployments(
-        request.app[SERVICES].pool(), projects=projects, camera=int_param(request, "camera")
-    )
+    found = await browse.deployments(request.app[SERVICES].pool, projects=projects, camera=int_param(request, "camera"))
     return respond({"deployments": found})
 
 
 @routes.post("/api/deployments/{id}/reassign")
 async def reassign_deployment(request: web.Request) -> web.Response:
     """Move a deployment (and its images) to another site: {"site_id": 3}."""
-    pool = request.app[SERVICES].pool()
+    pool = request.app[SERVICES].pool
     user = await require_admin_of_owner(request, browse.Owned.DEPLOYMENT, "no such deployment")
     site_id = (await read_json(request)).get("site_id")
     if not isinstance(site_id, int):
@@ -147,12 +145,12 @@ async def reassign_deployment(request: web.Request) -> web.Response:
 @routes.get("/api/camera-updates")
 async def list_camera_updates(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
-    return respond({"updates": await browse.camera_updates(request.app[SERVICES].pool(), projects=projects)})
+    return respond({"updates": await browse.camera_updates(request.app[SERVICES].pool, projects=projects)})
 
 
 @routes.post("/api/camera-updates/{id}/not-moved")
 async def not_moved(request: web.Request) -> web.Response:
     """Undo a detected move: the camera stayed; its images go back to the earlier deployment."""
-    pool = request.app[SERVICES].pool()
+    pool = request.app[SERVICES].pool
     user = await require_admin_of_owner(request, browse.Owned.CAMERA_UPDATE, "no such camera update")
     return respond(await placement.undo_move(pool, path_id(request), by=user.email))

@@ -19,7 +19,7 @@ from addax.store.spool import Spool
 
 @dataclass(frozen=True, slots=True)
 class ApiServices:
-    pool: Callable[[], asyncpg.Pool]
+    pool: asyncpg.Pool
     supervisor: Supervisor
     logins: LoginGuard
     token_ttl: timedelta

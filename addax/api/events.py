@@ -26,10 +26,10 @@ routes = web.RouteTableDef()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     services = request.app[SERVICES]
     token = request.query.get("token") or request.headers.get("Authorization", "").partition(" ")[2]
-    user = await accounts.user_for_api_token(services.pool(), token_digest(token)) if token else None
+    user = await accounts.user_for_api_token(services.pool, token_digest(token)) if token else None
     if user is None:
         raise json_error(401, "send ?token=<bearer token from POST /api/auth/token>")
-    projects = set(await accounts.project_roles(services.pool(), user))
+    projects = set(await accounts.project_roles(services.pool, user))
     socket = web.WebSocketResponse(heartbeat=30)
     await socket.prepare(request)
     with services.events.subscribe() as subscription:

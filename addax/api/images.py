@@ -27,7 +27,7 @@ async def list_images(request: web.Request) -> web.Response:
     if stage is not None and stage not in STAGES:
         raise json_error(400, f"stage must be one of {', '.join(sorted(STAGES))}")
     found = await browse.images(
-        request.app[SERVICES].pool(),
+        request.app[SERVICES].pool,
         projects=projects,
         camera=int_param(request, "camera"),
         site=int_param(request, "site"),
@@ -42,7 +42,7 @@ async def list_images(request: web.Request) -> web.Response:
 
 
 async def _image(request: web.Request) -> dict[str, Any]:
-    found = await browse.image(request.app[SERVICES].pool(), path_id(request))
+    found = await browse.image(request.app[SERVICES].pool, path_id(request))
     if found is None:
         raise json_error(404, "no such image")
     await visible_projects(request, only=found["project_id"])

@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 async def list_rejections(request: web.Request) -> web.Response:
     projects = await visible_projects(request, only=int_param(request, "project"))
     found = await browse.rejections(
-        request.app[SERVICES].pool(), projects=projects, reason=request.query.get("reason") or None
+        request.app[SERVICES].pool, projects=projects, reason=request.query.get("reason") or None
     )
     return respond({"rejections": found})
 
@@ -25,9 +25,7 @@ async def list_rejections(request: web.Request) -> web.Response:
 async def reprocess_rejection(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     user = await require_admin_of_owner(request, browse.Owned.REJECTION, "no such rejected file")
-    arrival = await reprocess.release(
-        services.pool(), services.objects, services.spool, path_id(request), by=user.email
-    )
+    arrival = await reprocess.release(services.pool, services.objects, services.spool, path_id(request), by=user.email)
     if arrival is None:
         raise json_error(409, "the file is no longer rejected")
     await services.deliver(arrival)

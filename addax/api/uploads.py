@@ -26,7 +26,7 @@ routes = web.RouteTableDef()
 async def upload(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     token = request.headers.get("X-API-Token", "")
-    device = await accounts.find_device_token(services.pool(), token_digest(token)) if token else None
+    device = await accounts.find_device_token(services.pool, token_digest(token)) if token else None
     if device is None:
         raise json_error(401, "send a valid device token in X-API-Token (addax token add NAME --project P)")
     if not request.content_type.startswith("multipart/"):

@@ -11,7 +11,7 @@
       [ready]  ── Supervisor.start() returns here, so callers know the actor is serving
           │
           ▼
-       run()     default: take each message from the mailbox and ``handle`` it
+       run()     default: ``concurrency`` loops take turns on the mailbox, each ``handle``s a message
           │  returns (mailbox closed and drained)  ─► on_stop() ─► done
           │  raises                                ─► on_stop() ─► backoff ─► on_start() ...
           │  cancelled (shutdown deadline passed)  ─► on_stop() ─► done
@@ -52,6 +52,8 @@ class ActorHealth:
 class Actor(Generic[T]):
     #: Size of the bounded mailbox; 0 means the actor takes no messages.
     mailbox_capacity: ClassVar[int] = 0
+    #: How many messages are handled at once (like arq's ``max_jobs``); an actor may set its own in __init__.
+    concurrency: int = 1
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name or type(self).__name__.lower()
@@ -72,9 +74,17 @@ class Actor(Generic[T]):
         if self.mailbox is None:
             await asyncio.Event().wait()
             return
+        if self.concurrency == 1:
+            await self._serve(self.mailbox)
+            return
+        async with asyncio.TaskGroup() as loops:
+            for _ in range(self.concurrency):
+                loops.create_task(self._serve(self.mailbox))
+
+    async def _serve(self, mailbox: Mailbox[T]) -> None:
         while True:
             try:
-                message = await self.mailbox.get()
+                message = await mailbox.get()
             except MailboxClosed:
                 return
             await self.handle(message)

@@ -10,9 +10,15 @@ start it afresh.
 
     async with Supervisor() as supervisor:      # owns an asyncio.TaskGroup
         await supervisor.start(first)            # returns when first is ready
-        await supervisor.start(second)
+        pool = await supervisor.use("database", open_pool(), probe=ping)   # a resource, see below
+        await supervisor.start(second)           # may use the pool
         await supervisor.wait_escalated()        # or a signal, whichever comes first
-    # leaving the block stops second, then first, within stop_timeout
+    # leaving the block stops second, closes the pool, then stops first, within stop_timeout
+
+A *resource* (a connection pool, a client) is not an actor: it has no loop of its own. ``use``
+opens it (an async context manager) for the supervisor's lifetime, closes it in reverse start
+order with the actors, and checks it with its probe every few seconds, so that health shows an
+unreachable database or Redis like an unhealthy actor.
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from addax.runtime.actor import Actor, ActorHealth
+from addax.runtime.resource import Resource
+
+R = TypeVar("R")
 
 log = logging.getLogger("addax.supervisor")
 
@@ -47,6 +58,7 @@ class Supervisor:
         self.budget = budget or RestartBudget()
         self.stop_timeout = stop_timeout
         self._actors: list[Actor[Any]] = []
+        self._children: list[Actor[Any] | Resource[Any]] = []  # in start order, for stop and health
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._group = asyncio.TaskGroup()
         self._escalated = asyncio.Event()
@@ -68,7 +80,7 @@ class Supervisor:
         return list(self._actors)
 
     def health(self) -> list[ActorHealth]:
-        return [actor.health() for actor in self._actors]
+        return [child.health() for child in self._children]
 
     @property
     def escalated(self) -> bool:
@@ -83,21 +95,44 @@ class Supervisor:
             raise ValueError(f"an actor named {actor.name!r} is already supervised")
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._actors.append(actor)
+        self._children.append(actor)
         self._tasks[actor.name] = self._group.create_task(self._supervise(actor, ready), name=actor.name)
         try:
             await ready
         except BaseException:
             self._actors.remove(actor)
+            self._children.remove(actor)
             task = self._tasks.pop(actor.name)
             task.cancel()  # the caller gave up (cancelled) or on_start failed: nothing may run untracked
             await asyncio.gather(task, return_exceptions=True)
             raise
 
+    async def use(
+        self,
+        name: str,
+        resource: AbstractAsyncContextManager[R],
+        *,
+        probe: Callable[[R], Awaitable[object]],
+        every_s: float = 5.0,
+    ) -> R:
+        """Open ``resource`` until the supervisor stops, checked by ``probe`` every ``every_s`` seconds."""
+        if name in self._tasks:
+            raise ValueError(f"{name!r} is already supervised")
+        opened = Resource(name, resource, probe)
+        value = await opened.open()
+        self._children.append(opened)
+        self._tasks[name] = self._group.create_task(opened.watch(every_s), name=f"{name}-probe")
+        return value
+
     async def stop(self) -> None:
-        """Stop actors in reverse start order: close intake, let each drain, cancel at the deadline."""
+        """Stop in reverse start order: actors close intake, drain, are cancelled at the deadline; resources close."""
         self._stopping = True  # an actor that fails from here on is not restarted
         deadline = time.monotonic() + self.stop_timeout
-        for actor in reversed(self._actors):
+        for child in reversed(self._children):
+            if isinstance(child, Resource):
+                await child.close(self._tasks[child.name], timeout=max(0.1, deadline - time.monotonic()))
+                continue
+            actor = child
             task = self._tasks.get(actor.name)
             if task is None or task.done():
                 continue

@@ -1,19 +1,30 @@
-"""The PostgreSQL connection pool as a supervised actor: connects, migrates, watches the server."""
+"""The PostgreSQL connection pool: a resource opened once for the service (see Supervisor.use)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 
-from addax.runtime import Actor
 from addax.store.migrations import MIGRATIONS_DIR, migrate
 
 log = logging.getLogger("addax.database")
+
+# Errors of the connection to the server (not of a query): the work is retried when the server is back.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
 
 
 class DatabaseUnavailable(Exception):
@@ -48,62 +59,23 @@ def _redact(dsn: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}"
 
 
-class Database(Actor[None]):
-    """Owns the pool. Others read ``database.pool`` each time, so a restart hands them the new one."""
-
-    def __init__(
-        self, *, dsn: str, pool_size: int = 10, migrations_dir: Path = MIGRATIONS_DIR, check_every_s: float = 5.0
-    ) -> None:
-        super().__init__(name="database")
-        self._dsn = dsn
-        self._pool_size = pool_size
-        self._migrations_dir = migrations_dir
-        self._check_every_s = check_every_s
-        self._pool: asyncpg.Pool | None = None
-        self.reachable = False
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise DatabaseUnavailable("the database is not connected")
-        return self._pool
-
-    def is_healthy(self) -> bool:
-        return self.reachable
-
-    async def on_start(self) -> None:
-        self._pool = await create_pool(self._dsn, size=self._pool_size)
-        async with self._pool.acquire() as connection:
-            await migrate(connection, self._migrations_dir)
-        self.reachable = True
-        self.mark_success()
-
-    async def run(self) -> None:
-        # A lost server is not a crash of ours: the pool reconnects; health shows the outage meanwhile.
-        while True:
-            await asyncio.sleep(self._check_every_s)
-            await self.check()
-
-    async def check(self) -> bool:
+@contextlib.asynccontextmanager
+async def open_database(
+    dsn: str, *, pool_size: int = 10, migrations_dir: Path = MIGRATIONS_DIR
+) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated pool for as long as the block runs. A server lost meanwhile is reconnected by the pool."""
+    pool = await create_pool(dsn, size=pool_size)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection, migrations_dir)
+        yield pool
+    finally:
         try:
-            async with asyncio.timeout(5):
-                await self.pool.fetchval("SELECT 1")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, DatabaseUnavailable) as error:
-            if self.reachable:
-                log.warning("database unreachable", extra={"actor": self.name, "error": str(error)})
-            self.reachable = False
-            self.record_error(error)
-            return False
-        if not self.reachable:
-            log.info("database reachable again", extra={"actor": self.name})
-        self.reachable = True
-        self.mark_success()
-        return True
+            await asyncio.wait_for(pool.close(), 10)
+        except TimeoutError:
+            pool.terminate()
 
-    async def on_stop(self) -> None:
-        if self._pool is not None:
-            try:
-                await asyncio.wait_for(self._pool.close(), 10)
-            except TimeoutError:
-                self._pool.terminate()
-            self._pool = None
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """The health probe: raises unless the server answers."""
+    await pool.fetchval("SELECT 1")

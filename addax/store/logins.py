@@ -34,7 +34,7 @@ class LoginPolicy:
 
 
 class LoginGuard:
-    def __init__(self, *, pool: Callable[[], asyncpg.Pool], policy: LoginPolicy) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, policy: LoginPolicy) -> None:
         self._pool = pool
         self._policy = policy
         # An argon2 check takes 64 MiB and a third of a CPU second: a burst of logins must not take them all.
@@ -43,7 +43,7 @@ class LoginGuard:
     async def user(self, email: str, password: str, *, address: str) -> accounts.User:
         """The user whose e-mail and password these are; raises LoginRefused otherwise."""
         await self._refuse_if_locked("user", email, address)
-        user = await accounts.find_user(self._pool(), email)
+        user = await accounts.find_user(self._pool, email)
         good = await self._verify(user.password_hash if user else None, password)
         if not good or user is None or user.disabled:
             await self._failed("user", email, address)
@@ -73,7 +73,7 @@ class LoginGuard:
 
     async def _refuse_if_locked(self, kind: str, account: str, address: str) -> None:
         by_account, by_address = await accounts.recent_login_failures(
-            self._pool(), kind=kind, account=account, address=address, window=timedelta(seconds=self._policy.window_s)
+            self._pool, kind=kind, account=account, address=address, window=timedelta(seconds=self._policy.window_s)
         )
         if max(by_account, by_address) >= self._policy.max_failures:
             log.warning("login refused: locked out", extra={"kind": kind, "account": account, "address": address})
@@ -85,12 +85,12 @@ class LoginGuard:
             )
 
     async def _failed(self, kind: str, account: str, address: str) -> None:
-        await accounts.record_login_failure(self._pool(), kind=kind, account=account, address=address)
+        await accounts.record_login_failure(self._pool, kind=kind, account=account, address=address)
         log.warning("login failed", extra={"kind": kind, "account": account, "address": address})
         await asyncio.sleep(self._policy.failure_delay_s)  # slow down guessing without blocking anyone else
         raise LoginRefused("wrong e-mail or password" if kind == "user" else "wrong name or password")
 
     async def _succeeded(self, kind: str, account: str) -> None:
         await accounts.forget_login_failures(
-            self._pool(), kind=kind, account=account, older_than=timedelta(seconds=self._policy.window_s)
+            self._pool, kind=kind, account=account, older_than=timedelta(seconds=self._policy.window_s)
         )

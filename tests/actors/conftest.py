@@ -16,7 +16,7 @@ from addax.domain.intake import Arrival, Source
 from addax.domain.secrets import hash_password
 from addax.runtime import Supervisor
 from addax.store import accounts
-from addax.store.database import Database
+from addax.store.database import open_database, ping
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
 from addax.store.spool import Spool
@@ -75,18 +75,15 @@ class Intake:
 async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
     data_dir = world_readable_tempdir("addax-intake-")
     async with Supervisor(stop_timeout=10) as supervisor:
-        database = Database(dsn=fresh_dsn, pool_size=8)
-        await supervisor.start(database)
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=8), probe=ping)
         project = f"proj-{unique}"
-        project_id = await accounts.add_project(database.pool, project, by="test")
+        project_id = await accounts.add_project(pool, project, by="test")
         account = f"cam-{unique}"
-        await accounts.add_upload_account(database.pool, account, hash_password(PASSWORD), project=project, by="t")
+        await accounts.add_upload_account(pool, account, hash_password(PASSWORD), project=project, by="t")
         spool = Spool(data_dir / "spool")
-        ingestor = Ingestor(
-            pool=lambda: database.pool, spool=spool, objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5
-        )
+        ingestor = Ingestor(pool=pool, spool=spool, objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5)
         await supervisor.start(ingestor)
-        logins = LoginGuard(pool=lambda: database.pool, policy=LoginPolicy(failure_delay_s=0.05))
+        logins = LoginGuard(pool=pool, policy=LoginPolicy(failure_delay_s=0.05))
         port = free_port()
         await supervisor.start(
             FtpActor(
@@ -96,12 +93,12 @@ async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
                 tls=lambda: server_context("", "", data_dir=data_dir),
                 data_dir=data_dir,
                 spool=spool,
-                accounts=lambda name: accounts.upload_account(database.pool, name),
+                accounts=lambda name: accounts.upload_account(pool, name),
                 logins=logins,
                 deliver=ingestor.send,
                 max_connections=64,
                 max_file_mb=5,
             )
         )
-        yield Intake(data_dir, database.pool, ingestor, port, project, project_id, account, supervisor, spool)
+        yield Intake(data_dir, pool, ingestor, port, project, project_id, account, supervisor, spool)
     shutil.rmtree(data_dir, ignore_errors=True)

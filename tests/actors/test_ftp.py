@@ -205,7 +205,7 @@ async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> Non
             data_dir=intake.data_dir,
             spool=intake.spool,
             accounts=lambda name: accounts.upload_account(pool, name),
-            logins=LoginGuard(pool=lambda: pool, policy=LoginPolicy(failure_delay_s=0.05)),
+            logins=LoginGuard(pool=pool, policy=LoginPolicy(failure_delay_s=0.05)),
             deliver=intake.ingestor.send,
             max_connections=8,
             max_file_mb=5,

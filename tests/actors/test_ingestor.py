@@ -202,7 +202,7 @@ async def assert_rejected(intake: Intake, outcome: Outcome, data: bytes, reason:
 def fresh_ingestor(intake: Intake) -> Ingestor:
     """A second ingestor on the same spool and object store, as after a restart of the process."""
     return Ingestor(
-        pool=lambda: intake.pool, spool=intake.spool, objects=FilesystemObjectStore(objects_dir(intake)), max_file_mb=5
+        pool=intake.pool, spool=intake.spool, objects=FilesystemObjectStore(objects_dir(intake)), max_file_mb=5
     )
 
 

@@ -17,7 +17,7 @@ from addax.domain.secrets import hash_password, new_token, token_digest
 from addax.runtime import Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.store import accounts
-from addax.store.database import Database
+from addax.store.database import open_database, ping
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
 from addax.store.spool import Spool
@@ -29,27 +29,22 @@ FAST_POLICY = LoginPolicy(max_failures=10, window_s=300, failure_delay_s=0.05)
 @dataclass
 class Backend:
     supervisor: Supervisor
-    database: Database
+    pool: asyncpg.Pool
     ingestor: Ingestor
     spool: Spool
     objects: FilesystemObjectStore
     events: Broadcast
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.database.pool
 
 
 @pytest.fixture
 async def backend(fresh_dsn: str) -> AsyncIterator[Backend]:
     data_dir = world_readable_tempdir("addax-api-")
     async with Supervisor(stop_timeout=5) as supervisor:
-        database = Database(dsn=fresh_dsn, pool_size=4, check_every_s=0.2)
-        await supervisor.start(database)
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping, every_s=0.2)
         spool, objects, events = Spool(data_dir / "spool"), FilesystemObjectStore(data_dir / "objects"), Broadcast()
-        ingestor = Ingestor(pool=lambda: database.pool, spool=spool, objects=objects, publish=events.publish)
+        ingestor = Ingestor(pool=pool, spool=spool, objects=objects, publish=events.publish)
         await supervisor.start(ingestor)
-        yield Backend(supervisor, database, ingestor, spool, objects, events)
+        yield Backend(supervisor, pool, ingestor, spool, objects, events)
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -61,9 +56,9 @@ def supervisor(backend: Backend) -> Supervisor:
 @pytest.fixture
 def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
     async def make(policy: LoginPolicy = FAST_POLICY) -> TestClient:
-        logins = LoginGuard(pool=lambda: backend.pool, policy=policy)
+        logins = LoginGuard(pool=backend.pool, policy=policy)
         services = ApiServices(
-            pool=lambda: backend.pool,
+            pool=backend.pool,
             supervisor=backend.supervisor,
             logins=logins,
             token_ttl=timedelta(hours=1),

@@ -7,14 +7,15 @@ restart backoffs and stop timeouts the tests configure, which are what they meas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 import pytest
 
-from addax.runtime.actor import Actor
+from addax.runtime.actor import Actor, ActorHealth
 from addax.runtime.mailbox import MailboxClosed
 from addax.runtime.supervisor import RestartBudget, Supervisor, SupervisorEscalation
 
@@ -456,3 +457,86 @@ async def test_cancelling_start_does_not_leave_the_actor_running() -> None:
         actor.proceed.set()
         await actor.stops.reach(1, within=1.0)  # on failure the TaskGroup's abort cleans up
         assert not actor.alive
+
+
+# -- resources -----------------------------------------------------------------------------------
+
+
+class Pool:
+    """A stand-in resource with a switch for its server being reachable (a test double of a pool, not of our store)."""
+
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+        self.reachable = True
+
+    async def ping(self) -> None:
+        if not self.reachable:
+            raise ConnectionRefusedError("server gone")
+
+
+def opened(pool: Pool) -> contextlib.AbstractAsyncContextManager[Pool]:
+    @contextlib.asynccontextmanager
+    async def manager() -> AsyncIterator[Pool]:
+        pool.journal.append("open pool")
+        yield pool
+        pool.journal.append("close pool")
+
+    return manager()
+
+
+async def test_a_resource_closes_after_the_actors_started_after_it_and_before_those_before() -> None:
+    journal: list[str] = []
+    first, last = Counting(name="first", journal=journal), Counting(name="last", journal=journal)
+    pool = Pool(journal)
+    async with Supervisor(stop_timeout=5) as supervisor:
+        await supervisor.start(first)
+        assert await supervisor.use("pool", opened(pool), probe=Pool.ping) is pool
+        await supervisor.start(last)
+    assert journal == ["start first", "open pool", "start last", "stop last", "close pool", "stop first"]
+
+
+async def test_a_resource_probe_turns_health_red_and_green_again() -> None:
+    pool = Pool([])
+    async with Supervisor(stop_timeout=5) as supervisor:
+        await supervisor.use("pool", opened(pool), probe=Pool.ping, every_s=0.01)
+
+        def entry() -> ActorHealth:
+            return next(health for health in supervisor.health() if health.name == "pool")
+
+        assert entry().alive and entry().healthy
+        pool.reachable = False
+        async with asyncio.timeout(DEADLINE_S):
+            while entry().healthy:
+                await asyncio.sleep(0.01)
+        assert entry().alive and "server gone" in (entry().last_error or "")
+        pool.reachable = True
+        async with asyncio.timeout(DEADLINE_S):
+            while not entry().healthy:
+                await asyncio.sleep(0.01)
+
+
+async def test_concurrency_handles_that_many_messages_at_once_and_drains_on_stop() -> None:
+    class Slow(Inbox):
+        concurrency = 3
+
+        def __init__(self) -> None:
+            super().__init__(name="slow")
+            self.busy = self.most_busy = 0
+
+        async def handle(self, message: str) -> None:
+            self.busy += 1
+            self.most_busy = max(self.most_busy, self.busy)
+            await self.gate.wait()
+            self.busy -= 1
+            self.handled.append(message)
+
+    slow = Slow()
+    slow.gate.clear()
+    async with Supervisor(stop_timeout=5) as supervisor:
+        await supervisor.start(slow)
+        for n in range(5):
+            await slow.send(str(n))
+        await settle()
+        assert slow.busy == 3, "three handlers run at once, the rest wait in the mailbox"
+        slow.gate.set()
+    assert sorted(slow.handled) == ["0", "1", "2", "3", "4"] and slow.most_busy == 3
