@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 from arq.connections import ArqRedis
 
-from addax.actors.ftp import FtpActor
+from addax.actors.ftp import FtpActor, SessionLimits
 from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
 from addax.config import Config
@@ -36,6 +36,7 @@ from addax.runtime.servers import AiohttpServer, AsgiServer
 from addax.store import accounts, database, queue
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
+from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from addax.tls import server_context, write_private
 from addax.ui import UiServices, build_ui
@@ -78,8 +79,8 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast())
 
 
-async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Ingestor:
-    """The ingestor, then the FTPS server that feeds it."""
+async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Receiver:
+    """The ingestor, the receiver that feeds it (for every arrival path), then the FTPS server."""
     pool = storage.pool
     ingestor = Ingestor(
         pool=pool,
@@ -89,25 +90,35 @@ async def start_intake(supervisor: Supervisor, config: Config, storage: Storage,
         publish=storage.events.publish,
     )
     await supervisor.start(ingestor)
-    low, high = (int(part) for part in config.ftp.passive_ports.split("-"))
+    receiver = Receiver(
+        spool=storage.spool,
+        deliver=ingestor.send,
+        max_bytes=config.ftp.max_file_mb * 2**20,
+        min_free_bytes=config.ftp.min_free_mb * 2**20,
+    )
+    ftp = config.ftp
+    low, high = (int(part) for part in ftp.passive_ports.split("-"))
     await supervisor.start(
         FtpActor(
-            host=config.ftp.host,
-            port=config.ftp.port,
+            host=ftp.host,
+            port=ftp.port,
             passive_ports=range(low, high + 1),
-            tls=lambda: server_context(config.ftp.cert_file, config.ftp.key_file, data_dir=config.data_path),
+            tls=lambda: server_context(ftp.cert_file, ftp.key_file, data_dir=config.data_path),
             data_dir=config.data_path,
-            spool=storage.spool,
+            receiver=receiver,
             accounts=lambda name: accounts.upload_account(pool, name),
             logins=logins,
-            deliver=ingestor.send,
-            max_connections=config.ftp.max_connections,
-            max_file_mb=config.ftp.max_file_mb,
-            min_free_mb=config.ftp.min_free_mb,
-            passive_address=config.ftp.passive_address,
+            limits=SessionLimits(
+                max_connections=ftp.max_connections,
+                max_per_address=ftp.max_connections_per_address,
+                login_timeout_s=ftp.login_timeout_s,
+                idle_timeout_s=ftp.idle_timeout_s,
+                require_close_notify=ftp.require_close_notify,
+            ),
+            passive_address=ftp.passive_address,
         )
     )
-    return ingestor
+    return receiver
 
 
 def login_guard(config: Config, pool: asyncpg.Pool) -> LoginGuard:
@@ -121,7 +132,7 @@ def login_guard(config: Config, pool: asyncpg.Pool) -> LoginGuard:
 
 
 async def start_web(
-    supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard, ingestor: Ingestor
+    supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard, receiver: Receiver
 ) -> None:
     """Start the HTTP API and the dashboard."""
     api = ApiServices(
@@ -129,11 +140,9 @@ async def start_web(
         supervisor=supervisor,
         logins=logins,
         token_ttl=timedelta(hours=config.auth.token_ttl_hours),
-        spool=storage.spool,
+        receiver=receiver,
         objects=storage.objects,
-        deliver=ingestor.send,
         events=storage.events,
-        max_upload_bytes=config.ftp.max_file_mb * 2**20,
         instance_name=config.general.instance_name,
     )
     https = config.http.tls or bool(config.http.cert_file)
@@ -228,8 +237,8 @@ async def _run(config: Config, started: float) -> int:
         storage = await start_storage(supervisor, config)
         await ensure_first_admin(storage.pool)
         logins = login_guard(config, storage.pool)
-        ingestor = await start_intake(supervisor, config, storage, logins)
-        await start_web(supervisor, config, storage, logins, ingestor)
+        receiver = await start_intake(supervisor, config, storage, logins)
+        await start_web(supervisor, config, storage, logins, receiver)
         log.info(
             "addax is running",
             extra={

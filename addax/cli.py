@@ -26,6 +26,7 @@ from addax.store import accounts, reprocess
 from addax.store.database import DatabaseUnavailable, create_pool
 from addax.store.migrations import migrate
 from addax.store.queue import QueueUnavailable
+from addax.store.receiving import DiskFull
 from addax.tls import CertificateError
 
 log = logging.getLogger("addax.cli")
@@ -39,6 +40,7 @@ EXPECTED_ERRORS = (
     QueueUnavailable,
     accounts.AccountError,
     CertificateError,
+    DiskFull,
 )
 
 
@@ -258,8 +260,8 @@ async def _import(args: argparse.Namespace, settings: Config) -> int:
         raise accounts.AccountError(f"{directory} is not a directory")
     async with database(settings) as pool:
         project_id = await accounts.project_id(pool, args.project)
-        counts = await backfill.import_directory(pool, settings, directory, project_id)
-    print(", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "no files found")
+        tally = await backfill.import_directory(pool, settings, directory, project_id)
+    print(tally.summary())
     return 0
 
 
@@ -268,6 +270,6 @@ async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
         raise accounts.AccountError("name rejected image ids, or --reason R")
     async with database(settings) as pool:
         ids = args.ids or await reprocess.rejected_ids(pool, reason=args.reason)
-        counts = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())
-    print(", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "nothing to reprocess")
+        tally = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())
+    print(tally.summary())
     return 0

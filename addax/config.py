@@ -55,7 +55,11 @@ class Ftp:
     passive_address: str = ""
     cert_file: str = ""
     key_file: str = ""
-    max_connections: int = 64
+    max_connections: int = 50
+    max_connections_per_address: int = 16
+    login_timeout_s: float = 30.0
+    idle_timeout_s: float = 300.0
+    require_close_notify: bool = True
     max_file_mb: int = 50
     min_free_mb: int = 512
 
@@ -267,6 +271,18 @@ def _validate_ftp(ftp: Ftp) -> None:
         low.isascii() and low.isdigit() and high.isascii() and high.isdigit() and 0 < int(low) <= int(high) < 65536
     ):
         raise ConfigError(f"ftp.passive_ports: expected a range like 30000-30049, got {ftp.passive_ports!r}")
+    passive = int(high) - int(low) + 1
+    if ftp.max_connections > passive:
+        raise ConfigError(
+            f"ftp.max_connections: {ftp.max_connections} sessions need as many passive ports, but ftp.passive_ports"
+            f" has {passive}; widen the range or lower max_connections"
+        )
+    for key in ("max_connections", "max_connections_per_address", "max_file_mb"):
+        if getattr(ftp, key) < 1:
+            raise ConfigError(f"ftp.{key}: must be at least 1, got {getattr(ftp, key)}")
+    for key in ("login_timeout_s", "idle_timeout_s"):
+        if getattr(ftp, key) <= 0:
+            raise ConfigError(f"ftp.{key}: must be more than 0, got {getattr(ftp, key)}")
     if ftp.passive_address:
         try:
             ipaddress.IPv4Address(ftp.passive_address)

@@ -69,6 +69,7 @@ def test_values_from_a_toml_file_are_used(tmp_path: Path) -> None:
 
         [ftp]
         passive_ports = "40000-40010"
+        max_connections = 11
 
         [database]
         url = "postgresql://addax@db/addax"
@@ -226,6 +227,10 @@ def test_bad_environment_values_name_the_key(empty_dir: Path, environ: dict[str,
         ('[storage]\nbackend = "ftp"\n', "storage.backend", "'ftp' is not one of fs"),
         ("[database]\npool_size = 0\n", "database.pool_size", "at least 1"),
         ("[auth]\nmax_failures = 0\n", "auth.max_failures", "at least 1"),
+        ('[ftp]\npassive_ports = "30000-30009"\n', "ftp.max_connections", "need as many passive ports"),
+        ("[ftp]\nmax_connections_per_address = 0\n", "ftp.max_connections_per_address", "at least 1"),
+        ("[ftp]\nlogin_timeout_s = 0\n", "ftp.login_timeout_s", "more than 0"),
+        ("[ftp]\nrequire_close_notify = 1\n", "ftp.require_close_notify", "expected bool"),
     ],
 )
 def test_bad_file_values_name_the_key(tmp_path: Path, toml: str, key: str, fragment: str) -> None:

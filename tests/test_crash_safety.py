@@ -28,6 +28,7 @@ def addax() -> Iterator[AddaxProcess]:
     process.env["ADDAX_FTP_PORT"] = str(free_port())
     base = free_port()
     process.env["ADDAX_FTP_PASSIVE_PORTS"] = f"{base}-{min(base + 20, 65535)}"
+    process.env["ADDAX_FTP_MAX_CONNECTIONS"] = "20"
     yield process
     process.kill()
     subprocess.run(["rm", "-rf", str(home)], check=False)

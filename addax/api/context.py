@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
 
-from addax.domain.intake import Arrival
 from addax.runtime import Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
 from addax.store.objects import FilesystemObjectStore
-from addax.store.spool import Spool
+from addax.store.receiving import Receiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +21,9 @@ class ApiServices:
     supervisor: Supervisor
     logins: LoginGuard
     token_ttl: timedelta
-    spool: Spool
+    receiver: Receiver  # the one way in for a file: spool, then the ingestor
     objects: FilesystemObjectStore
-    deliver: Callable[[Arrival], Awaitable[None]]  # hands a spooled file to the ingestor
     events: Broadcast
-    max_upload_bytes: int = 50 * 2**20
     instance_name: str = "Addax"
 
 

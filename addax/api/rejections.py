@@ -25,8 +25,9 @@ async def list_rejections(request: web.Request) -> web.Response:
 async def reprocess_rejection(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     user = await require_admin_of_owner(request, browse.Owned.REJECTION, "no such rejected file")
-    arrival = await reprocess.release(services.pool, services.objects, services.spool, path_id(request), by=user.email)
+    arrival = await reprocess.release(
+        services.pool, services.objects, services.receiver, path_id(request), by=user.email
+    )
     if arrival is None:
         raise json_error(409, "the file is no longer rejected")
-    await services.deliver(arrival)
     return respond({"status": "accepted", "id": arrival.id}, status=202)

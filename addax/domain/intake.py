@@ -25,6 +25,29 @@ class RejectReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a file comes from, known before its first byte arrives: who sends it, for which project."""
+
+    project_id: int
+    source: Source
+    original_name: str  # the file's name as the camera sent it
+    upload_path: str  # the folder path the camera used (relative to its home), "" if none
+    account: str  # upload account, device token name or "import"
+    alerts: bool = True  # False for backfills: old photos must not raise real-time alerts
+
+    def arrived(self, spool_id: str) -> Arrival:
+        return Arrival(
+            id=spool_id,
+            project_id=self.project_id,
+            source=self.source,
+            original_name=self.original_name,
+            upload_path=self.upload_path,
+            account=self.account,
+            alerts=self.alerts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """A complete file waiting in the spool, and where it came from. Made durable before it is sent."""
 

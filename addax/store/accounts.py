@@ -35,6 +35,14 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadAccount:
+    id: int
+    name: str
+    project_id: int
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceToken:
     id: int
     project_id: int
@@ -166,12 +174,12 @@ async def add_upload_account(pool: asyncpg.Pool, name: str, password_hash: str, 
     return int(account_id)
 
 
-async def upload_account(db: asyncpg.Pool, name: str) -> tuple[str, int] | None:
-    """(password hash, project id) of an enabled upload account."""
+async def upload_account(db: asyncpg.Pool, name: str) -> UploadAccount | None:
+    """The enabled upload account of this name."""
     row = await db.fetchrow(
-        "SELECT password_hash, project_id FROM upload_accounts WHERE name = $1 AND NOT disabled", name
+        "SELECT id, name, project_id, password_hash FROM upload_accounts WHERE name = $1 AND NOT disabled", name
     )
-    return (row["password_hash"], row["project_id"]) if row else None
+    return UploadAccount(**dict(row)) if row else None
 
 
 async def add_device_token(pool: asyncpg.Pool, name: str, digest: bytes, *, project: str, by: str) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from addax.domain.cameras import CameraIdentity
+from addax.domain.filing import CameraStanding
 from addax.domain.reports import DailyReport
 from addax.domain.sites import Decision, DecisionKind, Placement, Point, Site
 
@@ -27,6 +28,14 @@ class Camera:
     status: str
     timezone: str | None = None
     created: bool = False
+
+    def standing(self) -> CameraStanding:
+        return CameraStanding(id=self.id, name=self.name, status=self.status, timezone=self.timezone)
+
+
+async def lock(connection: asyncpg.Connection, camera_id: int) -> None:
+    """Until the transaction ends, no other photo of this camera is filed (its placement is read and changed)."""
+    await connection.execute("UPDATE cameras SET last_seen_at = now() WHERE id = $1", camera_id)
 
 
 async def camera_for(

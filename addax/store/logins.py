@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -58,12 +57,11 @@ class LoginGuard:
         password: str,
         *,
         address: str,
-        password_hash: Callable[[], Awaitable[str | None]],
+        password_hash: str | None,
     ) -> None:
-        """Generic form for other account kinds (e.g. FTPS upload accounts)."""
+        """Generic form for other account kinds (e.g. FTPS upload accounts); None: no such account."""
         await self._refuse_if_locked(kind, account, address)
-        stored = await password_hash()
-        if not await self._verify(stored, password):
+        if not await self._verify(password_hash, password):
             await self._failed(kind, account, address)
         await self._succeeded(kind, account)
 

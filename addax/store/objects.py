@@ -76,3 +76,17 @@ class FilesystemObjectStore:
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object for reading in blocks (FileNotFoundError when it is missing)."""
+        return self.path(key).open("rb")
+
+    def size(self, key: str) -> int:
+        return self.path(key).stat().st_size
+
+    def copy_to(self, key: str, writer: BinaryIO) -> None:
+        with self.open(key) as reader:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)

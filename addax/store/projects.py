@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
-
-@dataclass(frozen=True, slots=True)
-class IntakeSettings:
-    id: int
-    timezone: str
-    require_camera_registration: bool
-    require_timestamp: bool
-    site_radius_m: float
+from addax.domain.filing import IntakeRules
 
 
-async def intake_settings(connection: asyncpg.Connection, project_id: int) -> IntakeSettings:
-    row = await connection.fetchrow(
-        "SELECT id, timezone, require_camera_registration, require_timestamp, site_radius_m FROM projects"
-        " WHERE id = $1",
+async def intake_rules(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -> IntakeRules:
+    row = await db.fetchrow(
+        "SELECT id AS project_id, timezone, require_camera_registration, require_timestamp, site_radius_m"
+        " FROM projects WHERE id = $1",
         project_id,
     )
     if row is None:
         raise LookupError(f"project {project_id} does not exist")
-    return IntakeSettings(**dict(row))
+    return IntakeRules(**dict(row))

@@ -3,45 +3,52 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import asyncpg
 
-from addax.domain.intake import Arrival, Source
+from addax.domain.intake import Arrival, Origin, Source
 from addax.store import audit, images
 from addax.store.objects import FilesystemObjectStore
-from addax.store.spool import Spool
+from addax.store.receiving import Receiver
 
 
 async def release(
-    pool: asyncpg.Pool, objects: FilesystemObjectStore, spool: Spool, image_id: int, *, by: str
+    pool: asyncpg.Pool, objects: FilesystemObjectStore, receiver: Receiver, image_id: int, *, by: str
 ) -> Arrival | None:
-    """Move a rejected file into the spool and drop its rejection; None if it is not a rejected file.
+    """Move a rejected file into the spool, drop its rejection and deliver it; None if it is not a rejected file.
 
-    The caller delivers the returned arrival to an ingestor. If anything fails before the
-    transaction commits, the rejection stays as it was.
+    The spool entry is made durable inside the transaction that drops the rejection: a crash before the
+    commit leaves both, and the ingestor then finds the rejection's row and discards the copy (a
+    duplicate); after the commit the spool holds the only copy the ingestor needs.
     """
-    async with pool.acquire() as connection, connection.transaction():
-        row = await images.delete_rejected(connection, image_id)
-        if row is None:
-            return None
-        spool_id, partial = spool.new_partial()
-        await asyncio.to_thread(shutil.copyfile, objects.path(row["original_key"]), partial)
-        arrival = Arrival(
-            id=spool_id,
-            project_id=row["project_id"],
-            source=Source(row["source"]),
-            original_name=row["original_name"],
-            upload_path=row["upload_path"] or "",
-            account=row["upload_account"] or "reprocess",
-            alerts=row["realtime"],
-        )
-        await audit.record(
-            connection, actor=by, action="rejection.reprocess", target=str(image_id), reason=row["reject_reason"]
-        )
-        await asyncio.to_thread(spool.commit, partial, arrival)
-    # The spool holds the file now; should it be refused again, the ingestor keeps a fresh copy.
-    objects.path(row["original_key"]).unlink(missing_ok=True)
+    arrival = None
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            row = await images.delete_rejected(connection, image_id)
+            if row is None:
+                return None
+            key = row["original_key"]
+            size = await asyncio.to_thread(objects.size, key)
+            partial = await receiver.take_copy(lambda writer: objects.copy_to(key, writer), size=size)
+            origin = Origin(
+                project_id=row["project_id"],
+                source=Source(row["source"]),
+                original_name=row["original_name"],
+                upload_path=row["upload_path"] or "",
+                account=row["upload_account"] or "reprocess",
+                alerts=row["realtime"],
+            )
+            await audit.record(
+                connection, actor=by, action="rejection.reprocess", target=str(image_id), reason=row["reject_reason"]
+            )
+            arrival = await receiver.persist(partial, origin)
+    except BaseException:
+        if arrival is not None:  # the rejection stays; a sweep finds the copy a duplicate of it and drops it
+            receiver.spool.release(arrival)
+        raise
+    # Should it be refused again, the ingestor keeps a fresh copy under the same key.
+    await asyncio.to_thread(objects.delete, key)
+    await receiver.deliver(arrival)
     return arrival
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from addax.actors.ftp import FtpActor
+from addax.actors.ftp import FtpActor, SessionLimits
 from addax.actors.ingestor import Ingestor, Outcome
-from addax.domain.intake import Arrival, Source
+from addax.domain.intake import Origin, Source
 from addax.domain.secrets import hash_password
 from addax.runtime import Supervisor
 from addax.store import accounts
 from addax.store.database import open_database, ping
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
+from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from addax.tls import server_context
 from tests.conftest import free_port, world_readable_tempdir
@@ -38,20 +39,16 @@ class Intake:
     account: str
     supervisor: Supervisor
     spool: Spool
+    receiver: Receiver
+
+    def origin(self, name: str, *, upload_path: str = "", source: Source = Source.FTP) -> Origin:
+        return Origin(self.project_id, source, name, upload_path, self.account)
 
     async def ingest(self, name: str, data: bytes, *, upload_path: str = "", source: Source = Source.FTP) -> Outcome:
         """Put a file through the spool and the ingestor, as an arrival path would, and return what happened."""
-        spool_id, partial = self.spool.new_partial()
-        partial.write_bytes(data)
-        arrival = Arrival(
-            id=spool_id,
-            project_id=self.project_id,
-            source=source,
-            original_name=name,
-            upload_path=upload_path,
-            account=self.account,
-        )
-        self.spool.commit(partial, arrival)
+        partial = self.spool.new_partial()
+        partial.write(data)
+        arrival = await self.receiver.persist(partial, self.origin(name, upload_path=upload_path, source=source))
         outcome = await self.ingestor.ingest(arrival)
         assert outcome is not None
         return outcome
@@ -81,8 +78,15 @@ async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
         account = f"cam-{unique}"
         await accounts.add_upload_account(pool, account, hash_password(PASSWORD), project=project, by="t")
         spool = Spool(data_dir / "spool")
-        ingestor = Ingestor(pool=pool, spool=spool, objects=FilesystemObjectStore(data_dir / "objects"), max_file_mb=5)
+        ingestor = Ingestor(
+            pool=pool,
+            spool=spool,
+            objects=FilesystemObjectStore(data_dir / "objects"),
+            max_file_mb=5,
+            sweep_every_s=None,  # tests that need a sweep start an ingestor of their own
+        )
         await supervisor.start(ingestor)
+        receiver = Receiver(spool=spool, deliver=ingestor.send, max_bytes=5 * 2**20, min_free_bytes=0)
         logins = LoginGuard(pool=pool, policy=LoginPolicy(failure_delay_s=0.05))
         port = free_port()
         await supervisor.start(
@@ -92,13 +96,11 @@ async def intake(fresh_dsn: str, unique: str) -> AsyncIterator[Intake]:
                 passive_ports=None,
                 tls=lambda: server_context("", "", data_dir=data_dir),
                 data_dir=data_dir,
-                spool=spool,
+                receiver=receiver,
                 accounts=lambda name: accounts.upload_account(pool, name),
                 logins=logins,
-                deliver=ingestor.send,
-                max_connections=64,
-                max_file_mb=5,
+                limits=SessionLimits(max_connections=64, max_per_address=64),
             )
         )
-        yield Intake(data_dir, pool, ingestor, port, project, project_id, account, supervisor, spool)
+        yield Intake(data_dir, pool, ingestor, port, project, project_id, account, supervisor, spool, receiver)
     shutil.rmtree(data_dir, ignore_errors=True)

@@ -187,9 +187,10 @@ async def test_a_thousand_photos_from_ten_cameras_at_once_are_each_stored_once(i
 
 
 async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> None:
-    from addax.actors.ftp import FtpActor
+    from addax.actors.ftp import FtpActor, SessionLimits
     from addax.store import accounts
     from addax.store.logins import LoginGuard, LoginPolicy
+    from addax.store.receiving import Receiver
     from addax.tls import server_context
     from tests.conftest import free_port
 
@@ -203,13 +204,13 @@ async def test_a_nearly_full_disk_refuses_uploads_cleanly(intake: Intake) -> Non
             passive_ports=None,
             tls=lambda: server_context("", "", data_dir=intake.data_dir),
             data_dir=intake.data_dir,
-            spool=intake.spool,
+            # more free space wanted than any disk has: the server believes the disk is full
+            receiver=Receiver(
+                spool=intake.spool, deliver=intake.ingestor.send, max_bytes=5 * 2**20, min_free_bytes=2**60
+            ),
             accounts=lambda name: accounts.upload_account(pool, name),
             logins=LoginGuard(pool=pool, policy=LoginPolicy(failure_delay_s=0.05)),
-            deliver=intake.ingestor.send,
-            max_connections=8,
-            max_file_mb=5,
-            min_free_mb=2**40,  # more than any disk has: the server believes the disk is full
+            limits=SessionLimits(max_connections=8),
         )
     )
     with pytest.raises(ftplib.error_temp, match="452 insufficient storage"):

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from addax.actors.ingestor import Ingestor, Outcome
-from addax.domain.intake import Arrival, Source
+from addax.domain.intake import Arrival
 from addax.runtime import Supervisor
 from addax.store.objects import FilesystemObjectStore, original_key
 from tests.actors.conftest import Intake
@@ -202,23 +202,22 @@ async def assert_rejected(intake: Intake, outcome: Outcome, data: bytes, reason:
 def fresh_ingestor(intake: Intake) -> Ingestor:
     """A second ingestor on the same spool and object store, as after a restart of the process."""
     return Ingestor(
-        pool=intake.pool, spool=intake.spool, objects=FilesystemObjectStore(objects_dir(intake)), max_file_mb=5
+        pool=intake.pool,
+        spool=intake.spool,
+        objects=FilesystemObjectStore(objects_dir(intake)),
+        max_file_mb=5,
+        sweep_every_s=0.05,
     )
 
 
 def leave_in_spool(intake: Intake, name: str, data: bytes) -> Arrival:
     """Commit a file to the spool as an arrival path does, but hand it to no ingestor (the crash)."""
-    spool_id, partial = intake.spool.new_partial()
-    partial.write_bytes(data)
-    arrival = Arrival(
-        id=spool_id,
-        project_id=intake.project_id,
-        source=Source.FTP,
-        original_name=name,
-        upload_path="",
-        account=intake.account,
-    )
-    return intake.spool.commit(partial, arrival)
+    partial = intake.spool.new_partial()
+    partial.write(data)
+    arrival = intake.origin(name).arrived(partial.id)
+    intake.spool.commit(partial, arrival)
+    intake.spool.release(arrival)  # the process that held it is gone
+    return arrival
 
 
 async def restart_ingestor(intake: Intake) -> Ingestor:

@@ -20,6 +20,7 @@ from addax.store import accounts
 from addax.store.database import open_database, ping
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
+from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from tests.conftest import world_readable_tempdir
 
@@ -62,11 +63,11 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
             supervisor=backend.supervisor,
             logins=logins,
             token_ttl=timedelta(hours=1),
-            spool=backend.spool,
+            receiver=Receiver(
+                spool=backend.spool, deliver=backend.ingestor.send, max_bytes=2 * 2**20, min_free_bytes=0
+            ),
             objects=backend.objects,
-            deliver=backend.ingestor.send,
             events=backend.events,
-            max_upload_bytes=2 * 2**20,
         )
         return await aiohttp_client(build_api(services))
 
