@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -59,29 +58,38 @@ class PhotoCheck:
     detail: str = ""
 
 
+# What Pillow's ImageFile.load says when the decoder asks for more bytes after the file's last one.
+_RAN_OUT = "image file is truncated"
+
+
 def check_jpeg(data: bytes, *, max_pixels: int) -> PhotoCheck:
-    """Decode the photo fully: a corrupt, truncated or oversized (decompression bomb) JPEG is refused."""
+    """Decode the photo once: a corrupt, truncated or oversized (decompression bomb) JPEG is refused.
+
+    Truncation is decided by the decoder, not by the file's last bytes: it stops at the end marker, so the
+    ``FF`` or NUL padding and the data (even a second JPEG) that cameras put after it are never read. It is
+    truncated when the decoder runs out of bytes first: the file ends inside a scan, or between the scans
+    of a progressive JPEG, or right after the last scan with no end marker at all (libjpeg reads a few
+    bytes ahead and needs a marker to stop there, so that file cannot be told from one cut a few bytes
+    short). A file cut inside its headers is corrupt: there is no image data to speak of.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size
+        image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
         return PhotoCheck(None, None, RejectReason.DECOMPRESSION_BOMB, str(error))
     except Exception as error:  # Pillow raises many types for garbage input
         return PhotoCheck(None, None, RejectReason.CORRUPT_IMAGE, f"not a readable JPEG: {error}")
-    if width * height > max_pixels:
-        return PhotoCheck(
-            width, height, RejectReason.DECOMPRESSION_BOMB, f"{width}x{height} pixels is over the limit of {max_pixels}"
-        )
-    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return PhotoCheck(width, height, RejectReason.TRUNCATED_IMAGE, "the JPEG ends before its end marker")
-    try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with image:
+        width, height = image.size
+        if width * height > max_pixels:
+            detail = f"{width}x{height} pixels is over the limit of {max_pixels}"
+            return PhotoCheck(width, height, RejectReason.DECOMPRESSION_BOMB, detail)
+        try:
             # Every byte of the scan is still decoded (so damage is found); only the output is 1/8 size.
             image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()
-    except OSError as error:
-        return PhotoCheck(width, height, RejectReason.TRUNCATED_IMAGE, f"the JPEG data is incomplete: {error}")
-    except Exception as error:
-        return PhotoCheck(width, height, RejectReason.CORRUPT_IMAGE, f"the JPEG cannot be decoded: {error}")
+        except Exception as error:  # the decoder's failures are OSErrors, Pillow's own checks raise others
+            if isinstance(error, OSError) and str(error).startswith(_RAN_OUT):
+                detail = f"the JPEG ends before its image data does: {error}"
+                return PhotoCheck(width, height, RejectReason.TRUNCATED_IMAGE, detail)
+            return PhotoCheck(width, height, RejectReason.CORRUPT_IMAGE, f"the JPEG cannot be decoded: {error}")
     return PhotoCheck(width, height, None)

@@ -12,7 +12,6 @@ import hashlib
 import io
 import math
 import random
-import struct
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -30,7 +29,7 @@ from addax.runtime import Supervisor
 from addax.store.objects import FilesystemObjectStore, original_key
 from tests.actors.conftest import Intake
 from tests.domain import jpeg_factory, report_samples
-from tests.domain.jpeg_factory import RECONYX_SERIAL, SWIFT_IMEI, WILLFINE_SERIAL
+from tests.domain.jpeg_factory import RECONYX_SERIAL, SWIFT_IMEI, WILLFINE_SERIAL, claiming_size, noisy_jpeg
 from tests.waiting import eventually
 
 # ---------------------------------------------------------------------------------------------
@@ -59,22 +58,8 @@ def willfine_at(
     return jpeg_factory.willfine_jpeg(serial=serial, taken=f"{day} {time}", latitude=where[0], longitude=where[1])
 
 
-def noisy_jpeg(width: int = 320, height: int = 240) -> bytes:
-    """A JPEG whose scan data is most of the file (noise compresses badly), so a cut lands inside it."""
-    pixels = random.Random(7).randbytes(width * height * 3)
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (width, height), pixels).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 def first_half(data: bytes) -> bytes:
     return data[: len(data) // 2]
-
-
-def claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
-    """``jpeg`` with its SOF0 header patched to claim ``width`` x ``height``: a bomb, built in bytes."""
-    sof = jpeg.index(b"\xff\xc0")  # marker, length (2), precision (1), then height and width
-    return jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
 
 
 def png() -> bytes:

@@ -9,6 +9,8 @@ text is stored as an empty value. ``undefined_value`` does that conversion.
 from __future__ import annotations
 
 import json
+import random
+import struct
 from collections.abc import Mapping
 from io import BytesIO
 
@@ -27,6 +29,20 @@ def blank_jpeg(width: int = 64, height: int = 48) -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (width, height), (40, 90, 30)).save(buffer, "JPEG")
     return buffer.getvalue()
+
+
+def noisy_jpeg(width: int = 320, height: int = 240, *, progressive: bool = False) -> bytes:
+    """A JPEG whose scan data is most of the file (noise compresses badly), so a cut lands inside it."""
+    pixels = random.Random(7).randbytes(width * height * 3)
+    buffer = BytesIO()
+    Image.frombytes("RGB", (width, height), pixels).save(buffer, "JPEG", progressive=progressive)
+    return buffer.getvalue()
+
+
+def claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with its SOF0 header patched to claim ``width`` x ``height``: a bomb, built in bytes."""
+    sof = jpeg.index(b"\xff\xc0")  # marker, length (2), precision (1), then height and width
+    return jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
 
 
 def with_exif(jpeg: bytes, tags: Mapping[str, str], *, encoding: str = "utf-8") -> bytes:
