@@ -28,6 +28,8 @@ class General:
     instance_name: str = "Addax"
     timezone: str = "UTC"
     log_level: str = "INFO"
+    log_max_mb: int = 50
+    log_keep: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,13 @@ class Config:
 
 
 PORT_KEYS = {"http.port", "ui.port", "ftp.port", "smtp.port"}
+AT_LEAST_ONE = (
+    "general.log_max_mb",
+    "general.log_keep",
+    "models.batch_size",
+    "database.pool_size",
+    "auth.max_failures",
+)
 # storage.backend "s3" is part of the contract; until the S3 store lands it is refused rather than ignored.
 CHOICES = {"storage.backend": {"fs"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
 
@@ -253,12 +262,11 @@ def _validate(config: Config) -> None:
         settings = getattr(config, section)
         if bool(settings.cert_file) != bool(settings.key_file):
             raise ConfigError(f"{section}.cert_file and {section}.key_file: set both, or neither")
-    if config.models.batch_size < 1:
-        raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")
-    if config.database.pool_size < 1:
-        raise ConfigError(f"database.pool_size: must be at least 1, got {config.database.pool_size}")
-    if config.auth.max_failures < 1:
-        raise ConfigError(f"auth.max_failures: must be at least 1, got {config.auth.max_failures}")
+    for key in AT_LEAST_ONE:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {value}")
 
 
 def _validate_ftp(ftp: Ftp) -> None:
