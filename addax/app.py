@@ -27,7 +27,7 @@ from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
 from addax.config import Config
 from addax.domain.secrets import hash_password, new_password
-from addax.embedded.common import ensure_writable, exclusive_data_dir
+from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_dir
 from addax.embedded.postgres import EmbeddedPostgres
 from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import RestartBudget, Supervisor
@@ -57,17 +57,27 @@ class Storage:
     events: Broadcast
 
 
+def log_rotation(config: Config) -> LogRotation:
+    """How the embedded servers' logs are kept small."""
+    return LogRotation(max_bytes=config.general.log_max_mb * 1024 * 1024, keep=config.general.log_keep)
+
+
 async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     """Start PostgreSQL and Redis (embedded unless URLs are configured) and connect to both."""
     dsn, redis_url = config.database.url, config.redis.url
     if config.embedded_database:
         postgres = EmbeddedPostgres(
-            data_dir=config.data_path, bin_dir=config.database.bin_dir, user=config.database.embedded_user
+            data_dir=config.data_path,
+            bin_dir=config.database.bin_dir,
+            user=config.database.embedded_user,
+            log_rotation=log_rotation(config),
         )
         await supervisor.start(postgres)
         dsn = postgres.dsn
     if config.embedded_redis:
-        redis_server = EmbeddedRedis(data_dir=config.data_path, server_bin=config.redis.server_bin)
+        redis_server = EmbeddedRedis(
+            data_dir=config.data_path, server_bin=config.redis.server_bin, log_rotation=log_rotation(config)
+        )
         await supervisor.start(redis_server)
         redis_url = redis_server.url
     pool = await supervisor.use(

@@ -140,7 +140,10 @@ async def database(settings: Config) -> AsyncIterator[asyncpg.Pool]:
     with _data_dir_for_cli(settings):
         async with Supervisor() as supervisor:
             postgres = EmbeddedPostgres(
-                data_dir=settings.data_path, bin_dir=settings.database.bin_dir, user=settings.database.embedded_user
+                data_dir=settings.data_path,
+                bin_dir=settings.database.bin_dir,
+                user=settings.database.embedded_user,
+                log_rotation=app.log_rotation(settings),
             )
             await supervisor.start(postgres)
             async with _migrated(await create_pool(postgres.dsn, size=2)) as pool:

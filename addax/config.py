@@ -28,6 +28,8 @@ class General:
     instance_name: str = "Addax"
     timezone: str = "UTC"
     log_level: str = "INFO"
+    log_max_mb: int = 50
+    log_keep: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,16 @@ class Config:
 
 
 PORT_KEYS = {"http.port", "ui.port", "ftp.port", "smtp.port"}
+AT_LEAST_ONE = (
+    "general.log_max_mb",
+    "general.log_keep",
+    "models.batch_size",
+    "database.pool_size",
+    "auth.max_failures",
+    "ftp.max_connections",
+    "ftp.max_connections_per_address",
+    "ftp.max_file_mb",
+)
 # storage.backend "s3" is part of the contract; until the S3 store lands it is refused rather than ignored.
 CHOICES = {"storage.backend": {"fs"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
 
@@ -257,12 +269,11 @@ def _validate(config: Config) -> None:
         settings = getattr(config, section)
         if bool(settings.cert_file) != bool(settings.key_file):
             raise ConfigError(f"{section}.cert_file and {section}.key_file: set both, or neither")
-    if config.models.batch_size < 1:
-        raise ConfigError(f"models.batch_size: must be at least 1, got {config.models.batch_size}")
-    if config.database.pool_size < 1:
-        raise ConfigError(f"database.pool_size: must be at least 1, got {config.database.pool_size}")
-    if config.auth.max_failures < 1:
-        raise ConfigError(f"auth.max_failures: must be at least 1, got {config.auth.max_failures}")
+    for key in AT_LEAST_ONE:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if value < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {value}")
 
 
 def _validate_ftp(ftp: Ftp) -> None:
@@ -277,9 +288,6 @@ def _validate_ftp(ftp: Ftp) -> None:
             f"ftp.max_connections: {ftp.max_connections} sessions need as many passive ports, but ftp.passive_ports"
             f" has {passive}; widen the range or lower max_connections"
         )
-    for key in ("max_connections", "max_connections_per_address", "max_file_mb"):
-        if getattr(ftp, key) < 1:
-            raise ConfigError(f"ftp.{key}: must be at least 1, got {getattr(ftp, key)}")
     for key in ("login_timeout_s", "idle_timeout_s"):
         if getattr(ftp, key) <= 0:
             raise ConfigError(f"ftp.{key}: must be more than 0, got {getattr(ftp, key)}")

@@ -44,6 +44,10 @@ def test_defaults_load_when_there_is_no_file(empty_dir: Path) -> None:
     assert settings.data_path == (empty_dir / "data").resolve()
 
 
+def test_the_shipped_config_file_holds_the_defaults() -> None:
+    assert config.load(Path(__file__).parents[1] / "config.toml", environ={}) == Config()
+
+
 def test_settings_are_frozen(empty_dir: Path) -> None:
     settings = config.load(environ={})
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -195,6 +199,7 @@ def test_boolean_environment_values(empty_dir: Path, text: str, expected: bool) 
         ({"ADDAX_STORAGE_BACKEND": "ftp"}, "storage.backend", "not one of fs"),
         ({"ADDAX_GENERAL_LOG_LEVEL": "LOUD"}, "general.log_level", "not one of"),
         ({"ADDAX_MODELS_BATCH_SIZE": "0"}, "models.batch_size", "at least 1"),
+        ({"ADDAX_GENERAL_LOG_MAX_MB": "0"}, "general.log_max_mb", "at least 1"),
     ],
 )
 def test_bad_environment_values_name_the_key(empty_dir: Path, environ: dict[str, str], key: str, fragment: str) -> None:
@@ -231,6 +236,9 @@ def test_bad_environment_values_name_the_key(empty_dir: Path, environ: dict[str,
         ("[ftp]\nmax_connections_per_address = 0\n", "ftp.max_connections_per_address", "at least 1"),
         ("[ftp]\nlogin_timeout_s = 0\n", "ftp.login_timeout_s", "more than 0"),
         ("[ftp]\nrequire_close_notify = 1\n", "ftp.require_close_notify", "expected bool"),
+        ("[general]\nlog_max_mb = 0\n", "general.log_max_mb", "at least 1"),
+        ("[general]\nlog_keep = 0\n", "general.log_keep", "at least 1"),
+        ('[general]\nlog_keep = "5"\n', "general.log_keep", "expected int"),
     ],
 )
 def test_bad_file_values_name_the_key(tmp_path: Path, toml: str, key: str, fragment: str) -> None:

@@ -1,4 +1,4 @@
-"""What both embedded servers need: an unprivileged owner, directories, socket paths, log tails."""
+"""What both embedded servers need: an unprivileged owner, directories, socket paths, their logs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import pwd
 import shutil
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from addax.runtime.process import spawn
+
+log = logging.getLogger("addax.embedded")
 
 # sun_path is 108 bytes on Linux; leave room for the socket's own file name.
 _MAX_SOCKET_DIR = 80
@@ -133,8 +136,74 @@ def socket_directory(data_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"addax-{digest}"
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
+@dataclass(frozen=True, slots=True)
+class LogRotation:
+    """A server's log is rotated when it is over ``max_bytes`` (checked every ``check_s``); ``keep`` old copies stay."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    keep: int = 5
+    check_s: float = 60.0
+
+
+def rotated(path: Path, number: int) -> Path:
+    """An old copy of the log ``path``: ``.1`` is the newest."""
+    return path.with_name(f"{path.name}.{number}")
+
+
+def rotate_if_larger(path: Path, *, max_bytes: int, keep: int) -> bool:
+    """When ``path`` is over ``max_bytes``: copy it to ``.1`` (older copies move up, beyond ``keep`` they go), empty it.
+
+    Copy, then truncate in place rather than rename, because the server goes on writing to this very
+    file: PostgreSQL through the descriptor it was started with (opened for appending, so its next
+    write lands at the new end, not at the old offset), redis-server by opening the path for each
+    line. What is written between the copy and the truncation is lost.
+    """
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        if path.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    extra = keep + 1
+    while rotated(path, extra).exists():  # left by an earlier, larger ``keep``
+        rotated(path, extra).unlink()
+        extra += 1
+    for number in range(keep - 1, 0, -1):
+        older = rotated(path, number)
+        if older.exists():
+            older.replace(rotated(path, number + 1))
+    shutil.copy(path, rotated(path, 1))
+    os.truncate(path, 0)
+    return True
+
+
+async def wait_rotating(process: asyncio.subprocess.Process, log_file: Path, rotation: LogRotation) -> int:
+    """Wait for ``process`` to exit, and meanwhile keep its log within ``rotation``; return its exit code."""
+    exited = asyncio.ensure_future(process.wait())
+    try:
+        while True:
+            await _rotate(log_file, rotation)
+            done, _ = await asyncio.wait([exited], timeout=rotation.check_s)
+            if done:
+                return exited.result()
+    finally:
+        exited.cancel()
+
+
+async def _rotate(log_file: Path, rotation: LogRotation) -> None:
+    try:
+        if await asyncio.to_thread(rotate_if_larger, log_file, max_bytes=rotation.max_bytes, keep=rotation.keep):
+            log.info("rotated a server log", extra={"file": str(log_file)})
+    except OSError as error:  # a full disk, say: the server must not be stopped over its log
+        log.warning("could not rotate a server log", extra={"file": str(log_file), "error": str(error)})
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a server log, from its newest old copy too when it was just rotated."""
+    tail: list[str] = []
+    try:
+        tail = path.read_text(errors="replace").splitlines()
+        if len(tail) < lines:
+            tail = rotated(path, 1).read_text(errors="replace").splitlines() + tail
     except OSError:
-        return ""
+        pass
+    return "\n".join(tail[-lines:])

@@ -21,12 +21,14 @@ import asyncpg
 from addax.embedded.common import (
     EmbeddedServerError,
     EmbeddedServerExited,
+    LogRotation,
     Owner,
     check_reachable,
     log_tail,
     own_directory,
     service_owner,
     socket_directory,
+    wait_rotating,
 )
 from addax.runtime import Actor
 from addax.runtime.process import pid_alive, spawn, terminate
@@ -62,11 +64,20 @@ def dsn_for(socket_dir: Path, port: int) -> str:
 
 
 class EmbeddedPostgres(Actor[None]):
-    def __init__(self, *, data_dir: Path, bin_dir: str = "", user: str = "addax", port: int = 5432) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        bin_dir: str = "",
+        user: str = "addax",
+        port: int = 5432,
+        log_rotation: LogRotation | None = None,
+    ) -> None:
         super().__init__(name="postgres")
         self.cluster_dir = data_dir / "pg"
         self.socket_dir = socket_directory(data_dir)
         self.log_file = data_dir / "logs" / "postgres.log"
+        self.log_rotation = log_rotation or LogRotation()
         self.port = port
         self._bin_dir = bin_dir
         self._user = user
@@ -88,6 +99,7 @@ class EmbeddedPostgres(Actor[None]):
         if not (self.cluster_dir / "PG_VERSION").exists():
             await self._initdb(binaries, owner)
         await self._clear_stale_lock()
+        # Append mode is what lets rotation truncate the file under the running server (see rotate_if_larger).
         with self.log_file.open("ab") as output:
             if owner is not None:
                 os.chown(self.log_file, owner.uid, owner.gid)
@@ -119,7 +131,7 @@ class EmbeddedPostgres(Actor[None]):
 
     async def run(self) -> None:
         assert self._process is not None
-        code = await self._process.wait()
+        code = await wait_rotating(self._process, self.log_file, self.log_rotation)
         if not self._stopping:
             raise EmbeddedServerExited(f"postgres exited with code {code}: {log_tail(self.log_file, 5)}")
 

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from addax.embedded.common import EmbeddedServerError, EmbeddedServerExited, log_tail, socket_directory
+from addax.embedded.common import (
+    EmbeddedServerError,
+    EmbeddedServerExited,
+    LogRotation,
+    log_tail,
+    socket_directory,
+    wait_rotating,
+)
 from addax.runtime import Actor
 from addax.runtime.process import spawn, terminate
 
@@ -19,11 +26,14 @@ log = logging.getLogger("addax.embedded.redis")
 
 
 class EmbeddedRedis(Actor[None]):
-    def __init__(self, *, data_dir: Path, server_bin: str = "redis-server") -> None:
+    def __init__(
+        self, *, data_dir: Path, server_bin: str = "redis-server", log_rotation: LogRotation | None = None
+    ) -> None:
         super().__init__(name="redis")
         self.redis_dir = data_dir / "redis"
         self.socket_path = socket_directory(data_dir) / "redis.sock"
         self.log_file = data_dir / "logs" / "redis.log"
+        self.log_rotation = log_rotation or LogRotation()
         self._server_bin = server_bin
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = False
@@ -71,7 +81,7 @@ class EmbeddedRedis(Actor[None]):
 
     async def run(self) -> None:
         assert self._process is not None
-        code = await self._process.wait()
+        code = await wait_rotating(self._process, self.log_file, self.log_rotation)
         if not self._stopping:
             raise EmbeddedServerExited(f"redis-server exited with code {code}: {log_tail(self.log_file, 5)}")
 
