@@ -28,6 +28,7 @@ class ApiServices:
     deliver: Callable[[Arrival], Awaitable[None]]  # hands a spooled file to the ingestor
     events: Broadcast
     max_upload_bytes: int = 50 * 2**20
+    session_check_s: float = 5.0  # how often an open WebSocket re-checks that its token and user are still good
     instance_name: str = "Addax"
 
 

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -55,7 +56,8 @@ def supervisor(backend: Backend) -> Supervisor:
 
 @pytest.fixture
 def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
-    async def make(policy: LoginPolicy = FAST_POLICY) -> TestClient:
+    async def make(policy: LoginPolicy = FAST_POLICY, **settings: Any) -> TestClient:
+        """``settings``: ApiServices fields to change (max_upload_bytes, session_check_s ...)."""
         logins = LoginGuard(pool=backend.pool, policy=policy)
         services = ApiServices(
             pool=backend.pool,
@@ -66,7 +68,7 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
             objects=backend.objects,
             deliver=backend.ingestor.send,
             events=backend.events,
-            max_upload_bytes=2 * 2**20,
+            **({"max_upload_bytes": 2 * 2**20} | settings),
         )
         return await aiohttp_client(build_api(services))
 
