@@ -178,6 +178,7 @@ async def start_web(
             health=supervisor.health,
             storage_dir=config.data_path / "ui",
             storage_secret=config.ui.storage_secret or _persistent_secret(config.data_path / "ui-secret"),
+            pool=storage.pool,
             instance_name=config.general.instance_name,
         )
     )

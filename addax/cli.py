@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     user_add.add_argument("--role", required=True, choices=[role.value for role in accounts.Role])
     user_add.add_argument("--project")
     user_add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user.add_parser("disable", help="stop a user's logins and end every session at once").add_argument("email")
+    user.add_parser("enable", help="let a disabled user log in again").add_argument("email")
+    user_password = user.add_parser("password", help="set a user's password (ends every session)")
+    user_password.add_argument("email")
+    user_password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     project = commands.add_parser("project", help="manage projects").add_subparsers(dest="action", required=True)
     project.add_parser("add", help="add a project").add_argument("name")
@@ -77,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     ftp_add.add_argument("name")
     ftp_add.add_argument("--project", required=True)
     ftp_add.add_argument("--password-stdin", action="store_true")
+    ftp_user.add_parser("disable", help="refuse this account's FTPS logins").add_argument("name")
+    ftp_user.add_parser("enable", help="accept this account's FTPS logins again").add_argument("name")
+    ftp_password = ftp_user.add_parser("password", help="set an upload account's password")
+    ftp_password.add_argument("name")
+    ftp_password.add_argument("--password-stdin", action="store_true")
 
     backfill = commands.add_parser("import", help="backfill an SD card dump (resumable, no real-time alerts)")
     backfill.add_argument("directory")
@@ -90,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     token_add = token.add_parser("add", help="add a device token for HTTPS upload")
     token_add.add_argument("name")
     token_add.add_argument("--project", required=True)
+    token_disable = token.add_parser(
+        "disable", help="revoke a device token for good (`token add` makes a new one, under another name)"
+    )
+    token_disable.add_argument("name")
+    token_disable.add_argument("--project", required=True)
     return parser
 
 
@@ -104,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]] = {
         "migrate": _migrate,
         "doctor": lambda _, c: doctor.run(c),
-        "user": _user_add,
+        "user": _user,
         "project": _project,
-        "ftp-user": _ftp_user_add,
-        "token": _token_add,
+        "ftp-user": _ftp_user,
+        "token": _token,
         "import": _import,
         "reprocess": _reprocess,
     }
@@ -224,6 +239,11 @@ async def _project_set(args: argparse.Namespace, settings: Config) -> int:
     return 0
 
 
+async def _user(args: argparse.Namespace, settings: Config) -> int:
+    actions = {"add": _user_add, "disable": _user_disable, "enable": _user_enable, "password": _user_password}
+    return await actions[args.action](args, settings)
+
+
 async def _user_add(args: argparse.Namespace, settings: Config) -> int:
     password, generated = _read_password(args.password_stdin, args.email)
     password_hash = await asyncio.to_thread(hash_password, password)
@@ -237,6 +257,42 @@ async def _user_add(args: argparse.Namespace, settings: Config) -> int:
     return 0
 
 
+async def _user_disable(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        ended = await accounts.disable_user(pool, await accounts.user_id(pool, args.email), by=_operator())
+    print(f"user {args.email} disabled; {ended} session(s) ended")
+    return 0
+
+
+async def _user_enable(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        await accounts.enable_user(pool, await accounts.user_id(pool, args.email), by=_operator())
+    print(f"user {args.email} enabled")
+    return 0
+
+
+async def _user_password(args: argparse.Namespace, settings: Config) -> int:
+    password, generated = _read_password(args.password_stdin, args.email)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with database(settings) as pool:
+        user_id = await accounts.user_id(pool, args.email)
+        ended = await accounts.set_user_password(pool, user_id, password_hash, by=_operator())
+    print(f"password of {args.email} changed; {ended} session(s) ended")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _ftp_user(args: argparse.Namespace, settings: Config) -> int:
+    actions = {
+        "add": _ftp_user_add,
+        "disable": _ftp_user_disable,
+        "enable": _ftp_user_enable,
+        "password": _ftp_user_password,
+    }
+    return await actions[args.action](args, settings)
+
+
 async def _ftp_user_add(args: argparse.Namespace, settings: Config) -> int:
     password, generated = _read_password(args.password_stdin, args.name)
     password_hash = await asyncio.to_thread(hash_password, password)
@@ -245,6 +301,45 @@ async def _ftp_user_add(args: argparse.Namespace, settings: Config) -> int:
     print(f"upload account {args.name} added to {args.project}")
     if generated:
         print(f"password (shown once): {password}")
+    return 0
+
+
+async def _ftp_user_disable(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        await accounts.disable_upload_account(pool, await accounts.upload_account_id(pool, args.name), by=_operator())
+    print(f"upload account {args.name} disabled")
+    return 0
+
+
+async def _ftp_user_enable(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        await accounts.enable_upload_account(pool, await accounts.upload_account_id(pool, args.name), by=_operator())
+    print(f"upload account {args.name} enabled")
+    return 0
+
+
+async def _ftp_user_password(args: argparse.Namespace, settings: Config) -> int:
+    password, generated = _read_password(args.password_stdin, args.name)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with database(settings) as pool:
+        account_id = await accounts.upload_account_id(pool, args.name)
+        await accounts.set_upload_account_password(pool, account_id, password_hash, by=_operator())
+    print(f"password of upload account {args.name} changed")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _token(args: argparse.Namespace, settings: Config) -> int:
+    actions = {"add": _token_add, "disable": _token_disable}
+    return await actions[args.action](args, settings)
+
+
+async def _token_disable(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        token_id = await accounts.device_token_id(pool, args.name, project=args.project)
+        await accounts.revoke_device_token(pool, token_id, by=_operator())
+    print(f"device token {args.name} of {args.project} revoked for good; add a new one under a new name")
     return 0
 
 

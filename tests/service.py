@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -119,6 +121,25 @@ class AddaxProcess:
             if "password" in event and "first server admin" in event.get("event", ""):
                 return str(event["password"])
         return None
+
+
+async def cli_on(dsn: str, *args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``addax ARGS`` against the database at ``dsn`` (database.url), from an async test; no service needed."""
+    env = {**environment(), "ADDAX_DATABASE_URL": dsn}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "addax",
+        *args,
+        cwd=cwd or tempfile.gettempdir(),  # away from the checkout's config.toml
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=120)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(list(args), process.returncode, stdout.decode(), stderr.decode())
 
 
 def postmaster_pid(data_dir: Path) -> int:

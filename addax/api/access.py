@@ -26,11 +26,15 @@ def respond(data: Any, *, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, default=_default))
 
 
-async def require_user(request: web.Request) -> accounts.User:
+def bearer_token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise json_error(401, "log in first: send Authorization: Bearer <token> from POST /api/auth/token")
-    user = await accounts.user_for_api_token(request.app[SERVICES].pool, token_digest(token.strip()))
+    return token.strip()
+
+
+async def require_user(request: web.Request) -> accounts.User:
+    user = await accounts.user_for_api_token(request.app[SERVICES].pool, token_digest(bearer_token(request)))
     if user is None:
         raise json_error(401, "the token is unknown or expired")
     return user
@@ -45,6 +49,28 @@ async def visible_projects(request: web.Request, *, only: int | None = None) -> 
     if only not in roles:
         raise json_error(403, f"no access to project {only}")
     return [only]
+
+
+_ADMINS = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
+
+
+async def require_server_admin(request: web.Request) -> accounts.User:
+    user = await require_user(request)
+    if not user.is_server_admin:
+        raise json_error(403, "only a server admin may do this")
+    return user
+
+
+async def administered_projects(request: web.Request, *, only: int | None = None) -> list[int]:
+    """The project ids the caller administers, narrowed to ``only``; 403 when that one (or every one) is not."""
+    user = await require_user(request)
+    roles = await accounts.project_roles(request.app[SERVICES].pool, user)
+    mine = [project for project, role in roles.items() if role in _ADMINS]
+    if only is not None and only not in mine:
+        raise json_error(403, f"only an admin of project {only} may do this")
+    if not mine:
+        raise json_error(403, "only a project admin may do this")
+    return mine if only is None else [only]
 
 
 async def require_admin_of(request: web.Request, project_id: int) -> accounts.User:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addax.api import auth, cameras, errors, events, health, images, metrics, rejections, uploads
+from addax.api import accounts, auth, cameras, errors, events, health, images, limits, metrics, rejections, uploads
 from addax.api.context import SERVICES, ApiServices
 
 
 def build_api(services: ApiServices) -> web.Application:
     registry = metrics.Metrics(services.supervisor)
     app = web.Application(
-        middlewares=[metrics.timing_middleware(registry), errors.json_errors],
-        client_max_size=64 * 1024 * 1024,
+        middlewares=[metrics.timing_middleware(registry), errors.json_errors, limits.refuse_large_bodies],
+        client_max_size=limits.JSON_BODY_BYTES,  # uploads stream their bodies with a limit of their own
     )
     app[SERVICES] = services
     app[metrics.METRICS] = registry
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
-    for module in (auth, uploads, images, cameras, rejections, events):
+    for module in (auth, accounts, uploads, images, cameras, rejections, events):
         app.add_routes(module.routes)
     return app

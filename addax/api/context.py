@@ -24,6 +24,7 @@ class ApiServices:
     receiver: Receiver  # the one way in for a file: spool, then the ingestor
     objects: FilesystemObjectStore
     events: Broadcast
+    session_check_s: float = 5.0  # how often an open WebSocket re-checks that its token and user are still good
     instance_name: str = "Addax"
 
 

@@ -3,13 +3,18 @@
 Authenticate with ``?token=<bearer token>`` (browsers cannot set headers on WebSockets) or the
 Authorization header. Each message is ``{"type": ..., "data": {...}}``; events of projects the
 user cannot see are not sent.
+
+While the socket is open, the token is re-checked every ``session_check_s`` seconds: after a logout, a
+password change or the user being disabled, the server closes it with code 4001 and the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
+import asyncpg
 from aiohttp import WSMsgType, web
 
 from addax.api.access import _default
@@ -19,14 +24,18 @@ from addax.domain.secrets import token_digest
 from addax.runtime.broadcast import Subscription
 from addax.store import accounts
 
+log = logging.getLogger("addax.api.events")
 routes = web.RouteTableDef()
+
+SESSION_ENDED = 4001  # a close code of the application range (4000-4999): log in again for a new token
 
 
 @routes.get("/api/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     services = request.app[SERVICES]
     token = request.query.get("token") or request.headers.get("Authorization", "").partition(" ")[2]
-    user = await accounts.user_for_api_token(services.pool, token_digest(token)) if token else None
+    digest = token_digest(token)
+    user = await accounts.user_for_api_token(services.pool, digest) if token else None
     if user is None:
         raise json_error(401, "send ?token=<bearer token from POST /api/auth/token>")
     projects = set(await accounts.project_roles(services.pool, user))
@@ -35,9 +44,25 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     with services.events.subscribe() as subscription:
         async with asyncio.TaskGroup() as group:
             sender = group.create_task(_send(socket, subscription, projects, everything=user.is_server_admin))
-            await _drain(socket)  # returns when the client goes away
+            drained = group.create_task(_drain(socket))  # done when the client goes away
+            ended = group.create_task(_session_ended(services.pool, digest, every_s=services.session_check_s))
+            await asyncio.wait([drained, ended], return_when=asyncio.FIRST_COMPLETED)
+            if ended.done():
+                await socket.close(code=SESSION_ENDED, message=b"session ended: log in again")
             sender.cancel()
+            ended.cancel()
     return socket
+
+
+async def _session_ended(pool: asyncpg.Pool, digest: bytes, *, every_s: float) -> None:
+    """Returns once the token no longer opens the API (logged out, expired, new password, user disabled)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await accounts.user_for_api_token(pool, digest) is None:
+                return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("cannot re-check a WebSocket's session; trying again", extra={"error": str(error)})
 
 
 async def _send(

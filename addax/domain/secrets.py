@@ -10,6 +10,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
+# Login fields longer than these are refused before any hashing (argon2 over a megabyte is work for nothing).
+MAX_EMAIL_CHARS = 320
+MAX_PASSWORD_CHARS = 1024
+
 # Verifying against this keeps the time of a login for an unknown account like that of a known one.
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 
@@ -38,3 +42,8 @@ def new_password() -> str:
 
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short fingerprint of a password hash: a dashboard session keeps it, so a new password ends the session."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]

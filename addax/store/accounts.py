@@ -1,6 +1,8 @@
 """Projects, users and roles, upload accounts, device and API tokens, failed-login records.
 
-Every admin action here writes the audit log in the same transaction as the change itself.
+Every admin action here writes the audit log in the same transaction as the change itself. Actions on an
+existing account take its id; ``user_id``, ``upload_account_id`` and ``device_token_id`` find it by name
+(an unknown name is an AccountError that says how to create one).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -157,6 +160,76 @@ async def user_by_id(db: asyncpg.Pool, user_id: int) -> User | None:
     return User(**dict(row)) if row else None
 
 
+async def user_id(db: asyncpg.Connection | asyncpg.Pool, email: str) -> int:
+    found = await db.fetchval("SELECT id FROM users WHERE lower(email) = lower($1)", email)
+    if found is None:
+        raise AccountError(f"no user {email!r} (see `addax user add`)")
+    return int(found)
+
+
+async def users(db: asyncpg.Pool, *, only: int | None = None) -> list[dict[str, Any]]:
+    """Every user (or the one with id ``only``) with their projects and roles; never the password hash."""
+    rows = await db.fetch(
+        """SELECT u.id, u.email, u.is_server_admin AS server_admin, u.disabled, u.created_at,
+                  COALESCE(json_agg(json_build_object('project_id', m.project_id, 'role', m.role))
+                           FILTER (WHERE m.user_id IS NOT NULL), '[]') AS projects
+           FROM users u LEFT JOIN memberships m ON m.user_id = u.id
+           WHERE $1::bigint IS NULL OR u.id = $1 GROUP BY u.id ORDER BY u.id""",
+        only,
+    )
+    return [dict(row) for row in rows]
+
+
+async def disable_user(pool: asyncpg.Pool, user_id: int, *, by: str) -> int:
+    """Stop a login at once: every API token of the user is deleted with it. Returns the sessions ended."""
+    async with pool.acquire() as connection, connection.transaction():
+        email = await _set_user_disabled(connection, user_id, True)
+        ended = await _end_sessions(connection, user_id)
+        await audit.record(connection, actor=by, action="user.disable", target=email, sessions_ended=ended)
+    return ended
+
+
+async def enable_user(pool: asyncpg.Pool, user_id: int, *, by: str) -> None:
+    async with pool.acquire() as connection, connection.transaction():
+        email = await _set_user_disabled(connection, user_id, False)
+        await audit.record(connection, actor=by, action="user.enable", target=email)
+
+
+async def set_user_password(
+    pool: asyncpg.Pool,
+    user_id: int,
+    password_hash: str,
+    *,
+    by: str,
+    new_session: tuple[bytes, timedelta] | None = None,
+) -> int:
+    """Set a new password and end every session of the user; ``new_session`` (token digest, lifetime) opens
+    the caller's next one in the same transaction. Returns the sessions ended."""
+    async with pool.acquire() as connection, connection.transaction():
+        email = await connection.fetchval(
+            "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING email", user_id, password_hash
+        )
+        if email is None:
+            raise AccountError(f"no user with id {user_id}")
+        ended = await _end_sessions(connection, user_id)
+        if new_session is not None:
+            await issue_api_token(connection, user_id, new_session[0], ttl=new_session[1])
+        await audit.record(connection, actor=by, action="user.password", target=email, sessions_ended=ended)
+    return ended
+
+
+async def _set_user_disabled(connection: asyncpg.Connection, user_id: int, disabled: bool) -> str:
+    email = await connection.fetchval("UPDATE users SET disabled = $2 WHERE id = $1 RETURNING email", user_id, disabled)
+    if email is None:
+        raise AccountError(f"no user with id {user_id}")
+    return str(email)
+
+
+async def _end_sessions(connection: asyncpg.Connection, user_id: int) -> int:
+    ended = await connection.fetch("DELETE FROM api_tokens WHERE user_id = $1 RETURNING id", user_id)
+    return len(ended)
+
+
 async def add_upload_account(pool: asyncpg.Pool, name: str, password_hash: str, *, project: str, by: str) -> int:
     async with pool.acquire() as connection, connection.transaction():
         try:
@@ -180,6 +253,63 @@ async def upload_account(db: asyncpg.Pool, name: str) -> UploadAccount | None:
         "SELECT id, name, project_id, password_hash FROM upload_accounts WHERE name = $1 AND NOT disabled", name
     )
     return UploadAccount(**dict(row)) if row else None
+
+
+async def upload_account_id(db: asyncpg.Pool, name: str) -> int:
+    found = await db.fetchval("SELECT id FROM upload_accounts WHERE name = $1", name)
+    if found is None:
+        raise AccountError(f"no upload account {name!r} (see `addax ftp-user add`)")
+    return int(found)
+
+
+async def upload_accounts(
+    db: asyncpg.Pool, *, projects: list[int] | None = None, only: int | None = None
+) -> list[dict[str, Any]]:
+    """The upload accounts of these projects (default: all), or the one with id ``only``; never a hash."""
+    rows = await db.fetch(
+        """SELECT id, project_id, name, disabled, created_at FROM upload_accounts
+           WHERE ($1::bigint[] IS NULL OR project_id = ANY($1)) AND ($2::bigint IS NULL OR id = $2)
+           ORDER BY id""",
+        projects,
+        only,
+    )
+    return [dict(row) for row in rows]
+
+
+async def disable_upload_account(pool: asyncpg.Pool, account_id: int, *, by: str) -> None:
+    """Cameras with this account can no longer log in (``upload_account`` skips it)."""
+    await _change_upload_account(pool, account_id, action="ftp-user.disable", by=by, disabled=True)
+
+
+async def enable_upload_account(pool: asyncpg.Pool, account_id: int, *, by: str) -> None:
+    await _change_upload_account(pool, account_id, action="ftp-user.enable", by=by, disabled=False)
+
+
+async def set_upload_account_password(pool: asyncpg.Pool, account_id: int, password_hash: str, *, by: str) -> None:
+    await _change_upload_account(pool, account_id, action="ftp-user.password", by=by, password_hash=password_hash)
+
+
+async def _change_upload_account(
+    pool: asyncpg.Pool,
+    account_id: int,
+    *,
+    action: str,
+    by: str,
+    disabled: bool | None = None,
+    password_hash: str | None = None,
+) -> None:
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            """UPDATE upload_accounts a
+               SET disabled = COALESCE($2, a.disabled), password_hash = COALESCE($3, a.password_hash)
+               FROM projects p WHERE a.id = $1 AND p.id = a.project_id RETURNING a.name, p.name AS project""",
+            account_id,
+            disabled,
+            password_hash,
+        )
+        if row is None:
+            raise AccountError(f"no upload account with id {account_id}")
+        await audit.record(connection, actor=by, action=action, target=row["name"], project=row["project"])
 
 
 async def add_device_token(pool: asyncpg.Pool, name: str, digest: bytes, *, project: str, by: str) -> int:
@@ -206,7 +336,45 @@ async def find_device_token(db: asyncpg.Pool, digest: bytes) -> DeviceToken | No
     return DeviceToken(**dict(row)) if row else None
 
 
-async def issue_api_token(db: asyncpg.Pool, user_id: int, digest: bytes, *, ttl: timedelta) -> None:
+async def device_token_id(db: asyncpg.Pool, name: str, *, project: str) -> int:
+    found = await db.fetchval(
+        "SELECT id FROM device_tokens WHERE project_id = $1 AND name = $2", await project_id(db, project), name
+    )
+    if found is None:
+        raise AccountError(f"project {project!r} has no device token named {name!r}")
+    return int(found)
+
+
+async def device_tokens(
+    db: asyncpg.Pool, *, projects: list[int] | None = None, only: int | None = None
+) -> list[dict[str, Any]]:
+    """The device tokens of these projects (default: all), or the one with id ``only``; never a hash."""
+    rows = await db.fetch(
+        """SELECT id, project_id, name, revoked, created_at, last_used_at FROM device_tokens
+           WHERE ($1::bigint[] IS NULL OR project_id = ANY($1)) AND ($2::bigint IS NULL OR id = $2)
+           ORDER BY id""",
+        projects,
+        only,
+    )
+    return [dict(row) for row in rows]
+
+
+async def revoke_device_token(pool: asyncpg.Pool, token_id: int, *, by: str) -> None:
+    """Refuse the token from now on, for good: a device gets a new one with `addax token add`."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            """UPDATE device_tokens t SET revoked = true FROM projects p
+               WHERE t.id = $1 AND p.id = t.project_id RETURNING t.name, p.name AS project""",
+            token_id,
+        )
+        if row is None:
+            raise AccountError(f"no device token with id {token_id}")
+        await audit.record(connection, actor=by, action="token.revoke", target=row["name"], project=row["project"])
+
+
+async def issue_api_token(
+    db: asyncpg.Connection | asyncpg.Pool, user_id: int, digest: bytes, *, ttl: timedelta
+) -> None:
     await db.execute(
         "INSERT INTO api_tokens (user_id, token_sha256, expires_at) VALUES ($1, $2, now() + $3)",
         user_id,
@@ -223,6 +391,11 @@ async def user_for_api_token(db: asyncpg.Pool, digest: bytes) -> User | None:
         digest,
     )
     return User(**dict(row)) if row else None
+
+
+async def end_api_token(db: asyncpg.Pool, digest: bytes) -> bool:
+    """Log out: this one token stops working. False when it was not (or no longer) valid."""
+    return await db.fetchval("DELETE FROM api_tokens WHERE token_sha256 = $1 RETURNING id", digest) is not None
 
 
 async def record_login_failure(db: asyncpg.Pool, *, kind: str, account: str, address: str) -> None:

@@ -152,9 +152,11 @@ class Owned(StrEnum):
     DEPLOYMENT = "SELECT c.project_id FROM deployments d JOIN cameras c ON c.id = d.camera_id WHERE d.id = $1"
     CAMERA_UPDATE = "SELECT c.project_id FROM camera_updates u JOIN cameras c ON c.id = u.camera_id WHERE u.id = $1"
     REJECTION = "SELECT project_id FROM images WHERE id = $1 AND stage = 'rejected'"
+    UPLOAD_ACCOUNT = "SELECT project_id FROM upload_accounts WHERE id = $1"
+    DEVICE_TOKEN = "SELECT project_id FROM device_tokens WHERE id = $1"
 
 
 async def project_of(db: asyncpg.Pool, thing: Owned, thing_id: int) -> int | None:
-    """The project that a site, deployment, camera update or rejected file belongs to (None: no such thing)."""
+    """The project that a thing of this kind belongs to (None: no such thing)."""
     found = await db.fetchval(thing.value, thing_id)
     return int(found) if found is not None else None

@@ -43,7 +43,7 @@ class Receiver:
     def __init__(self, *, spool: Spool, deliver: Deliver, max_bytes: int | None, min_free_bytes: int) -> None:
         self.spool = spool
         self._deliver = deliver
-        self._max_bytes, self._min_free_bytes = max_bytes, min_free_bytes
+        self.max_bytes, self._min_free_bytes = max_bytes, min_free_bytes
 
     def check_free_space(self, *, more_bytes: int = 0) -> None:
         """Raise DiskFull when the spool's disk is (or, with ``more_bytes`` written, would be) nearly full."""
@@ -64,8 +64,8 @@ class Receiver:
             checked = 0
             async for chunk in chunks:
                 partial.write(chunk)
-                if self._max_bytes is not None and partial.size > self._max_bytes:
-                    raise FileTooLarge(self._max_bytes)
+                if self.max_bytes is not None and partial.size > self.max_bytes:
+                    raise FileTooLarge(self.max_bytes)
                 if partial.size - checked >= FREE_SPACE_EVERY_BYTES:
                     checked = partial.size
                     self.check_free_space()

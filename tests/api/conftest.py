@@ -6,6 +6,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -56,7 +57,14 @@ def supervisor(backend: Backend) -> Supervisor:
 
 @pytest.fixture
 def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
-    async def make(policy: LoginPolicy = FAST_POLICY) -> TestClient:
+    async def make(
+        policy: LoginPolicy = FAST_POLICY,
+        *,
+        max_upload_bytes: int = 2 * 2**20,
+        min_free_bytes: int = 0,
+        **settings: Any,
+    ) -> TestClient:
+        """``settings``: ApiServices fields to change (session_check_s ...)."""
         logins = LoginGuard(pool=backend.pool, policy=policy)
         services = ApiServices(
             pool=backend.pool,
@@ -64,10 +72,14 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
             logins=logins,
             token_ttl=timedelta(hours=1),
             receiver=Receiver(
-                spool=backend.spool, deliver=backend.ingestor.send, max_bytes=2 * 2**20, min_free_bytes=0
+                spool=backend.spool,
+                deliver=backend.ingestor.send,
+                max_bytes=max_upload_bytes,
+                min_free_bytes=min_free_bytes,
             ),
             objects=backend.objects,
             events=backend.events,
+            **settings,
         )
         return await aiohttp_client(build_api(services))
 
