@@ -93,6 +93,7 @@ class Ingestor(Actor[Arrival]):
         max_pixels: int = 100_000_000,
         concurrency: int = 4,
         max_attempts: int = 5,
+        retry_delay_s: float = 1.0,
         sweep_every_s: float | None = 30.0,
         publish: Publish | None = None,
         observe: Observe | None = None,
@@ -103,7 +104,7 @@ class Ingestor(Actor[Arrival]):
         self.concurrency = concurrency  # file reads and decoding overlap with database work
         self._pool, self._spool, self._objects = pool, spool, objects
         self._max_bytes, self._max_pixels = max_file_mb * 2**20, max_pixels
-        self._max_attempts, self._sweep_every_s = max_attempts, sweep_every_s
+        self._max_attempts, self._retry_delay_s, self._sweep_every_s = max_attempts, retry_delay_s, sweep_every_s
         self._publish = publish or (lambda event, body: None)
         self._observe = observe or (lambda arrival, outcome: None)
         self.processed = 0
@@ -144,14 +145,15 @@ class Ingestor(Actor[Arrival]):
             self._observe(arrival, outcome)
 
     async def _handle(self, arrival: Arrival) -> Outcome | None:
-        delay = 1.0
+        delay = self._retry_delay_s
+        give_up_because: str | None = None
         while True:
             attempt = self._spool.begin_attempt(arrival)
+            if give_up_because is None and attempt.count > self._max_attempts:
+                give_up_because = f"gave up after {attempt.count - 1} attempts: {attempt.last_error}"
             try:
-                if attempt.count > self._max_attempts:
-                    return await self._give_up(
-                        arrival, f"gave up after {attempt.count - 1} attempts: {attempt.last_error}"
-                    )
+                if give_up_because is not None:
+                    return await self._give_up(arrival, give_up_because)
                 return await self.ingest(arrival)
             except asyncio.CancelledError:
                 self._spool.end_attempt(arrival, error="stopped during an attempt", count=attempt.count - 1)
@@ -159,32 +161,28 @@ class Ingestor(Actor[Arrival]):
             except Exception as error:
                 self.record_error(error)
                 why = f"{type(error).__name__}: {error}"
+                count = attempt.count
                 if await self._is_outage(error):
-                    count = attempt.count - 1  # retried until it passes: nothing is lost, cameras slow down
-                elif isinstance(error, OSError):
-                    count = attempt.count  # the file cannot be read or written: a few more tries
-                else:
+                    count -= 1  # retried until it passes, not counted: nothing is lost, cameras slow down
+                elif give_up_because is None and not isinstance(error, OSError):
+                    # The file trips something (an OSError instead may pass: it is tried a few more times).
                     log.exception(
                         "ingest failed on this file", extra={"actor": self.name, "file": arrival.original_name}
                     )
-                    count = self._max_attempts  # it trips something: kept as a rejection at once
-                    delay = 0.0
+                    give_up_because, delay = why, 0.0
                 self._spool.end_attempt(arrival, error=why, count=count)
                 log.warning(
                     "ingest failed, will retry",
                     extra={"actor": self.name, "file": arrival.original_name, "attempt": attempt.count, "error": why},
                 )
             await asyncio.sleep(delay)
-            delay = min(max(delay, 0.5) * 2, 30.0)
+            delay = min(max(delay, self._retry_delay_s) * 2, 30.0)
 
     async def _is_outage(self, error: Exception) -> bool:
-        if isinstance(error, _NOT_THE_FILE):
+        """Whether the error says nothing about the file: the database or the disk is in trouble."""
+        if isinstance(error, _NOT_THE_FILE) or (isinstance(error, OSError) and error.errno in _DISK_FULL):
             return True
-        if not isinstance(error, OSError):
-            return False
-        if error.errno in _DISK_FULL:
-            return True
-        try:  # a lost database connection also surfaces as a plain OSError: ask the database
+        try:  # a lost database surfaces as many kinds of error (a plain OSError, a refused login ...): ask it
             async with asyncio.timeout(5):
                 await database.ping(self._pool)
         except Exception:

@@ -183,7 +183,7 @@ def sd_card(text: str, problems: list[str]) -> tuple[int | None, int | None]:
     free_unit = (free_unit or total_unit).upper()  # "14.5/29.7G": the one unit counts for both
     free = float(free_text) * _MB_PER_UNIT[free_unit]
     total = float(total_text) * _MB_PER_UNIT[total_unit]
-    if not 0 < total < math.inf or free > total:
+    if not 0 < total <= MAX_SD_MB or free > total:
         problems.append(f"SD {text!r} is not a plausible free/total")
         return None, None
     return round(free), round(total)
@@ -235,12 +235,19 @@ def _coordinate(part: str) -> tuple[float, str] | None:
     return (-degrees if negative else degrees), axis
 
 
+MAX_COUNT = 2**31 - 1  # what the database's integer columns hold, and far beyond any camera's counter
+MAX_SD_MB = 10**9  # a petabyte: no SD card
+
+
 def picture_count(name: str, text: str, problems: list[str]) -> int | None:
     value = _first_number(text, name, problems)
     if value is None:
         return None
     if value < 0 or value != int(value):
         problems.append(f"{name} {text!r} is not a count")
+        return None
+    if value > MAX_COUNT:
+        problems.append(f"{name} {text!r} is beyond any camera's counter")
         return None
     return int(value)
 

@@ -398,37 +398,6 @@ async def end_api_token(db: asyncpg.Pool, digest: bytes) -> bool:
     return await db.fetchval("DELETE FROM api_tokens WHERE token_sha256 = $1 RETURNING id", digest) is not None
 
 
-async def record_login_failure(db: asyncpg.Pool, *, kind: str, account: str, address: str) -> None:
-    await db.execute("INSERT INTO auth_failures (kind, account, address) VALUES ($1, $2, $3)", kind, account, address)
-
-
-async def recent_login_failures(
-    db: asyncpg.Pool, *, kind: str, account: str, address: str, window: timedelta
-) -> tuple[int, int]:
-    """Failures within ``window``: (for this account, from this address)."""
-    row = await db.fetchrow(
-        """SELECT count(*) FILTER (WHERE lower(account) = lower($2)) AS by_account,
-                  count(*) FILTER (WHERE address = $3) AS by_address
-           FROM auth_failures WHERE kind = $1 AND at > now() - $4::interval""",
-        kind,
-        account,
-        address,
-        window,
-    )
-    assert row is not None
-    return int(row["by_account"]), int(row["by_address"])
-
-
-async def forget_login_failures(db: asyncpg.Pool, *, kind: str, account: str, older_than: timedelta) -> None:
-    """After a good login, the account's own failures stop counting; old rows of anyone are pruned."""
-    await db.execute(
-        "DELETE FROM auth_failures WHERE (kind = $1 AND lower(account) = lower($2)) OR at < now() - $3::interval",
-        kind,
-        account,
-        older_than,
-    )
-
-
 async def project_roles(db: asyncpg.Pool, user: User) -> dict[int, Role]:
     """The projects a user may see, with the role there; a server admin administers every project."""
     if user.is_server_admin:

@@ -1,12 +1,28 @@
-"""Password logins with lockout: slow answers to wrong passwords, and a limit per account and address.
+"""Password logins with lockout, shared by the API, the dashboard and the FTPS server (one lock, every door).
 
-Used by the API, the dashboard and the FTPS server alike, so every door has the same lock.
+Each attempt, in this order::
+
+    address over its budget of checks at once? ─► wait for its turn (one address cannot take every argon2 slot)
+    already locked (account or address)? ─────► refused at once, without a check (slowly)
+    count the attempt (a failure row, written first)
+    locked now, counting this one? ───────────► refused, without a check
+    check the password (argon2, off the loop)
+      right ─► its row removed, the (account, address) pair remembered; older failures elsewhere stay
+      wrong ─► the row stays; answered after ``failure_delay_s``
+
+Counting before checking means parallel or pipelined guesses cannot all be checked before the first
+is counted: at most ``max_failures`` attempts per window ever reach a password check.
+
+An address from which the account logged in before is *known*: there a locked account is slowed
+down, not refused, so that guessing from elsewhere cannot lock the owner (``admin@localhost``) out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +32,8 @@ from addax.domain.secrets import verify_password
 from addax.store import accounts
 
 log = logging.getLogger("addax.logins")
+
+KNOWN_FOR = timedelta(days=90)  # how long a successful login keeps its address known
 
 
 class LoginRefused(Exception):
@@ -30,6 +48,8 @@ class LoginPolicy:
     max_failures: int = 10
     window_s: int = 300
     failure_delay_s: float = 1.0
+    checks_per_address: int = 2  # password checks running at once for one address
+    known_slowdown_max_s: float = 30.0  # the longest a known address waits per attempt on a locked account
 
 
 class LoginGuard:
@@ -38,57 +58,137 @@ class LoginGuard:
         self._policy = policy
         # An argon2 check takes 64 MiB and a third of a CPU second: a burst of logins must not take them all.
         self._checks = asyncio.Semaphore(2)
+        self._per_address: dict[str, tuple[asyncio.Semaphore, int]] = {}  # address -> (its budget, users of it)
 
     async def user(self, email: str, password: str, *, address: str) -> accounts.User:
         """The user whose e-mail and password these are; raises LoginRefused otherwise."""
-        await self._refuse_if_locked("user", email, address)
         user = await accounts.find_user(self._pool, email)
-        good = await self._verify(user.password_hash if user else None, password)
-        if not good or user is None or user.disabled:
-            await self._failed("user", email, address)
+        stored = user.password_hash if user is not None and not user.disabled else None
+        await self._attempt("user", email, password, address=address, password_hash=stored)
         assert user is not None
-        await self._succeeded("user", email)
         return user
 
-    async def check(
-        self,
-        kind: str,
-        account: str,
-        password: str,
-        *,
-        address: str,
-        password_hash: str | None,
-    ) -> None:
+    async def check(self, kind: str, account: str, password: str, *, address: str, password_hash: str | None) -> None:
         """Generic form for other account kinds (e.g. FTPS upload accounts); None: no such account."""
-        await self._refuse_if_locked(kind, account, address)
-        if not await self._verify(password_hash, password):
-            await self._failed(kind, account, address)
-        await self._succeeded(kind, account)
+        await self._attempt(kind, account, password, address=address, password_hash=password_hash)
+
+    async def _attempt(
+        self, kind: str, account: str, password: str, *, address: str, password_hash: str | None
+    ) -> None:
+        async with self._address_budget(address):
+            known = await _is_known(self._pool, kind, account, address)
+            await self._refuse_if_locked(kind, account, address, known=known)  # locked already: nothing written
+            attempt_id = await _count_attempt(self._pool, kind, account, address)
+            await self._refuse_if_locked(kind, account, address, known=known, counted=True)
+            if not await self._verify(password_hash, password):
+                log.warning("login failed", extra={"kind": kind, "account": account, "address": address})
+                await asyncio.sleep(self._policy.failure_delay_s)  # slow down guessing without blocking anyone else
+                raise LoginRefused("wrong e-mail or password" if kind == "user" else "wrong name or password")
+            await _succeeded(self._pool, attempt_id, kind, account, address, self._window)
+
+    @property
+    def _window(self) -> timedelta:
+        return timedelta(seconds=self._policy.window_s)
+
+    async def _refuse_if_locked(
+        self, kind: str, account: str, address: str, *, known: bool, counted: bool = False
+    ) -> None:
+        """Refuse a locked account or address; from a known address, slow down instead."""
+        by_account, by_address = await _failures(self._pool, kind, account, address, self._window)
+        limit = self._policy.max_failures + (1 if counted else 0)  # once counted, this attempt is one of them
+        excess = max(by_account, by_address) - limit + 1
+        if excess <= 0:
+            return
+        if known:
+            if counted:  # slowed once per attempt, after it was counted
+                await asyncio.sleep(min(self._policy.known_slowdown_max_s, self._policy.failure_delay_s * excess))
+            return
+        log.warning("login refused: locked out", extra={"kind": kind, "account": account, "address": address})
+        await asyncio.sleep(self._policy.failure_delay_s)
+        raise LoginRefused(
+            f"too many failed logins; try again in {self._policy.window_s // 60} minutes",
+            locked=True,
+            retry_after_s=self._policy.window_s,
+        )
 
     async def _verify(self, password_hash: str | None, password: str) -> bool:
         async with self._checks:
             return await asyncio.to_thread(verify_password, password_hash, password)
 
-    async def _refuse_if_locked(self, kind: str, account: str, address: str) -> None:
-        by_account, by_address = await accounts.recent_login_failures(
-            self._pool, kind=kind, account=account, address=address, window=timedelta(seconds=self._policy.window_s)
+    @contextlib.asynccontextmanager
+    async def _address_budget(self, address: str) -> AsyncIterator[None]:
+        semaphore, users = self._per_address.get(address, (asyncio.Semaphore(self._policy.checks_per_address), 0))
+        self._per_address[address] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._per_address[address]
+            if users == 1:
+                del self._per_address[address]
+            else:
+                self._per_address[address] = (semaphore, users - 1)
+
+
+async def _failures(pool: asyncpg.Pool, kind: str, account: str, address: str, window: timedelta) -> tuple[int, int]:
+    """Failures within ``window``: (for this account, from this address)."""
+    row = await pool.fetchrow(
+        """SELECT count(*) FILTER (WHERE lower(account) = lower($2)) AS by_account,
+                  count(*) FILTER (WHERE address = $3) AS by_address
+           FROM auth_failures WHERE kind = $1 AND at > now() - $4::interval""",
+        kind,
+        account,
+        address,
+        window,
+    )
+    assert row is not None
+    return int(row["by_account"]), int(row["by_address"])
+
+
+async def _count_attempt(pool: asyncpg.Pool, kind: str, account: str, address: str) -> int:
+    """Count an attempt as a failure before it is checked; committed at once, so that parallel ones see it."""
+    return int(
+        await pool.fetchval(
+            "INSERT INTO auth_failures (kind, account, address) VALUES ($1, $2, $3) RETURNING id",
+            kind,
+            account,
+            address,
         )
-        if max(by_account, by_address) >= self._policy.max_failures:
-            log.warning("login refused: locked out", extra={"kind": kind, "account": account, "address": address})
-            await asyncio.sleep(self._policy.failure_delay_s)
-            raise LoginRefused(
-                f"too many failed logins; try again in {self._policy.window_s // 60} minutes",
-                locked=True,
-                retry_after_s=self._policy.window_s,
-            )
+    )
 
-    async def _failed(self, kind: str, account: str, address: str) -> None:
-        await accounts.record_login_failure(self._pool, kind=kind, account=account, address=address)
-        log.warning("login failed", extra={"kind": kind, "account": account, "address": address})
-        await asyncio.sleep(self._policy.failure_delay_s)  # slow down guessing without blocking anyone else
-        raise LoginRefused("wrong e-mail or password" if kind == "user" else "wrong name or password")
 
-    async def _succeeded(self, kind: str, account: str) -> None:
-        await accounts.forget_login_failures(
-            self._pool, kind=kind, account=account, older_than=timedelta(seconds=self._policy.window_s)
+async def _is_known(pool: asyncpg.Pool, kind: str, account: str, address: str) -> bool:
+    return bool(
+        await pool.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM known_logins WHERE kind = $1 AND lower(account) = lower($2)
+                              AND address = $3 AND last_success_at > now() - $4::interval)""",
+            kind,
+            account,
+            address,
+            KNOWN_FOR,
+        )
+    )
+
+
+async def _succeeded(
+    pool: asyncpg.Pool, attempt_id: int, kind: str, account: str, address: str, window: timedelta
+) -> None:
+    """Forget this address's failures for the account (the owner mistyped); failures from elsewhere stay."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            """DELETE FROM auth_failures WHERE id = $1
+                  OR (kind = $2 AND lower(account) = lower($3) AND address = $4)
+                  OR at < now() - $5::interval""",
+            attempt_id,
+            kind,
+            account,
+            address,
+            window,
+        )
+        await connection.execute(
+            """INSERT INTO known_logins (kind, account, address) VALUES ($1, $2, $3)
+               ON CONFLICT (kind, lower(account), address) DO UPDATE SET last_success_at = now()""",
+            kind,
+            account,
+            address,
         )

@@ -86,6 +86,18 @@ async def test_upload_refusals_are_clear(make_api, device) -> None:
     assert too_big.status == 413
 
 
+async def test_an_upload_while_the_disk_is_nearly_full_is_refused_and_keeps_nothing(make_api, backend, device) -> None:
+    client = await make_api(min_free_bytes=2**60)  # more free space wanted than any disk has
+    project_id, token = device
+    response = await client.post(
+        "/api/v1/upload", data=form("IMG_0001.JPG", jpeg_factory.willfine_jpeg()), headers={"X-API-Token": token}
+    )
+    assert response.status == 507 and int(response.headers["Retry-After"]) > 0
+    assert "insufficient storage" in (await response.json())["error"]
+    assert not list(backend.spool.directory.iterdir())
+    assert await backend.pool.fetchval("SELECT count(*) FROM images WHERE project_id = $1", project_id) == 0
+
+
 async def test_rejection_is_listed_and_reprocessed_after_the_cause_is_fixed(make_api, backend, device, bearer) -> None:
     client = await make_api()
     project_id, token = device

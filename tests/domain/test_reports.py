@@ -144,6 +144,8 @@ def test_csq_as_the_modem_answers_it() -> None:
         ("GPS:52.098737,5.125504", "GPS:95.5,5.1", "latitude", "GPS '95.5,5.1' is out of range or (0,0); ignored"),
         ("GPS:52.098737,5.125504", "GPS:No Fix", "latitude", "GPS 'No Fix' is not readable"),
         ("Total:8932", "Total:lots", "pictures_taken", "Total 'lots' has no number"),
+        ("Total:8932", "Total:99999999999999", "pictures_taken", "beyond any camera's counter"),
+        ("SD:59405M/59628M", "SD:1M/9999999999999G", "sd_total_mb", "is not a plausible free/total"),
         ("IMEI:861234567890123", "IMEI:86123456789", "imei", "IMEI '86123456789' is not 15 digits"),
         ("Date:05/12/2025 15:46:47", "Date:01/01/2000 00:01:10", "reported_at_local", "looks like a reset clock"),
         ("Date:05/12/2025 15:46:47", "Date:yesterday", "reported_at_local", "Date 'yesterday' is not readable"),

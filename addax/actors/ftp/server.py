@@ -5,7 +5,7 @@
 Per connection, one command at a time, in the order sent (pipelined lines wait their turn)::
 
     connect (421 when the server or this address has too many) ─► 220
-      AUTH TLS ─► USER ─► PASS (shared lockout) ─► account and project bound to the session for good
+      AUTH TLS ─► USER ─► PASS (shared lockout; closed after 3 failures) ─► account and project bound for good
       PBSZ 0 / PROT P ─► PASV ─► STOR name ─► 150
          data connection: only from the camera's address, TLS done by data.TlsDataStream
          every byte into the spool (store.receiving): size limit, free disk checked as it grows
@@ -45,6 +45,7 @@ log = logging.getLogger("addax.ftp")
 ACCOUNT_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,64}$")
 TEMPORARY_NAME = re.compile(r"(^\.|\.(tmp|part|filepart|partial|upload)$|^~)", re.IGNORECASE)
 MAX_LINE_BYTES = 4096
+LOGINS_PER_SESSION = 3  # failed logins before the connection is closed (as vsftpd's max_login_fails)
 
 
 AccountLookup = Callable[[str], Awaitable[UploadAccount | None]]  # an enabled account by name
@@ -96,6 +97,10 @@ class CameraFtpServer(aioftp.Server):
         self._per_address[host] += 1
         try:
             await self._session(reader, writer, host, port)
+        except asyncio.CancelledError:
+            # The server is closing. This task is asyncio's connection callback: ending it quietly spares the
+            # loop's "exception in callback" report; nothing else awaits its result.
+            pass
         finally:
             self._per_address[host] -= 1
             if not self._per_address[host]:
@@ -263,8 +268,13 @@ class CameraFtpServer(aioftp.Server):
                 password_hash=account.password_hash if account else None,
             )
         except LoginRefused as refused:
-            connection.response("530", str(refused))
-            return True
+            failures = (connection.failed_logins if connection.future.failed_logins.done() else 0) + 1
+            connection.failed_logins = failures
+            if failures < LOGINS_PER_SESSION:
+                connection.response("530", str(refused))
+                return True
+            connection.response("530", f"{refused}; closing after {failures} failed logins")
+            return False
         assert account is not None
         connection.account = account  # bound for the rest of the session
         connection.user.base_path.mkdir(parents=True, exist_ok=True)
@@ -384,7 +394,9 @@ class CameraFtpServer(aioftp.Server):
             return
         finally:
             await stream.finish()
-        tls_end = "close_notify" if stream.ended_cleanly else "no close_notify (accepted: ftp.require_close_notify off)"
+        tls_end = "close_notify" if stream.ended_cleanly else "none"
+        if not stream.ended_cleanly:  # only with ftp.require_close_notify off: this file may be incomplete
+            log.warning("upload accepted without TLS close_notify (ftp.require_close_notify is off)", extra=where)
         if TEMPORARY_NAME.search(real_path.name):
             partial.keep_as(real_path)  # kept until the client renames it to its real name
         else:
