@@ -2,83 +2,52 @@
 
 Run from the repository root (it uses the helpers under tests/):
 
-    .venv/bin/python -m bench.ingest [--photos 1000 10000] [--clients 10]
+    .venv/bin/python -m bench.ingest [--photos 1000 10000] [--clients 10] [--client ftplib|curl]
 
 Each burst size gets a fresh `addax run`, started as tests/service.py starts it, with project "bench"
 and upload account "cam" added by the CLI. The photos are made first, untimed: 1920x1080 Willfine
-JPEGs, one camera per client (own serial, DateTimeOriginal 30 s apart, GPS jitter of metres), each
-with a random pixel block so every SHA-256 differs. Each client is one FTP_TLS session; the clock
-runs from the first STOR until the database counts N images 'stored', then the rows are checked
-against the photos' SHA-256s. RSS: the Python process (peak reset before the burst); pg: PSS summed
-over the postmaster and its backends. CPU ms/photo is steadier than photos/s on a shared machine.
+JPEGs (tests/domain/jpeg_factory.trail_photo), one camera per client. Each client is one FTPS
+session: Python's FTP_TLS (the clock starts at the first STOR, after every client logged in), or one
+curl process sending all its camera's photos (-T "{a,b,...}"; the clock starts when the processes
+do, so it includes curl's login). The clock stops when the database counts N images 'stored'; then
+the rows are checked against the photos' SHA-256s and every stored object is hashed again. RSS: the
+Python process (peak reset before the burst); pg: PSS summed over the postmaster and its backends.
+CPU ms/photo is steadier than photos/s on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import hashlib
-import io
 import os
 import random
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from PIL import Image, ImageDraw
 
 from addax.embedded.common import socket_directory
 from addax.embedded.postgres import dsn_for
 from tests.actors.ftps import client
 from tests.conftest import world_readable_tempdir
-from tests.domain.jpeg_factory import gps_tags, with_exif
+from tests.domain.jpeg_factory import trail_photo
 from tests.service import AddaxProcess, child_pids, environment, postmaster_pid
 
-WIDTH, HEIGHT = 1920, 1080
 PASSWORD = "bench upload password"
-FIRST_TAKEN = datetime(2025, 6, 1, 6, 0, 0)
-SERIAL = "8612345678{:05d}"  # a Willfine's serial is its modem's 15-digit IMEI
 COUNT_STORED = "SELECT count(*) FROM images WHERE stage = 'stored'"
-
-
-@functools.cache
-def _scene() -> Image.Image:
-    """A smooth scene with coarse texture: compresses to ~540 KB, like a real 1080p trail-camera photo."""
-    sky = Image.linear_gradient("L").resize((WIDTH, HEIGHT))
-    texture = Image.effect_noise((WIDTH // 4, HEIGHT // 4), 40).resize((WIDTH, HEIGHT))
-    colour = Image.merge("RGB", (sky, texture, sky.point(lambda v: 255 - v)))
-    return Image.blend(colour, texture.convert("RGB"), 0.5)
 
 
 def make_photo(index: int, cameras: int, folder: Path) -> tuple[str, str]:
     """Write photo ``index`` (of camera ``index % cameras``) into ``folder``; return (file name, sha256 hex)."""
-    camera, shot = index % cameras, index // cameras
-    serial = SERIAL.format(camera)
-    image = _scene().copy()
-    image.paste(Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)), (shot * 64 % WIDTH, camera * 64 % HEIGHT))
-    ImageDraw.Draw(image).text((20, HEIGHT - 40), f"{serial} #{shot:06d}", fill=(255, 255, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    jitter = random.Random(index)
-    tags = {
-        "Exif.Image.Make": "Willfine",
-        "Exif.Image.Model": "4.0T CG",
-        "Exif.Photo.BodySerialNumber": serial,
-        "Exif.Photo.DateTimeOriginal": (FIRST_TAKEN + timedelta(seconds=30 * shot)).strftime("%Y:%m:%d %H:%M:%S"),
-        "Exif.Photo.PixelXDimension": str(WIDTH),
-        "Exif.Photo.PixelYDimension": str(HEIGHT),
-        **gps_tags(52.0 + camera * 0.01 + jitter.uniform(-4e-5, 4e-5), 5.1 + jitter.uniform(-6e-5, 6e-5)),
-    }
-    data = with_exif(buffer.getvalue(), tags)
-    name = f"{serial}_{shot:06d}.JPG"
+    name, data = trail_photo(index, cameras)
     (folder / name).write_bytes(data)
     return name, hashlib.sha256(data).hexdigest()
 
@@ -144,7 +113,7 @@ def usage(addax: AddaxProcess, *, reset_peak: bool = False) -> Usage:
     return Usage(rss_kb / 1024, peak_kb / 1024, pg_kb / 1024, _cpu_s(pid), sum(map(_cpu_s, pg)))
 
 
-def upload(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
+def upload_ftplib(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
     """One camera's FTPS session: log in, wait for the others, STOR every photo; the time it finished."""
     ftp = client(port, "cam", PASSWORD)
     try:
@@ -157,8 +126,28 @@ def upload(port: int, folder: Path, names: list[str], start: threading.Barrier) 
         ftp.quit()
 
 
-async def watch(dsn: str, expected: set[str], uploads: list[Future[float]], stall_s: float = 120) -> tuple[float, str]:
-    """When all ``expected`` photos are 'stored', and the check of the rows; fails if an upload does or all stalls."""
+def upload_curl(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
+    """One camera as libcurl-based firmware: one curl, one FTPS session, every photo; the time it finished."""
+    files = "{" + ",".join(str(folder / name) for name in names) + "}"
+    command = ["curl", "--silent", "--show-error", "--ssl-reqd", "--insecure", "--ftp-pasv"]
+    command += ["--user", f"cam:{PASSWORD}", "-T", files, f"ftp://127.0.0.1:{port}/"]
+    start.wait(timeout=60)
+    subprocess.run(command, check=True, capture_output=True, timeout=3600)
+    return time.monotonic()
+
+
+UPLOADERS = {"ftplib": upload_ftplib, "curl": upload_curl}
+
+
+def _object_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def watch(
+    dsn: str, objects: Path, expected: set[str], uploads: list[Future[float]], stall_s: float = 120
+) -> tuple[float, str]:
+    """When all ``expected`` photos are 'stored', and the check of the rows and objects; fails if an upload
+    does or everything stalls."""
     connection = await asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "on"})
     try:
         seen, moved = -1, time.monotonic()
@@ -170,7 +159,7 @@ async def watch(dsn: str, expected: set[str], uploads: list[Future[float]], stal
                 raise TimeoutError(f"stuck at {stored} of {len(expected)} images stored for {stall_s:.0f} s")
             await asyncio.sleep(0.1)
         done = time.monotonic()
-        rows = await connection.fetch("SELECT encode(sha256, 'hex') AS sha, stage FROM images")
+        rows = await connection.fetch("SELECT encode(sha256, 'hex') AS sha, stage, original_key FROM images")
     finally:
         await connection.close()
     found = [row["sha"] for row in rows]
@@ -179,12 +168,13 @@ async def watch(dsn: str, expected: set[str], uploads: list[Future[float]], stal
         "unexpected": len(set(found) - expected),
         "duplicates": len(found) - len(set(found)),
         "not stored": sum(r["stage"] != "stored" for r in rows),
+        "objects not byte-identical": sum(_object_sha(objects / r["original_key"]) != r["sha"] for r in rows),
     }
     counts = ", ".join(f"{name} {number}" for name, number in problems.items())
     return done, f"{'FAIL' if any(problems.values()) else 'OK'}: {len(found)} rows for {len(expected)} photos; {counts}"
 
 
-def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str, object]:
+def burst(photos: list[tuple[str, str]], folder: Path, clients: int, uploader: str) -> dict[str, object]:
     """One fresh service, one burst of ``photos`` from ``clients`` sessions: its row of the table."""
     home = world_readable_tempdir("addax-bench-")
     env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": passive_ports()}
@@ -194,14 +184,16 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int) -> dict[str
         dsn, port = dsn_for(socket_directory(home / "data"), 5432), int(addax.env["ADDAX_FTP_PORT"])
         before, names = usage(addax, reset_peak=True), [name for name, _ in photos]
         start = threading.Barrier(clients + 1)
+        upload = UPLOADERS[uploader]
         with ThreadPoolExecutor(clients) as pool:
             uploads = [pool.submit(upload, port, folder, names[k::clients], start) for k in range(clients)]
-            start.wait(timeout=60)  # every client is logged in: the clock starts with the first STOR
+            start.wait(timeout=60)
             began = time.monotonic()
-            done, check = asyncio.run(watch(dsn, {sha for _, sha in photos}, uploads))
+            done, check = asyncio.run(watch(dsn, home / "data" / "objects", {sha for _, sha in photos}, uploads))
             uploaded = max(u.result() for u in uploads) - began
         after, n, stored = usage(addax), len(photos), done - began
-        row: dict[str, object] = {"photos": n, "clients": clients, "upload s": uploaded, "upload→stored s": stored}
+        row: dict[str, object] = {"photos": n, "client": uploader, "clients": clients}
+        row |= {"upload s": uploaded, "upload→stored s": stored}
         row |= {"photos/s": n / stored, "RSS before MB": before.rss_mb, "RSS after MB": after.rss_mb}
         row |= {"RSS peak MB": after.peak_mb, "pg before MB": before.pg_mb, "pg after MB": after.pg_mb}
         row |= {"addax CPU ms/photo": 1000 * (after.cpu_s - before.cpu_s) / n}
@@ -224,6 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--photos", type=int, nargs="+", default=[1000], help="burst sizes, one service run each")
     parser.add_argument("--clients", type=int, default=10, help="concurrent FTPS sessions (one camera each)")
+    parser.add_argument("--client", choices=sorted(UPLOADERS), default="ftplib", help="what the cameras run")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="addax-bench-photos-"))
     try:
@@ -235,7 +228,7 @@ def main() -> None:
         print(f"made {len(photos)} photos of {size_kb:.0f} KB in {time.monotonic() - started:.0f} s", flush=True)
         rows = []
         for count in args.photos:
-            rows.append(burst(photos[:count], folder, args.clients))
+            rows.append(burst(photos[:count], folder, args.clients, args.client))
             print(f"{count} photos: {rows[-1]['photos/s']:.1f} photos/s", flush=True)
         print(table(rows))
     finally:

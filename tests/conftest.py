@@ -17,12 +17,18 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import uvloop
 
 from addax.embedded.postgres import EmbeddedPostgres
 from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import Supervisor
 from addax.store.database import create_pool
 from addax.store.migrations import migrate
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """Every async test runs on uvloop, the loop of `addax run`: its transports differ from asyncio's."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @dataclass(frozen=True)

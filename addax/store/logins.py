@@ -13,8 +13,9 @@ Each attempt, in this order::
 Counting before checking means parallel or pipelined guesses cannot all be checked before the first
 is counted: at most ``max_failures`` attempts per window ever reach a password check.
 
-An address from which the account logged in before is *known*: there a locked account is slowed
-down, not refused, so that guessing from elsewhere cannot lock the owner (``admin@localhost``) out.
+An address from which the account logged in before is *known*: there only the failures of that
+account from that address lock it out; guessing from elsewhere (or for other accounts behind the same
+carrier-grade NAT) slows the owner down but cannot lock them out (``admin@localhost`` included).
 """
 
 from __future__ import annotations
@@ -93,23 +94,22 @@ class LoginGuard:
     async def _refuse_if_locked(
         self, kind: str, account: str, address: str, *, known: bool, counted: bool = False
     ) -> None:
-        """Refuse a locked account or address; from a known address, slow down instead."""
-        by_account, by_address = await _failures(self._pool, kind, account, address, self._window)
+        """Refuse a locked account or address. From a known address only its own failures for the account
+        lock it out; failures elsewhere (or of other accounts behind the same address) slow it down."""
+        failures = await _failures(self._pool, kind, account, address, self._window)
         limit = self._policy.max_failures + (1 if counted else 0)  # once counted, this attempt is one of them
-        excess = max(by_account, by_address) - limit + 1
-        if excess <= 0:
-            return
-        if known:
-            if counted:  # slowed once per attempt, after it was counted
-                await asyncio.sleep(min(self._policy.known_slowdown_max_s, self._policy.failure_delay_s * excess))
-            return
-        log.warning("login refused: locked out", extra={"kind": kind, "account": account, "address": address})
-        await asyncio.sleep(self._policy.failure_delay_s)
-        raise LoginRefused(
-            f"too many failed logins; try again in {self._policy.window_s // 60} minutes",
-            locked=True,
-            retry_after_s=self._policy.window_s,
-        )
+        locking = failures.by_pair if known else max(failures.by_account, failures.by_address)
+        if locking >= limit:
+            log.warning("login refused: locked out", extra={"kind": kind, "account": account, "address": address})
+            await asyncio.sleep(self._policy.failure_delay_s)
+            raise LoginRefused(
+                f"too many failed logins; try again in {self._policy.window_s // 60} minutes",
+                locked=True,
+                retry_after_s=self._policy.window_s,
+            )
+        excess = max(failures.by_account, failures.by_address) - limit + 1
+        if known and counted and excess > 0:  # slowed once per attempt, after it was counted
+            await asyncio.sleep(min(self._policy.known_slowdown_max_s, self._policy.failure_delay_s * excess))
 
     async def _verify(self, password_hash: str | None, password: str) -> bool:
         async with self._checks:
@@ -130,11 +130,19 @@ class LoginGuard:
                 self._per_address[address] = (semaphore, users - 1)
 
 
-async def _failures(pool: asyncpg.Pool, kind: str, account: str, address: str, window: timedelta) -> tuple[int, int]:
-    """Failures within ``window``: (for this account, from this address)."""
+@dataclass(frozen=True, slots=True)
+class _Failures:
+    by_account: int  # for this account, from anywhere
+    by_address: int  # from this address, for any account
+    by_pair: int  # for this account from this address
+
+
+async def _failures(pool: asyncpg.Pool, kind: str, account: str, address: str, window: timedelta) -> _Failures:
+    """Failures within ``window``."""
     row = await pool.fetchrow(
         """SELECT count(*) FILTER (WHERE lower(account) = lower($2)) AS by_account,
-                  count(*) FILTER (WHERE address = $3) AS by_address
+                  count(*) FILTER (WHERE address = $3) AS by_address,
+                  count(*) FILTER (WHERE lower(account) = lower($2) AND address = $3) AS by_pair
            FROM auth_failures WHERE kind = $1 AND at > now() - $4::interval""",
         kind,
         account,
@@ -142,7 +150,7 @@ async def _failures(pool: asyncpg.Pool, kind: str, account: str, address: str, w
         window,
     )
     assert row is not None
-    return int(row["by_account"]), int(row["by_address"])
+    return _Failures(int(row["by_account"]), int(row["by_address"]), int(row["by_pair"]))
 
 
 async def _count_attempt(pool: asyncpg.Pool, kind: str, account: str, address: str) -> int:

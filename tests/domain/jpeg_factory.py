@@ -8,14 +8,16 @@ text is stored as an empty value. ``undefined_value`` does that conversion.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import struct
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from io import BytesIO
 
 import pyexiv2
-from PIL import Image
+from PIL import Image, ImageDraw
 
 WILLFINE_SERIAL = "861234567890123"  # a Willfine's serial is its modem's IMEI
 SWIFT_IMEI = "861234567890124"
@@ -160,3 +162,44 @@ def browning_jpeg(*, serial: str = BROWNING_SERIAL, taken: str = "2025:06:14 05:
 def bushnell_jpeg(*, taken: str = "2025:06:14 05:12:09") -> bytes:
     """A Bushnell that leaves Make empty and writes no serial: only a model and the time."""
     return jpeg_with_exif({"Exif.Image.Make": "", "Exif.Image.Model": "119949C", "Exif.Photo.DateTimeOriginal": taken})
+
+
+TRAIL_SIZE = (1920, 1080)
+TRAIL_FIRST_TAKEN = "2025-06-01T06:00:00"
+
+
+@functools.cache
+def _trail_scene(size: tuple[int, int]) -> Image.Image:
+    """A smooth scene with coarse texture: compresses to ~540 KB at 1080p, like a real trail-camera photo."""
+    width, height = size
+    sky = Image.linear_gradient("L").resize(size)
+    texture = Image.effect_noise((width // 4, height // 4), 40).resize(size)
+    colour = Image.merge("RGB", (sky, texture, sky.point(lambda value: 255 - value)))
+    return Image.blend(colour, texture.convert("RGB"), 0.5)
+
+
+def trail_photo(index: int, cameras: int, *, size: tuple[int, int] = TRAIL_SIZE) -> tuple[str, bytes]:
+    """Photo ``index`` of camera ``index % cameras``: a real-size Willfine JPEG with a unique pixel block
+    (so every SHA-256 differs), its own serial, DateTimeOriginal 30 s apart and GPS jittered by metres.
+    Returns (file name as the camera names it, bytes)."""
+    camera, shot = index % cameras, index // cameras
+    serial = f"8612345678{camera:05d}"
+    image = _trail_scene(size).copy()
+    width, height = size
+    noise = random.Random(index).randbytes(64 * 64 * 3)
+    image.paste(Image.frombytes("RGB", (64, 64), noise), (shot * 64 % width, camera * 64 % height))
+    ImageDraw.Draw(image).text((20, height - 40), f"{serial} #{shot:06d}", fill=(255, 255, 255))
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    jitter = random.Random(-index)
+    taken = datetime.fromisoformat(TRAIL_FIRST_TAKEN) + timedelta(seconds=30 * shot)
+    tags = {
+        "Exif.Image.Make": "Willfine",
+        "Exif.Image.Model": "4.0T CG",
+        "Exif.Photo.BodySerialNumber": serial,
+        "Exif.Photo.DateTimeOriginal": taken.strftime("%Y:%m:%d %H:%M:%S"),
+        "Exif.Photo.PixelXDimension": str(width),
+        "Exif.Photo.PixelYDimension": str(height),
+        **gps_tags(52.0 + camera * 0.01 + jitter.uniform(-4e-5, 4e-5), 5.1 + jitter.uniform(-6e-5, 6e-5)),
+    }
+    return f"{serial}_{shot:06d}.JPG", with_exif(buffer.getvalue(), tags)

@@ -104,3 +104,13 @@ async def test_one_address_runs_at_most_two_checks_at_once(guard: LoginGuard, em
     guard._verify = counting_verify  # type: ignore[method-assign]
     await asyncio.gather(*(attempt(guard, email, f"guess{n}", "203.0.113.9") for n in range(8)))
     assert most == 2
+
+
+async def test_a_known_address_is_locked_by_its_own_guesses_not_by_its_neighbours(guard: LoginGuard, email: str) -> None:
+    assert await attempt(guard, email, PASSWORD, "192.0.2.7") == "ok"
+    for n in range(12):  # a misconfigured camera behind the same carrier-grade NAT
+        await attempt(guard, f"cam{n}@example.org", "x", "192.0.2.7")
+    assert await attempt(guard, email, PASSWORD, "192.0.2.7") == "ok"
+    for n in range(10):
+        assert await attempt(guard, email, f"typo{n}", "192.0.2.7") == "wrong"
+    assert await attempt(guard, email, PASSWORD, "192.0.2.7") == "locked"

@@ -145,4 +145,6 @@ class TlsDataStream:
     def _send_pending(self) -> None:
         pending = self._outgoing.read()
         if pending:
+            if self._writer.is_closing():  # the client hung up (uvloop raises on a write to a closed transport)
+                raise ConnectionResetError("the data connection is closed")
             self._writer.write(pending)
