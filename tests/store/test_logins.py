@@ -106,7 +106,9 @@ async def test_one_address_runs_at_most_two_checks_at_once(guard: LoginGuard, em
     assert most == 2
 
 
-async def test_a_known_address_is_locked_by_its_own_guesses_not_by_its_neighbours(guard: LoginGuard, email: str) -> None:
+async def test_a_known_address_is_locked_by_its_own_guesses_not_by_its_neighbours(
+    guard: LoginGuard, email: str
+) -> None:
     assert await attempt(guard, email, PASSWORD, "192.0.2.7") == "ok"
     for n in range(12):  # a misconfigured camera behind the same carrier-grade NAT
         await attempt(guard, f"cam{n}@example.org", "x", "192.0.2.7")
