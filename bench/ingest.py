@@ -21,9 +21,7 @@ import argparse
 import asyncio
 import hashlib
 import os
-import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -39,7 +37,7 @@ from addax.embedded.postgres import dsn_for
 from tests.actors.ftps import client
 from tests.conftest import world_readable_tempdir
 from tests.domain.jpeg_factory import trail_photo
-from tests.service import AddaxProcess, child_pids, environment, postmaster_pid
+from tests.service import AddaxProcess, child_pids, environment, free_port_range, postmaster_pid
 
 PASSWORD = "bench upload password"
 COUNT_STORED = "SELECT count(*) FROM images WHERE stage = 'stored'"
@@ -50,19 +48,6 @@ def make_photo(index: int, cameras: int, folder: Path) -> tuple[str, str]:
     name, data = trail_photo(index, cameras)
     (folder / name).write_bytes(data)
     return name, hashlib.sha256(data).hexdigest()
-
-
-def passive_ports(count: int = 50) -> str:
-    """A range of ``count`` ports that all bind now, starting at a random high port."""
-    while True:
-        base = random.randint(40000, 60000 - count)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return f"{base}-{base + count - 1}"
 
 
 def start_service(addax: AddaxProcess) -> None:
@@ -177,7 +162,7 @@ async def watch(
 def burst(photos: list[tuple[str, str]], folder: Path, clients: int, uploader: str) -> dict[str, object]:
     """One fresh service, one burst of ``photos`` from ``clients`` sessions: its row of the table."""
     home = world_readable_tempdir("addax-bench-")
-    env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": passive_ports()}
+    env = {**environment(), "ADDAX_FTP_HOST": "127.0.0.1", "ADDAX_FTP_PASSIVE_PORTS": free_port_range(50)}
     addax = AddaxProcess(home=home, env=env)
     try:
         start_service(addax)

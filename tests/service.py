@@ -116,6 +116,28 @@ class AddaxProcess:
             self.process.kill()
             self.process.wait()
 
+    def query(self, sql: str) -> list[dict]:
+        """Rows of ``sql`` from the service's own database (through its socket; the service may be running)."""
+        import asyncio
+
+        import asyncpg
+
+        from addax.embedded.common import socket_directory
+        from addax.embedded.postgres import dsn_for
+
+        async def fetch() -> list[dict]:
+            connection = await asyncpg.connect(dsn_for(socket_directory(self.home / "data"), 5432))
+            try:
+                return [dict(row) for row in await connection.fetch(sql)]
+            finally:
+                await connection.close()
+
+        return asyncio.run(fetch())
+
+    def value(self, sql: str) -> object:
+        rows = self.query(sql)
+        return next(iter(rows[0].values())) if rows else None
+
     def first_admin_password(self) -> str | None:
         for event in self.events():
             if "password" in event and "first server admin" in event.get("event", ""):
@@ -140,6 +162,22 @@ async def cli_on(dsn: str, *args: str, stdin: str = "", cwd: Path | None = None)
     stdout, stderr = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=120)
     assert process.returncode is not None
     return subprocess.CompletedProcess(list(args), process.returncode, stdout.decode(), stderr.decode())
+
+
+def free_port_range(count: int) -> str:
+    """A range of ``count`` ports that all bind now, e.g. for ftp.passive_ports."""
+    import random
+    import socket
+
+    while True:
+        base = random.randint(40000, 60000 - count)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return f"{base}-{base + count - 1}"
 
 
 def postmaster_pid(data_dir: Path) -> int:

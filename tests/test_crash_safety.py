@@ -86,36 +86,17 @@ def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(addax: AddaxProc
     try:
         addax.wait_for(lambda: count_rows(addax) == CAMERAS * PHOTOS_PER_CAMERA, what="every photo stored")
     except AssertionError:
-        stages = psql(
-            addax,
+        stages = addax.value(
             "SELECT string_agg(stage || ':' || coalesce(reject_reason, '') || ':'"
             " || coalesce(exif->>'reject_detail', ''), ' ') FROM images WHERE stage <> 'stored'",
         )
         spool = sorted(path.name for path in (addax.home / "data" / "spool").iterdir())
         raise AssertionError(f"not stored: {stages}; spool: {spool}") from None
-    duplicates = psql(addax, "SELECT count(*) - count(DISTINCT (camera_id, original_name)) FROM images")
-    assert duplicates == "0"
+    duplicates = addax.value("SELECT count(*) - count(DISTINCT (camera_id, original_name)) FROM images")
+    assert duplicates == 0
     assert not list((addax.home / "data" / "spool").glob("*.data")), "nothing left waiting in the spool"
     assert addax.stop() == 0
 
 
-def psql(addax: AddaxProcess, sql: str) -> str:
-    import asyncio
-
-    import asyncpg
-
-    from addax.embedded.common import socket_directory
-    from addax.embedded.postgres import dsn_for
-
-    async def query() -> str:
-        connection = await asyncpg.connect(dsn_for(socket_directory(addax.home / "data"), 5432))
-        try:
-            return str(await connection.fetchval(sql))
-        finally:
-            await connection.close()
-
-    return asyncio.run(query())
-
-
 def count_rows(addax: AddaxProcess) -> int:
-    return int(psql(addax, "SELECT count(*) FROM images WHERE stage = 'stored'"))
+    return int(addax.value("SELECT count(*) FROM images WHERE stage = 'stored'"))  # type: ignore[arg-type]

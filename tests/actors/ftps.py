@@ -106,5 +106,30 @@ class RawFtps:
             secure.close()
         return self.reply()
 
+    def store_like_curl(self, name: str, data: bytes) -> str:
+        """STOR as libcurl does: TLS close_notify sent, then the socket closed at once, never having read
+        what the server sent after the handshake."""
+        port = self.passive()
+        plain = self.data(port)
+        self.send(f"STOR {name}")
+        assert self.reply().startswith("150")
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = tls_context().wrap_bio(incoming, outgoing)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                plain.sendall(outgoing.read())
+                incoming.write(plain.recv(65536))
+        tls.write(data)
+        try:
+            tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass  # close_notify is written; the server's is not waited for
+        plain.sendall(outgoing.read())
+        plain.close()
+        return self.reply()
+
     def close(self) -> None:
         self.sock.close()

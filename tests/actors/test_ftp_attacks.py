@@ -177,6 +177,25 @@ async def test_a_client_that_closes_right_after_its_last_byte_loses_nothing(inta
     await eventually(all_stored, what="all three photos stored")
 
 
+async def test_a_client_that_never_reads_its_data_connection_loses_nothing(intake: Intake) -> None:
+    # Megabytes each: the server is still reading when the client's socket closes (a reset drops what is unread).
+    photos = [jpeg_factory.noisy_jpeg(640 + n, 480) + bytes(4 * 2**20) for n in range(5)]
+
+    def like_curl() -> list[str]:
+        control = RawFtps(intake.ftp_port)
+        control.login(intake.account, PASSWORD)
+        answers = [control.store_like_curl(f"IMG_{n:04d}.JPG", photo) for n, photo in enumerate(photos)]
+        control.close()
+        return answers
+
+    answers = await asyncio.to_thread(like_curl)
+    assert [answer[:3] for answer in answers] == ["226"] * 5, answers
+    await intake.settled()
+    assert {sha for _, _, sha in await rows(intake, intake.project_id)} == {
+        hashlib.sha256(photo).digest() for photo in photos
+    }
+
+
 async def test_thousands_of_wrong_passwords_on_one_connection_are_checked_three_times(intake: Intake) -> None:
     def flood() -> tuple[list[str], bytes]:
         control = RawFtps(intake.ftp_port)

@@ -50,6 +50,7 @@ class FtpActor(Actor[None]):
         self._homes.mkdir(parents=True, exist_ok=True)
         self._server = CameraFtpServer(
             tls=self._tls(),
+            data_tls=self._tls(),  # a context of its own: the server changes its settings
             homes=self._homes,
             receiver=self._receiver,
             accounts=self._accounts,

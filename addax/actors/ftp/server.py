@@ -70,6 +70,7 @@ class CameraFtpServer(aioftp.Server):
         self,
         *,
         tls: ssl.SSLContext,
+        data_tls: ssl.SSLContext,
         homes: Path,
         receiver: Receiver,
         accounts: AccountLookup,
@@ -79,7 +80,10 @@ class CameraFtpServer(aioftp.Server):
     ) -> None:
         # ssl=None: the control connection starts in the clear (explicit TLS), data connections do TLS themselves.
         super().__init__(ssl=None, wait_future_timeout=limits.data_timeout_s, **kwargs)
-        self._tls, self._homes, self._receiver = tls, homes, receiver
+        self._tls, self._data_tls, self._homes, self._receiver = tls, data_tls, homes, receiver
+        # No TLS 1.3 session tickets on data connections: an uploading client never reads them, and a
+        # socket closed with unread data is reset, which destroys the last records of the upload.
+        data_tls.num_tickets = 0
         self._accounts, self._logins, self._limits = accounts, logins, limits
         self._per_address: Counter[str] = Counter()
         self.commands_mapping.update(auth=self.auth, noop=self.noop, feat=self.feat)
@@ -329,7 +333,7 @@ class CameraFtpServer(aioftp.Server):
                 writer.close()  # one data connection at a time
             else:
                 connection.data_connection = TlsDataStream(
-                    reader, writer, self._tls, read_bytes=self.block_size, timeout_s=self._limits.data_timeout_s
+                    reader, writer, self._data_tls, read_bytes=self.block_size, timeout_s=self._limits.data_timeout_s
                 )
 
         return await super()._start_passive_server(connection, accept)
