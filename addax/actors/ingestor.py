@@ -307,9 +307,7 @@ class Ingestor(Actor[Arrival]):
         now = datetime.now(UTC)
         metadata, identity = photo_identity(facts.tags, arrival, rules, now=now)
         # A new camera is always registered (pending), so an admin can approve it and reprocess its photos.
-        async with self._pool.acquire() as connection, connection.transaction():
-            camera = await cameras.camera_for(connection, rules.project_id, identity, register=True)
-        assert camera is not None
+        camera = await cameras.find_or_register(self._pool, rules.project_id, identity)
         filing = photo_filing(facts.tags, metadata, identity, camera.standing(), rules, now=now)
         if isinstance(filing, Refusal):
             return await self._reject(arrival, facts, filing.reason, filing.detail, camera_id=camera.id)
@@ -330,12 +328,9 @@ class Ingestor(Actor[Arrival]):
         async with self._pool.acquire() as connection, connection.transaction():
             # Locks in one order everywhere: content, camera, then the project's sites.
             await images.lock_content(connection, rules.project_id, facts.sha256)
-            existing = await images.find_by_hash(connection, rules.project_id, facts.sha256)
-            if existing is not None:
-                return Outcome("duplicate", existing, None, camera.id)
             await cameras.lock(connection, camera.id)
             decision, deployment_id, site_id = await self._place(connection, camera, filing, rules)
-            image_id, _ = await images.insert(
+            image_id, created = await images.insert(
                 connection,
                 images.NewImage(
                     project_id=rules.project_id,
@@ -359,6 +354,8 @@ class Ingestor(Actor[Arrival]):
                     exif=exif,
                 ),
             )
+        if not created:  # the same bytes, filed a moment ago by another worker: the placement changed nothing
+            return Outcome("duplicate", image_id, None, camera.id)
         if camera.created or decision.kind not in cameras.QUIET_DECISIONS:
             self._publish(
                 "camera.updated", {"id": camera.id, "project_id": rules.project_id, "change": str(decision.kind)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -64,14 +65,25 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     found = await _image(request)
     if variant != "original":
         raise json_error(404, f"no {variant} of this image yet (made after detection)")
-    path = request.app[SERVICES].objects.path(found["original_key"])
-    if not path.is_file():
-        raise json_error(404, "the file is missing from the object store")
-    content_type = {"photo": "image/jpeg", "video": "video/mp4"}.get(found["kind"], "application/octet-stream")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": content_type,
-            "Content-Disposition": content_disposition_header("inline", filename=found["original_name"]),
-        },
-    )
+    objects = request.app[SERVICES].objects
+    try:
+        reader = await asyncio.to_thread(objects.open, found["original_key"])
+    except FileNotFoundError:
+        raise json_error(404, "the file is missing from the object store") from None
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": {"photo": "image/jpeg", "video": "video/mp4"}.get(
+                    found["kind"], "application/octet-stream"
+                ),
+                "Content-Disposition": content_disposition_header("inline", filename=found["original_name"]),
+            }
+        )
+        response.content_length = found["size_bytes"]
+        await response.prepare(request)
+        while chunk := await asyncio.to_thread(reader.read, 1 << 20):  # streamed: a video never sits in memory
+            await response.write(chunk)
+    finally:
+        reader.close()
+    await response.write_eof()
+    return response

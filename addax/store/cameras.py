@@ -33,6 +33,21 @@ class Camera:
         return CameraStanding(id=self.id, name=self.name, status=self.status, timezone=self.timezone)
 
 
+async def find_or_register(pool: asyncpg.Pool, project_id: int, identity: CameraIdentity) -> Camera:
+    """The camera with this identity, read without a lock; registered as pending (with its feed entry) when new."""
+    row = await pool.fetchrow(
+        "SELECT id, project_id, name, status::text, timezone FROM cameras WHERE project_id = $1 AND identity = $2",
+        project_id,
+        identity.identity,
+    )
+    if row is not None:
+        return Camera(**dict(row))
+    async with pool.acquire() as connection, connection.transaction():
+        camera = await camera_for(connection, project_id, identity, register=True)
+    assert camera is not None
+    return camera
+
+
 async def lock(connection: asyncpg.Connection, camera_id: int) -> None:
     """Until the transaction ends, no other photo of this camera is filed (its placement is read and changed)."""
     await connection.execute("UPDATE cameras SET last_seen_at = now() WHERE id = $1", camera_id)

@@ -6,12 +6,16 @@ same bytes is harmless, which makes a retried ingest idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+
+TORN_AFTER_S = 3600  # a temporary file this old belongs to no live writer
 
 
 class ObjectStoreError(Exception):
@@ -66,8 +70,13 @@ class FilesystemObjectStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        for torn in target.parent.glob(f".{target.name}.*"):  # left by a crash during an earlier attempt
-            torn.unlink(missing_ok=True)
+        # Left by a crash during an earlier attempt; a recent one may be a concurrent writer's (the same bytes
+        # arriving twice at once), whose rename must not fail.
+        stale = time.time() - TORN_AFTER_S
+        for torn in target.parent.glob(f".{target.name}.*"):
+            with contextlib.suppress(FileNotFoundError):
+                if torn.stat().st_mtime < stale:
+                    torn.unlink()
 
     def move(self, old_key: str, new_key: str) -> None:
         target = self.path(new_key)

@@ -238,3 +238,20 @@ async def test_renaming_a_directory_into_place_is_refused(intake: Intake) -> Non
 
     assert (await asyncio.to_thread(rename_directory)).startswith("550")
     assert not [path for path in (intake.data_dir / "spool").iterdir() if path.is_dir()]
+
+
+def test_uploads_left_under_a_temporary_name_are_removed_after_a_day(tmp_path) -> None:
+    import os
+    import time
+
+    from addax.actors.ftp.actor import STALE_TEMPORARY_S, remove_stale_temporary_files
+
+    home = tmp_path / "cam01" / "INSTAR"
+    home.mkdir(parents=True)
+    old = time.time() - STALE_TEMPORARY_S - 60
+    for name in (".IMG_1.JPG.tmp", "IMG_2.JPG.part", "~IMG_3.JPG", ".IMG_4.JPG.tmp", "notes.txt"):
+        (home / name).write_bytes(b"x")
+    for name in (".IMG_1.JPG.tmp", "IMG_2.JPG.part", "~IMG_3.JPG", "notes.txt"):
+        os.utime(home / name, (old, old))
+    assert remove_stale_temporary_files(tmp_path, STALE_TEMPORARY_S) == 3
+    assert sorted(path.name for path in home.iterdir()) == [".IMG_4.JPG.tmp", "notes.txt"]

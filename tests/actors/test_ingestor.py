@@ -11,7 +11,9 @@ import asyncio
 import hashlib
 import io
 import math
+import os
 import random
+import time
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -360,6 +362,14 @@ async def test_the_same_bytes_twice_are_one_row_and_the_second_is_a_duplicate(in
     assert spool_is_empty(intake)
 
 
+async def test_the_same_bytes_from_four_cameras_at_once_are_stored_once(intake: Intake) -> None:
+    photo = willfine_at(HOME, "2025:12:01")
+    outcomes = await asyncio.gather(*(intake.ingest(f"IMG_000{n}.JPG", photo) for n in range(4)))
+    assert sorted(outcome.kind for outcome in outcomes) == ["duplicate", "duplicate", "duplicate", "stored"]
+    assert {outcome.image_id for outcome in outcomes} == {row["id"] for row in await intake.images()}
+    assert len(stored_files(intake, "originals")) == 1
+
+
 async def test_the_same_name_with_other_bytes_is_a_second_photo(intake: Intake) -> None:
     before_reset = willfine_at(HOME, "2025:12:01", time="10:00:00")
     after_reset = willfine_at(HOME, "2025:12:01", time="11:00:00")  # SD card reset: IMG_0001.JPG again
@@ -699,7 +709,8 @@ async def test_an_object_written_before_the_crash_ends_with_exactly_one_row(inta
     store.path(key).parent.mkdir(parents=True)
     store.path(key).write_bytes(photo)  # the crash came after the object write, before the row
     torn = store.path(key).with_name(f".{store.path(key).name}.tmp")
-    torn.write_bytes(photo[:100])  # and an earlier attempt left a torn temporary file
+    torn.write_bytes(photo[:100])  # and an earlier attempt, an hour ago, left a torn temporary file
+    os.utime(torn, (time.time() - 3700, time.time() - 3700))
 
     restarted = await restart_ingestor(intake)
     assert restarted.processed == 1

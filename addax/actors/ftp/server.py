@@ -170,10 +170,11 @@ class CameraFtpServer(aioftp.Server):
                 return
             except (ValueError, ConnectionError):  # a line over the reader's limit, or a reset
                 return
-            if not line.endswith(b"\n") or len(line) > MAX_LINE_BYTES:
-                if line:
-                    connection.response("500", "command line too long")
+            if len(line) > MAX_LINE_BYTES:
+                connection.response("500", "command line too long")
                 return
+            if not line.endswith(b"\n"):
+                return  # the client closed the connection
             command, _, rest = line.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
             if not await self._run(connection, command.lower(), rest):
                 return
