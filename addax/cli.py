@@ -191,8 +191,19 @@ def _operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+async def _new_password(from_stdin: bool, what: str) -> tuple[str, str | None]:
+    """The hash of the password to set, and the password itself when it was generated (to show once)."""
+    password, generated = _read_password(from_stdin, what)
+    return await asyncio.to_thread(hash_password, password), password if generated else None
+
+
+def _show_once(generated: str | None) -> None:
+    if generated:
+        print(f"password (shown once): {generated}")
+
+
 def _read_password(from_stdin: bool, what: str) -> tuple[str, bool]:
-    """The password to set, and whether it was generated (then it is printed once)."""
+    """The password to set, and whether it was generated."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
@@ -245,15 +256,13 @@ async def _user(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _user_add(args: argparse.Namespace, settings: Config) -> int:
-    password, generated = _read_password(args.password_stdin, args.email)
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash, generated = await _new_password(args.password_stdin, args.email)
     async with database(settings) as pool:
         await accounts.add_user(
             pool, args.email, password_hash, role=accounts.Role(args.role), project=args.project, by=_operator()
         )
     print(f"user {args.email} added as {args.role}" + (f" of {args.project}" if args.project else ""))
-    if generated:
-        print(f"password (shown once): {password}")
+    _show_once(generated)
     return 0
 
 
@@ -272,14 +281,12 @@ async def _user_enable(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _user_password(args: argparse.Namespace, settings: Config) -> int:
-    password, generated = _read_password(args.password_stdin, args.email)
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash, generated = await _new_password(args.password_stdin, args.email)
     async with database(settings) as pool:
         user_id = await accounts.user_id(pool, args.email)
         ended = await accounts.set_user_password(pool, user_id, password_hash, by=_operator())
     print(f"password of {args.email} changed; {ended} session(s) ended")
-    if generated:
-        print(f"password (shown once): {password}")
+    _show_once(generated)
     return 0
 
 
@@ -294,13 +301,11 @@ async def _ftp_user(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _ftp_user_add(args: argparse.Namespace, settings: Config) -> int:
-    password, generated = _read_password(args.password_stdin, args.name)
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash, generated = await _new_password(args.password_stdin, args.name)
     async with database(settings) as pool:
         await accounts.add_upload_account(pool, args.name, password_hash, project=args.project, by=_operator())
     print(f"upload account {args.name} added to {args.project}")
-    if generated:
-        print(f"password (shown once): {password}")
+    _show_once(generated)
     return 0
 
 
@@ -319,14 +324,12 @@ async def _ftp_user_enable(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _ftp_user_password(args: argparse.Namespace, settings: Config) -> int:
-    password, generated = _read_password(args.password_stdin, args.name)
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash, generated = await _new_password(args.password_stdin, args.name)
     async with database(settings) as pool:
         account_id = await accounts.upload_account_id(pool, args.name)
         await accounts.set_upload_account_password(pool, account_id, password_hash, by=_operator())
     print(f"password of upload account {args.name} changed")
-    if generated:
-        print(f"password (shown once): {password}")
+    _show_once(generated)
     return 0
 
 

@@ -13,6 +13,7 @@ The caller answers its sender only after ``commit`` returned: from then on the f
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import shutil
 from collections.abc import AsyncIterable, Awaitable, Callable
@@ -69,6 +70,11 @@ class Receiver:
                 if partial.size - checked >= FREE_SPACE_EVERY_BYTES:
                     checked = partial.size
                     self.check_free_space()
+        except OSError as error:
+            partial.abandon()
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):  # full before our own margin said so
+                raise DiskFull from error
+            raise
         except BaseException:
             partial.abandon()
             raise
