@@ -47,23 +47,11 @@ from addax.domain.media import EXTENSIONS, MediaType
 from addax.domain.sites import decide
 from addax.runtime import Actor, MailboxClosed
 from addax.store import cameras, database, images, projects
-from addax.store.database import DatabaseUnavailable
 from addax.store.objects import FilesystemObjectStore, keyframe_key, original_key, rejected_key
 from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
 
-# Errors that say nothing about the file: the database or the machine is in trouble.
-_NOT_THE_FILE = (
-    DatabaseUnavailable,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 Publish = Callable[[str, dict[str, Any]], None]
@@ -180,7 +168,7 @@ class Ingestor(Actor[Arrival]):
 
     async def _is_outage(self, error: Exception) -> bool:
         """Whether the error says nothing about the file: the database or the disk is in trouble."""
-        if isinstance(error, _NOT_THE_FILE) or (isinstance(error, OSError) and error.errno in _DISK_FULL):
+        if isinstance(error, database.OUTAGE_ERRORS) or (isinstance(error, OSError) and error.errno in _DISK_FULL):
             return True
         try:  # a lost database surfaces as many kinds of error (a plain OSError, a refused login ...): ask it
             async with asyncio.timeout(5):

@@ -16,19 +16,25 @@ from addax.store.migrations import MIGRATIONS_DIR, migrate
 
 log = logging.getLogger("addax.database")
 
-# Errors of the connection to the server (not of a query): the work is retried when the server is back.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
-
-
 class DatabaseUnavailable(Exception):
     """The database could not be reached in time."""
+
+
+# Errors that say the database cannot do any work now (unreachable, shutting down, refusing connections,
+# out of resources, a lost race), not that the request was wrong: the work is retried when it is back.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,
+    TimeoutError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # class 28: its login was refused
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, restart, terminated backend
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # e.g. the database does not accept connections
+    asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+)
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:

@@ -18,6 +18,7 @@ import pytest
 from addax.runtime.actor import Actor, ActorHealth
 from addax.runtime.mailbox import MailboxClosed
 from addax.runtime.supervisor import RestartBudget, Supervisor, SupervisorEscalation
+from tests.waiting import eventually
 
 DEADLINE_S = 2.0
 FAST = RestartBudget(max_restarts=100, over_seconds=60, backoff_initial=0.001, backoff_max=0.01)
@@ -505,14 +506,10 @@ async def test_a_resource_probe_turns_health_red_and_green_again() -> None:
 
         assert entry().alive and entry().healthy
         pool.reachable = False
-        async with asyncio.timeout(DEADLINE_S):
-            while entry().healthy:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: not entry().healthy, timeout=DEADLINE_S, what="the probe to fail")
         assert entry().alive and "server gone" in (entry().last_error or "")
         pool.reachable = True
-        async with asyncio.timeout(DEADLINE_S):
-            while not entry().healthy:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: entry().healthy, timeout=DEADLINE_S, what="the probe to pass again")
 
 
 async def test_concurrency_handles_that_many_messages_at_once_and_drains_on_stop() -> None:
