@@ -16,6 +16,7 @@ from addax.store.migrations import MIGRATIONS_DIR, migrate
 
 log = logging.getLogger("addax.database")
 
+
 class DatabaseUnavailable(Exception):
     """The database could not be reached in time."""
 
