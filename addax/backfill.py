@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import shutil
 from collections import Counter
@@ -22,6 +21,7 @@ import asyncpg
 from tqdm import tqdm
 
 from addax.actors.ingestor import Ingestor, Outcome
+from addax.actors.inspection import file_digest
 from addax.config import Config
 from addax.domain.intake import Arrival, Origin, Source
 from addax.runtime import Supervisor
@@ -96,14 +96,6 @@ async def cli_intake(pool: asyncpg.Pool, settings: Config, tally: Tally) -> Asyn
         await tally.settled()
 
 
-def _sha256(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
-
-
 async def import_directory(pool: asyncpg.Pool, settings: Config, directory: Path, project_id: int) -> Tally:
     """Every file under ``directory``; what was imported before (same bytes) is skipped without a copy."""
     files = sorted(path for path in directory.rglob("*") if path.is_file() and not path.name.startswith("."))
@@ -113,7 +105,7 @@ async def import_directory(pool: asyncpg.Pool, settings: Config, directory: Path
 
             async def one(path: Path) -> None:
                 try:
-                    sha256 = await asyncio.to_thread(_sha256, path)
+                    sha256, _ = await asyncio.to_thread(file_digest, path)
                     if await images.find_by_hash(pool, project_id, sha256) is not None:
                         tally.count("already imported")
                         return

@@ -34,7 +34,7 @@ import asyncpg
 
 from addax.embedded.common import socket_directory
 from addax.embedded.postgres import dsn_for
-from tests.actors.ftps import client
+from tests.actors.ftps import client, curl_command, store_files
 from tests.conftest import world_readable_tempdir
 from tests.domain.jpeg_factory import trail_photo
 from tests.service import AddaxProcess, child_pids, environment, free_port_range, postmaster_pid
@@ -98,24 +98,20 @@ def usage(addax: AddaxProcess, *, reset_peak: bool = False) -> Usage:
     return Usage(rss_kb / 1024, peak_kb / 1024, pg_kb / 1024, _cpu_s(pid), sum(map(_cpu_s, pg)))
 
 
-def upload_ftplib(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
+def upload_ftplib(port: int, files: list[Path], start: threading.Barrier) -> float:
     """One camera's FTPS session: log in, wait for the others, STOR every photo; the time it finished."""
     ftp = client(port, "cam", PASSWORD)
     try:
         start.wait(timeout=60)
-        for name in names:
-            with (folder / name).open("rb") as photo:
-                ftp.storbinary(f"STOR {name}", photo)
+        store_files(ftp, files)
         return time.monotonic()
     finally:
         ftp.quit()
 
 
-def upload_curl(port: int, folder: Path, names: list[str], start: threading.Barrier) -> float:
+def upload_curl(port: int, files: list[Path], start: threading.Barrier) -> float:
     """One camera as libcurl-based firmware: one curl, one FTPS session, every photo; the time it finished."""
-    files = "{" + ",".join(str(folder / name) for name in names) + "}"
-    command = ["curl", "--silent", "--show-error", "--ssl-reqd", "--insecure", "--ftp-pasv"]
-    command += ["--user", f"cam:{PASSWORD}", "-T", files, f"ftp://127.0.0.1:{port}/"]
+    command = curl_command(port, "cam", PASSWORD, files)
     start.wait(timeout=60)
     subprocess.run(command, check=True, capture_output=True, timeout=3600)
     return time.monotonic()
@@ -171,7 +167,8 @@ def burst(photos: list[tuple[str, str]], folder: Path, clients: int, uploader: s
         start = threading.Barrier(clients + 1)
         upload = UPLOADERS[uploader]
         with ThreadPoolExecutor(clients) as pool:
-            uploads = [pool.submit(upload, port, folder, names[k::clients], start) for k in range(clients)]
+            files = [folder / name for name in names]
+            uploads = [pool.submit(upload, port, files[k::clients], start) for k in range(clients)]
             start.wait(timeout=60)
             began = time.monotonic()
             done, check = asyncio.run(watch(dsn, home / "data" / "objects", {sha for _, sha in photos}, uploads))

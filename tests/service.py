@@ -40,11 +40,14 @@ class AddaxProcess:
             "ADDAX_FTP_PORT": str(free_port()),
         }
 
-    def cli(self, *args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: str = "", timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``addax ARGS`` with the service's settings (and ``env`` on top)."""
         return subprocess.run(
             [sys.executable, "-m", "addax", *args],
             cwd=self.home,
-            env=self.env,
+            env={**self.env, **(env or {})},
             input=stdin,
             capture_output=True,
             text=True,

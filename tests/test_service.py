@@ -194,6 +194,12 @@ def test_import_is_resumable_and_reprocess_brings_back_rejections(addax: AddaxPr
     reprocessed = addax.cli("reprocess", "--reason", "corrupt_image")
     assert reprocessed.returncode == 0
     assert reprocessed.stdout.splitlines()[-1].startswith("2 rejected: corrupt_image 2")
+    (card / "RCNX0200.JPG").write_bytes(jpeg_factory.reconyx_jpeg(taken="2025:06:15 05:12:00"))  # a new photo
+    full_disk = {"ADDAX_FTP_MIN_FREE_MB": "999999999"}  # more than any disk has
+    full = addax.cli("import", str(addax.home / "sdcard"), "--project", "deer", env=full_disk)
+    assert full.returncode == 1 and "insufficient storage space" in full.stderr, full.stderr
+    after = addax.cli("import", str(addax.home / "sdcard"), "--project", "deer")
+    assert after.stdout.splitlines() == ["9 already imported, 1 imported"], "nothing was lost or half-done"
     missing = addax.cli("import", str(addax.home / "nowhere"), "--project", "deer")
     assert missing.returncode == 1 and "is not a directory" in missing.stderr
 

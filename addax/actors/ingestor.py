@@ -59,7 +59,7 @@ Publish = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    kind: str  # stored | duplicate | rejected | report | set_aside
+    kind: str  # stored | duplicate | rejected | report | set_aside | vanished
     image_id: int | None = None
     reason: str | None = None
     camera_id: int | None = None
@@ -129,10 +129,9 @@ class Ingestor(Actor[Arrival]):
             outcome = await self._handle(arrival)
         finally:
             self._spool.release(arrival)  # a no-op when the entry is done with
-        if outcome is not None:
-            self._observe(arrival, outcome)
+        self._observe(arrival, outcome)
 
-    async def _handle(self, arrival: Arrival) -> Outcome | None:
+    async def _handle(self, arrival: Arrival) -> Outcome:
         delay = self._retry_delay_s
         give_up_because: str | None = None
         while True:
@@ -199,11 +198,11 @@ class Ingestor(Actor[Arrival]):
         )
         return Outcome("set_aside", reason=why)
 
-    async def ingest(self, arrival: Arrival) -> Outcome | None:
+    async def ingest(self, arrival: Arrival) -> Outcome:
         path = self._spool.data_path(arrival)
-        if not path.exists():
+        if not path.exists():  # removed behind our back: nothing to file, but the caller hears of it
             self._spool.discard(arrival)
-            return None
+            return Outcome("vanished")
         facts = await asyncio.to_thread(inspect_file, path, max_bytes=self._max_bytes, max_pixels=self._max_pixels)
         try:
             rules = await projects.intake_rules(self._pool, arrival.project_id)

@@ -44,32 +44,29 @@ def file_digest(path: Path) -> tuple[bytes, int]:
 
 
 def inspect_file(path: Path, *, max_bytes: int, max_pixels: int) -> Inspection:
-    size = path.stat().st_size
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        head = source.read(64)
-        digest.update(head)
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.digest()
+    if path.stat().st_size > max_bytes:  # hashed in blocks, never held in memory
+        sha, size = file_digest(path)
+        with path.open("rb") as source:
+            head = source.read(64)
+        return Inspection(
+            sha, size, sniff(head), RejectReason.TOO_LARGE, f"{size} bytes is over the limit of {max_bytes}"
+        )
+    data = path.read_bytes()  # read once: hashed, sniffed and decoded from memory
+    sha, size, head = hashlib.sha256(data).digest(), len(data), data[:64]
     media = sniff(head)
     if size == 0:
         return Inspection(sha, size, None, RejectReason.EMPTY_FILE, "the file is empty")
-    if size > max_bytes:
-        return Inspection(sha, size, media, RejectReason.TOO_LARGE, f"{size} bytes is over the limit of {max_bytes}")
     if media is MediaType.JPEG:
-        data = path.read_bytes()
         check = check_jpeg(data, max_pixels=max_pixels)
         tags = read_tags(data) if check.reason is None else {}
         return Inspection(sha, size, media, check.reason, check.detail, tags, check.width, check.height)
     if media is MediaType.TEXT:
-        raw = path.read_bytes()
-        report = parse_daily_report(raw)
+        report = parse_daily_report(data)
         if report is None:
             return Inspection(
                 sha, size, media, RejectReason.UNSUPPORTED_TYPE, "a text file that is not a status report"
             )
-        return Inspection(sha, size, media, report=report, report_text=raw.decode("utf-8", "replace"))
+        return Inspection(sha, size, media, report=report, report_text=data.decode("utf-8", "replace"))
     if media in VIDEO_TYPES:
         facts = _video_facts(path)
         pixels = (facts.get("width") or 0) * (facts.get("height") or 0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,7 +60,7 @@ class LoginGuard:
         self._policy = policy
         # An argon2 check takes 64 MiB and a third of a CPU second: a burst of logins must not take them all.
         self._checks = asyncio.Semaphore(2)
-        self._per_address: dict[str, tuple[asyncio.Semaphore, int]] = {}  # address -> (its budget, users of it)
+        self._per_address = _PerKeyLimit(policy.checks_per_address)
 
     async def user(self, email: str, password: str, *, address: str) -> accounts.User:
         """The user whose e-mail and password these are; raises LoginRefused otherwise."""
@@ -76,7 +77,7 @@ class LoginGuard:
     async def _attempt(
         self, kind: str, account: str, password: str, *, address: str, password_hash: str | None
     ) -> None:
-        async with self._address_budget(address):
+        async with self._per_address.hold(address):
             known = await _is_known(self._pool, kind, account, address)
             await self._refuse_if_locked(kind, account, address, known=known)  # locked already: nothing written
             attempt_id = await _count_attempt(self._pool, kind, account, address)
@@ -115,19 +116,26 @@ class LoginGuard:
         async with self._checks:
             return await asyncio.to_thread(verify_password, password_hash, password)
 
+
+class _PerKeyLimit:
+    """At most ``limit`` holders at once per key; a key's semaphore exists only while someone uses it."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._users: Counter[str] = Counter()
+
     @contextlib.asynccontextmanager
-    async def _address_budget(self, address: str) -> AsyncIterator[None]:
-        semaphore, users = self._per_address.get(address, (asyncio.Semaphore(self._policy.checks_per_address), 0))
-        self._per_address[address] = (semaphore, users + 1)
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        semaphore = self._semaphores.setdefault(key, asyncio.Semaphore(self._limit))
+        self._users[key] += 1
         try:
             async with semaphore:
                 yield
         finally:
-            semaphore, users = self._per_address[address]
-            if users == 1:
-                del self._per_address[address]
-            else:
-                self._per_address[address] = (semaphore, users - 1)
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._semaphores[key]
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,8 @@ class Partial:
 
     def keep_as(self, target: Path) -> None:
         """Move the received file out of the spool (an FTP upload under a temporary name waits in its home)."""
+        self.path.rename(target)  # still locked while in the spool: no sweep takes it for a leftover
         self.file.close()
-        self.path.rename(target)
 
 
 class Spool:

@@ -50,7 +50,6 @@ class Intake:
         partial.write(data)
         arrival = await self.receiver.persist(partial, self.origin(name, upload_path=upload_path, source=source))
         outcome = await self.ingestor.ingest(arrival)
-        assert outcome is not None
         return outcome
 
     async def images(self) -> list[asyncpg.Record]:

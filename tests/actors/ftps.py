@@ -6,6 +6,7 @@ import ftplib
 import io
 import socket
 import ssl
+from pathlib import Path
 
 
 def client(port: int, user: str, password: str) -> ftplib.FTP_TLS:
@@ -15,6 +16,30 @@ def client(port: int, user: str, password: str) -> ftplib.FTP_TLS:
     ftp.login(user, password)
     ftp.prot_p()
     return ftp
+
+
+def store_files(ftp: ftplib.FTP_TLS, files: list[Path]) -> None:
+    """STOR each file under its own name, in one session."""
+    for path in files:
+        with path.open("rb") as data:
+            ftp.storbinary(f"STOR {path.name}", data)
+
+
+def curl_command(port: int, user: str, password: str, files: list[Path]) -> list[str]:
+    """A camera with libcurl firmware: one curl, one FTPS session, every file (curl's ``-T "{a,b}"`` list)."""
+    listed = "{" + ",".join(map(str, files)) + "}"
+    secure = ["--ssl-reqd", "--insecure", "--ftp-pasv"]
+    return [
+        "curl",
+        "--silent",
+        "--show-error",
+        *secure,
+        "--user",
+        f"{user}:{password}",
+        "-T",
+        listed,
+        f"ftp://127.0.0.1:{port}/",
+    ]
 
 
 def upload(port: int, user: str, password: str, files: dict[str, bytes]) -> None:

@@ -86,6 +86,27 @@ async def test_upload_refusals_are_clear(make_api, device) -> None:
     assert too_big.status == 413
 
 
+async def test_an_upload_cut_off_mid_body_keeps_nothing(make_api, backend, device) -> None:
+    client = await make_api()
+    project_id, token = device
+    photo = jpeg_factory.noisy_jpeg(640, 480)
+    part = (
+        b'--cut\r\nContent-Disposition: form-data; name="file"; filename="IMG_0001.JPG"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n"
+    )
+    head = (
+        f"POST /api/v1/upload HTTP/1.1\r\nHost: {client.server.host}\r\nX-API-Token: {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary=cut\r\nContent-Length: {len(part) + len(photo) + 10}\r\n\r\n"
+    )
+    _, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(head.encode() + part + photo[: len(photo) // 2])
+    await writer.drain()
+    await eventually(lambda: list(backend.spool.directory.glob("*.part")), what="the upload to arrive")
+    writer.close()  # the signal is lost halfway
+    await eventually(lambda: not list(backend.spool.directory.iterdir()), what="the half file to be removed")
+    assert await backend.pool.fetchval("SELECT count(*) FROM images WHERE project_id = $1", project_id) == 0
+
+
 async def test_an_upload_while_the_disk_is_nearly_full_is_refused_and_keeps_nothing(make_api, backend, device) -> None:
     client = await make_api(min_free_bytes=2**60)  # more free space wanted than any disk has
     project_id, token = device

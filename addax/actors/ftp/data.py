@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -41,7 +41,6 @@ class TlsDataStream:
         self._read_bytes, self._timeout_s = read_bytes, timeout_s
         self._buffer = memoryview(bytearray(read_bytes))
         self._handshaken = False
-        self.peer: tuple[Any, ...] | None = writer.get_extra_info("peername")
         self.ended_cleanly: bool | None = None  # True: close_notify came; False: cut off; None: not yet ended
 
     async def handshake(self) -> None:
@@ -49,7 +48,7 @@ class TlsDataStream:
             await self._until_done(self._tls.do_handshake)
             self._handshaken = True
 
-    async def read(self, count: int = -1) -> bytes:
+    async def read(self) -> bytes:
         """What the client sent since the last read; b"" once it closed with close_notify."""
         await self.handshake()
         if self.ended_cleanly is not None:
@@ -136,7 +135,7 @@ class TlsDataStream:
             try:
                 result = operation()
             except ssl.SSLWantReadError:
-                self._send_pending()  # e.g. the handshake's answer, or a TLS 1.3 session ticket
+                self._send_pending()  # e.g. the handshake's answer
                 await self._receive()
                 continue
             self._send_pending()
