@@ -1,0 +1,79 @@
+"""Which models are configured, and the detector as the pipeline and the detect API use it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from addax.models.detectors import DECODERS, Box
+from addax.models.imaging import Letterbox, decode_rgb, letterbox
+from addax.models.manifest import Manifest, ManifestError, find_manifests, load_manifest
+from addax.models.session import OnnxModel, open_model
+
+NO_DETECTOR = "no detector configured: install one with `addax models add FILE_OR_URL --family megadetector-v5`"
+
+
+def pick_manifest(directory: Path, name: str, kind: str) -> Manifest | None:
+    """The manifest named in the config, or else the only (first by name) one of that kind in the directory.
+
+    A named manifest that is missing or broken raises :class:`ManifestError`; broken unnamed ones are skipped
+    (``addax models list`` shows them).
+    """
+    if name:
+        manifest = load_manifest(directory / f"{name}.toml")
+        if manifest.kind != kind:
+            raise ManifestError(f"{manifest.path}: models.{kind} names a {manifest.kind}")
+        return manifest
+    for path in find_manifests(directory):
+        try:
+            manifest = load_manifest(path)
+        except ManifestError:
+            continue
+        if manifest.kind == kind:
+            return manifest
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    tensor: np.ndarray  # 3 x S x S float32
+    geometry: Letterbox
+
+
+class Detector:
+    """A detector model with its family's pre- and post-processing. Every method is safe in any thread."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.manifest = model.manifest
+        self._decode = DECODERS[self.manifest.family]
+
+    @classmethod
+    def open(cls, manifest: Manifest, providers: Sequence[str], *, threads: int = 0) -> Detector:
+        return cls(open_model(manifest, providers, threads=threads))
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def provider(self) -> str:
+        return self.model.provider
+
+    def prepare(self, data: bytes) -> Prepared:
+        return self.prepare_pixels(decode_rgb(data, at_least=self.manifest.input_size))
+
+    def prepare_pixels(self, rgb: np.ndarray) -> Prepared:
+        tensor, geometry = letterbox(rgb, self.manifest.input_size)
+        return Prepared(tensor, geometry)
+
+    def infer(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs, one per input tensor."""
+        output = self.model.run(np.stack(batch))
+        return [output[i] for i in range(len(batch))]
+
+    def boxes(self, output: np.ndarray, geometry: Letterbox) -> list[Box]:
+        return self._decode(output, geometry, self.manifest.labels, self.manifest.categories)
