@@ -2,7 +2,8 @@
 
 Start order (the supervisor stops them in reverse):
 
-    postgres* ─► redis* ─► database° (pool + migrations) ─► queue° (arq/Redis) ─► ingestor ─► ftp ─► http ─► ui
+    postgres* ─► redis* ─► database° (pool + migrations) ─► queue° (arq/Redis) ─► ingestor ─► ftp
+        ─► relay ─► detector-model ─► detector ─► classifier-model ─► classifier ─► finisher ─► http ─► ui
     (* only when no database.url / redis.url is configured: the embedded servers; ° resources, not actors)
 """
 
@@ -30,6 +31,7 @@ from addax.domain.secrets import hash_password, new_password
 from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_dir
 from addax.embedded.postgres import EmbeddedPostgres
 from addax.embedded.redis import EmbeddedRedis
+from addax.pipeline import Pipeline, analyse, start_pipeline, worker_name
 from addax.runtime import RestartBudget, Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.runtime.servers import AiohttpServer, AsgiServer
@@ -142,7 +144,12 @@ def login_guard(config: Config, pool: asyncpg.Pool) -> LoginGuard:
 
 
 async def start_web(
-    supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard, receiver: Receiver
+    supervisor: Supervisor,
+    config: Config,
+    storage: Storage,
+    logins: LoginGuard,
+    receiver: Receiver,
+    pipeline: Pipeline,
 ) -> None:
     """Start the HTTP API and the dashboard."""
     api = ApiServices(
@@ -154,6 +161,8 @@ async def start_web(
         objects=storage.objects,
         events=storage.events,
         instance_name=config.general.instance_name,
+        analyse=lambda data, threshold: analyse(pipeline, data, threshold=threshold),
+        detect_queue_limit=config.models.detect_queue_limit,
     )
     https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(
@@ -249,7 +258,15 @@ async def _run(config: Config, started: float) -> int:
         await ensure_first_admin(storage.pool)
         logins = login_guard(config, storage.pool)
         receiver = await start_intake(supervisor, config, storage, logins)
-        await start_web(supervisor, config, storage, logins, receiver)
+        pipeline = await start_pipeline(
+            supervisor,
+            config,
+            pool=storage.pool,
+            objects=storage.objects,
+            worker=worker_name("run"),
+            publish=storage.events.publish,
+        )
+        await start_web(supervisor, config, storage, logins, receiver, pipeline)
         log.info(
             "addax is running",
             extra={

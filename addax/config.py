@@ -104,6 +104,8 @@ class Models:
     batch_size: int = 8
     batch_wait_ms: int = 50
     providers: list[str] = field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    prepare_threads: int = 0  # threads decoding and letterboxing photos; 0: one per core
+    detect_queue_limit: int = 32  # /api/v1/detect images waiting for the model before 503 + Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,10 @@ class Config:
         return Path(self.general.data_dir).resolve()
 
     @property
+    def models_path(self) -> Path:
+        return Path(self.models.dir).resolve()
+
+    @property
     def embedded_database(self) -> bool:
         return not self.database.url
 
@@ -169,6 +175,7 @@ AT_LEAST_ONE = (
     "general.log_max_mb",
     "general.log_keep",
     "models.batch_size",
+    "models.detect_queue_limit",
     "database.pool_size",
     "auth.max_failures",
     "ftp.max_connections",

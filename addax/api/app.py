@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addax.api import accounts, auth, cameras, errors, events, health, images, limits, metrics, rejections, uploads
+from addax.api import (
+    accounts,
+    auth,
+    cameras,
+    dead_letters,
+    detect,
+    errors,
+    events,
+    health,
+    images,
+    limits,
+    metrics,
+    rejections,
+    uploads,
+)
 from addax.api.context import SERVICES, ApiServices
 
 
@@ -18,6 +32,6 @@ def build_api(services: ApiServices) -> web.Application:
     app[metrics.METRICS] = registry
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
-    for module in (auth, accounts, uploads, images, cameras, rejections, events):
+    for module in (auth, accounts, uploads, detect, images, cameras, rejections, dead_letters, events):
         app.add_routes(module.routes)
     return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
 
+from addax.models.registry import Analysis
 from addax.runtime import Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
@@ -26,6 +28,9 @@ class ApiServices:
     events: Broadcast
     session_check_s: float = 5.0  # how often an open WebSocket re-checks that its token and user are still good
     instance_name: str = "Addax"
+    #: detection (and classification) of one photo's bytes now, for /api/v1/detect; None: no detector here
+    analyse: Callable[[bytes, float], Awaitable[Analysis]] | None = None
+    detect_queue_limit: int = 32
 
 
 SERVICES = web.AppKey("services", ApiServices)

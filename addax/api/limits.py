@@ -14,16 +14,17 @@ from addax.api.errors import Handler, json_error
 
 JSON_BODY_BYTES = 64 * 2**10  # the application's client_max_size: every JSON body fits in it many times over
 
-# Routes that read their body as a multipart stream with a limit of their own (the receiver's max_bytes);
-# aiohttp's multipart reader is not bound by client_max_size.
-STREAMED_ROUTES = frozenset({"/api/v1/upload"})
+# Routes that read their body as a multipart stream with a limit of their own (the receiver's max_bytes per
+# file), with how many files they take; aiohttp's multipart reader is not bound by client_max_size.
+STREAMED_ROUTES = {"/api/v1/upload": 1, "/api/v1/detect": 1, "/api/v1/detect/batch": 50}
 
 
 def body_limit(request: web.Request) -> int:
     """The most bytes this request's route takes: a file plus some form fields for uploads, else a JSON body."""
     resource = request.match_info.route.resource
     if resource is not None and resource.canonical in STREAMED_ROUTES:
-        return (request.app[SERVICES].receiver.max_bytes or 0) + request.client_max_size
+        files = STREAMED_ROUTES[resource.canonical]
+        return files * (request.app[SERVICES].receiver.max_bytes or 0) + request.client_max_size
     return request.client_max_size
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from addax.models.classifiers import Guess, crop_tensor, name_box, taxonomy_for
 from addax.models.detectors import DECODERS, Box
 from addax.models.imaging import Letterbox, decode_rgb, letterbox
 from addax.models.manifest import Manifest, ManifestError, find_manifests, load_manifest
@@ -35,6 +36,10 @@ def pick_manifest(directory: Path, name: str, kind: str) -> Manifest | None:
         if manifest.kind == kind:
             return manifest
     return None
+
+
+class ModelUnavailable(Exception):
+    """No model to run (none configured, or it failed to load): the message says which and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +82,51 @@ class Detector:
 
     def boxes(self, output: np.ndarray, geometry: Letterbox) -> list[Box]:
         return self._decode(output, geometry, self.manifest.labels, self.manifest.categories)
+
+
+class Classifier:
+    """A species classifier with its family's crop preparation and label handling; thread-safe."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.manifest = model.manifest
+        self.taxonomy = taxonomy_for(self.manifest)
+
+    @classmethod
+    def open(cls, manifest: Manifest, providers: Sequence[str], *, threads: int = 0) -> Classifier:
+        return cls(open_model(manifest, providers, threads=threads))
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def provider(self) -> str:
+        return self.model.provider
+
+    def crop(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
+        return crop_tensor(rgb, bbox, self.manifest.input_size, self.manifest.crops, self.manifest.family)
+
+    def infer(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+        output = self.model.run(np.stack(batch))
+        return [output[i] for i in range(len(batch))]
+
+    def name_box(self, output: np.ndarray, allowed: frozenset[str], thresholds: Mapping[str, float]) -> list[Guess]:
+        return name_box(
+            output,
+            self.taxonomy,
+            self.manifest.crops,
+            allowed=allowed,
+            thresholds=thresholds,
+            country=self.manifest.country,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the models say of one photo, in the detect API's shape (the contract in docs/ARCHITECTURE.md)."""
+
+    detections: list[dict[str, object]]
+    classifications: list[dict[str, object]]
+    model: dict[str, object]
+    inference_ms: float

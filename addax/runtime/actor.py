@@ -44,6 +44,7 @@ class ActorHealth:
     last_success_at: float | None
     mailbox_depth: int
     mailbox_capacity: int
+    detail: str | None = None  # what the actor wants an operator to know (waiting for a model, circuit open)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +119,10 @@ class Actor(Generic[T]):
         """Whether a live actor is also doing its job (e.g. its server answers). Override to refine."""
         return True
 
+    def detail(self) -> str | None:
+        """A line for health: why the actor waits or is degraded. Override to say something."""
+        return None
+
     def mark_success(self) -> None:
         self.last_success_at = time.time()
 
@@ -137,4 +142,5 @@ class Actor(Generic[T]):
             last_success_at=self.last_success_at,
             mailbox_depth=stats.depth if stats else 0,
             mailbox_capacity=stats.capacity if stats else 0,
+            detail=self.detail(),
         )

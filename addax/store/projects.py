@@ -1,6 +1,9 @@
-"""A project's settings as the ingestor needs them."""
+"""A project's settings as the ingestor and the pipeline need them."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -16,3 +19,32 @@ async def intake_rules(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -
     if row is None:
         raise LookupError(f"project {project_id} does not exist")
     return IntakeRules(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """What the classifier and the finisher need of a project."""
+
+    detection_threshold: float  # boxes below it are not classified, drawn or counted in events
+    allowed_species: frozenset[str]  # empty: every label of the model
+    species_thresholds: dict[str, float]
+    sequence_gap_s: int
+
+
+async def pipeline_settings(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -> PipelineSettings:
+    row = await db.fetchrow(
+        """SELECT detection_threshold, allowed_species, species_thresholds, sequence_gap_s
+           FROM projects WHERE id = $1""",
+        project_id,
+    )
+    if row is None:
+        raise LookupError(f"project {project_id} does not exist")
+    thresholds = row["species_thresholds"]
+    if isinstance(thresholds, str):
+        thresholds = json.loads(thresholds)
+    return PipelineSettings(
+        detection_threshold=float(row["detection_threshold"]),
+        allowed_species=frozenset(row["allowed_species"]),
+        species_thresholds={str(k): float(v) for k, v in thresholds.items()},
+        sequence_gap_s=int(row["sequence_gap_s"]),
+    )
