@@ -7,6 +7,7 @@ comments follow the decoded size: for a 64-pixel model, an 800x600 JPEG is decod
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,6 +90,22 @@ def test_ultralytics_takes_the_class_score_from_transposed_columns() -> None:
     )
     boxes = decode_ultralytics(rows.T, SQUARE_64, LABELS, CATEGORIES)
     assert boxes == [Box("vehicle", 0.7, (0.1875, 0.625, 0.125, 0.25))]
+
+
+def test_a_row_with_a_coordinate_that_is_not_finite_is_no_box() -> None:
+    rows = np.array(
+        [
+            [16, 16, 8, 8, 0.9, 0.0, 0.0],  # x, y 12..20 -> 0.1875
+            [17, 16, 8, 8, 0.8, 0.0, 0.0],  # IoU with the first = 7 x 8 / (128 - 56) = 0.78: suppressed
+            [10, 10, np.inf, 4, 0.0, 0.5, 0.0],  # before the fix: a full-width person, and class 0 offsets of NaN
+            [40, 40, 8, np.nan, 0.0, 0.0, 0.6],
+        ],
+        dtype=np.float32,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no "invalid value" RuntimeWarning from the arithmetic
+        boxes = decode_ultralytics(rows.T, SQUARE_64, LABELS, CATEGORIES)
+    assert boxes == [Box("animal", 0.9, (0.1875, 0.1875, 0.125, 0.125))]
 
 
 @pytest.mark.parametrize(
