@@ -145,7 +145,8 @@ def broken_model(
 
     ``corrupt``: the file is garbage bytes. ``wrong-shape``: a valid ONNX with the other family's width
     (``[B, N, 4+C]`` for megadetector-v5, e.g. ``[B, N, 7]`` for 3 labels; ``[B, 5+C, N]`` for yolo-ultralytics).
-    ``missing``: the manifest names a file that does not exist.
+    ``missing``: the manifest names a file that does not exist. ``grey-input``: a valid ONNX (and output) whose
+    input takes one channel, ``[B, 1, S, S]``.
     """
     path = directory / f"{name}.onnx"
     if kind == "corrupt":
@@ -155,6 +156,9 @@ def broken_model(
         shape = (1, 20, 4 + classes) if family == "megadetector-v5" else (1, 5 + classes, 20)
         table = np.zeros(shape, dtype=np.float32)
         _write_graph(path, table, input_size=input_size, batch=None, channels_last=False)
+    elif kind == "grey-input":
+        table = _detection_table(family, (), len(labels), 20)
+        _write_graph(path, table, input_size=input_size, batch=None, channels_last=False, channels=1)
     elif kind != "missing":
         raise ValueError(f"unknown broken model kind {kind!r}")
     return _write_manifest(
@@ -196,11 +200,12 @@ def _write_graph(
     batch: int | None,
     channels_last: bool,
     scaled: np.ndarray | None = None,
+    channels: int = 3,
 ) -> None:
     """``output = table + mean(images) * scaled`` (``scaled`` zero by default), as ``[batch, *table.shape[1:]]``."""
     batch_dim: int | str = "batch" if batch is None else batch
     side = [input_size, input_size]
-    image_shape = [batch_dim, *side, 3] if channels_last else [batch_dim, 3, *side]
+    image_shape = [batch_dim, *side, channels] if channels_last else [batch_dim, channels, *side]
     scaled = np.zeros_like(table) if scaled is None else scaled
     nodes = [
         helper.make_node("ReduceMean", ["images"], ["mean4"], axes=[1, 2, 3], keepdims=1),
