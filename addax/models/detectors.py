@@ -72,7 +72,8 @@ def _boxes(
 ) -> list[Box]:
     classes = class_scores.argmax(axis=1)
     scores = class_scores[np.arange(len(classes)), classes]
-    keep = (scores >= min_score) & np.isfinite(scores)
+    # a row with an infinite or NaN coordinate (an fp16 overflow) is no box, and would poison the NMS offsets
+    keep = (scores >= min_score) & np.isfinite(scores) & np.isfinite(centres).all(axis=1)
     named = np.array([labels[c] in categories for c in range(len(labels))], dtype=bool)
     keep &= named[classes]
     centres, scores, classes = centres[keep].astype(np.float64), scores[keep], classes[keep]

@@ -38,7 +38,8 @@ def decode_rgb(data: bytes, *, at_least: int | None = None, max_pixels: int = 10
         try:
             if at_least is not None and image.format == "JPEG":
                 scale = max(1.0, max(width, height) / at_least)
-                image.draft("RGB", (int(width / scale), int(height / scale)))
+                # at least one pixel each way: Pillow divides by the size asked for (a 2000x2 strip asked for 0)
+                image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
             rgb = image.convert("RGB")
             rgb.load()
         except Exception as error:  # the decoder's OSErrors, and Pillow's own checks

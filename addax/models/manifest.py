@@ -66,6 +66,8 @@ def load_manifest(path: Path) -> Manifest:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ManifestError(f"{path}: cannot read the manifest ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ManifestError(f"{path}: not valid TOML ({error})") from None
     return parse_manifest(raw, path)
@@ -175,20 +177,26 @@ class _Fields:
     def labels(self, directory: Path) -> tuple[str, ...]:
         if "labels" in self.raw and "labels_file" in self.raw:
             raise self._fail("labels", "and labels_file are both set; keep one")
-        if "labels_file" in self.raw:
-            labels_path = directory / self.text("labels_file")
-            try:
-                lines = labels_path.read_text(encoding="utf-8").splitlines()
-            except OSError as error:
-                raise self._fail("labels_file", f"cannot be read: {labels_path} ({error.strerror})") from None
-            labels = [line.strip() for line in lines if line.strip()]
-        else:
+        if "labels_file" not in self.raw:
             labels = self._get("labels", None)
-        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-            raise self._fail("labels", "must be a non-empty list of names, in the model's output order")
-        if len(set(labels)) != len(labels):
-            raise self._fail("labels", "has the same name twice")
-        return tuple(labels)
+            if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+                raise self._fail("labels", "must be a non-empty list of names, in the model's output order")
+            if len(set(labels)) != len(labels):
+                raise self._fail("labels", "has the same name twice")
+            return tuple(labels)
+        labels_path = directory / self.text("labels_file")
+        try:
+            lines = labels_path.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise self._fail("labels_file", f"cannot be read: {labels_path} ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise self._fail("labels_file", f"{labels_path} is not UTF-8 text") from None
+        names = [line.strip() for line in lines if line.strip()]
+        if not names:
+            raise self._fail("labels_file", f"{labels_path} must list one name per line, in the model's output order")
+        if len(set(names)) != len(names):
+            raise self._fail("labels_file", f"{labels_path} has the same name twice")
+        return tuple(names)
 
 
 def find_manifests(directory: Path) -> list[Path]:
