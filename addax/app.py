@@ -28,8 +28,8 @@ from addax.actors.ingestor import Ingestor
 from addax.api import ApiServices, build_api
 from addax.config import Config
 from addax.domain.secrets import hash_password, new_password
-from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_dir
-from addax.embedded.postgres import EmbeddedPostgres
+from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_dir, socket_directory
+from addax.embedded.postgres import EmbeddedPostgres, dsn_for
 from addax.embedded.redis import EmbeddedRedis
 from addax.pipeline import Pipeline, analyse, start_pipeline, worker_name
 from addax.runtime import RestartBudget, Supervisor
@@ -284,4 +284,37 @@ async def _run(config: Config, started: float) -> int:
             stopped.cancel()
         log.info("stopping", extra={"reason": "restart budget spent" if supervisor.escalated else "signal"})
     log.info("stopped")
+    return 1 if supervisor.escalated else 0
+
+
+async def run_worker(config: Config, roles: tuple[str, ...]) -> int:
+    """``addax worker``: pipeline stages in a process of their own, against the service's database and store.
+
+    With the embedded database it joins the cluster of the ``addax run`` on this data dir (which must be
+    running); with ``database.url`` it can run on any machine that reaches the database and the object store.
+    """
+    dsn = config.database.url or dsn_for(socket_directory(config.data_path), 5432)
+    budget = RestartBudget(max_restarts=10, over_seconds=60)
+    async with stop_signals() as stop, Supervisor(budget=budget, stop_timeout=30) as supervisor:
+        pool = await supervisor.use(
+            "database", database.open_database(dsn, pool_size=config.database.pool_size), probe=database.ping
+        )
+        objects = FilesystemObjectStore(config.data_path / "objects")
+        await start_pipeline(
+            supervisor,
+            config,
+            pool=pool,
+            objects=objects,
+            roles=roles,
+            worker=worker_name("worker"),
+            relay_events=False,
+        )
+        log.info("worker is running", extra={"roles": list(roles)})
+        escalated = asyncio.ensure_future(supervisor.wait_escalated())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([escalated, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            escalated.cancel()
+            stopped.cancel()
     return 1 if supervisor.escalated else 0

@@ -20,9 +20,10 @@ from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
+from addax.pipeline import ROLES
 from addax.runtime import Supervisor
 from addax.runtime.servers import PortInUse
-from addax.store import accounts, reprocess
+from addax.store import accounts, reprocess, work
 from addax.store.database import DatabaseUnavailable, create_pool
 from addax.store.migrations import migrate
 from addax.store.queue import QueueUnavailable
@@ -92,9 +93,23 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("directory")
     backfill.add_argument("--project", required=True)
 
-    again = commands.add_parser("reprocess", help="send rejected files back through the ingestor")
-    again.add_argument("ids", nargs="*", type=int, help="rejected image ids")
+    again = commands.add_parser(
+        "reprocess", help="send rejected files back through the ingestor, or images back into the pipeline"
+    )
+    again.add_argument("ids", nargs="*", type=int, help="image ids (rejected ones, or of --stage)")
     again.add_argument("--reason", help="every rejected file with this reason (e.g. unknown_camera)")
+    again.add_argument(
+        "--stage",
+        choices=["stored", "detected", "classified", "failed"],
+        help="images waiting in this stage are due now (failed: back to the stage that failed)",
+    )
+
+    worker = commands.add_parser("worker", help="run pipeline stages in an extra process (scale-out)")
+    worker.add_argument(
+        "--roles",
+        default=",".join(ROLES),
+        help=f"comma-separated, of {', '.join(ROLES)} (default: all)",
+    )
 
     token = commands.add_parser("token", help="device tokens").add_subparsers(dest="action", required=True)
     token_add = token.add_parser("add", help="add a device token for HTTPS upload")
@@ -129,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return uvloop.run(app.run(settings))  # faster TLS and sockets for the long-running service
+        if args.command == "worker":
+            return uvloop.run(app.run_worker(settings, _roles(args.roles)))
         return asyncio.run(handlers[args.command](args, settings))
     except EXPECTED_ERRORS as error:
         print(f"addax: {error}", file=sys.stderr)
@@ -366,9 +383,22 @@ async def _import(args: argparse.Namespace, settings: Config) -> int:
     return 0
 
 
+def _roles(text: str) -> tuple[str, ...]:
+    roles = tuple(role.strip() for role in text.split(",") if role.strip())
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown or not roles:
+        raise accounts.AccountError(f"--roles takes {', '.join(ROLES)}; not {', '.join(unknown) or 'nothing'}")
+    return roles
+
+
 async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
+    if args.stage:
+        async with database(settings) as pool:
+            count = await work.requeue(pool, stage=args.stage, ids=args.ids)
+        print(f"{count} images due now in the pipeline (from {args.stage})")
+        return 0
     if not args.ids and not args.reason:
-        raise accounts.AccountError("name rejected image ids, or --reason R")
+        raise accounts.AccountError("name rejected image ids, --reason R, or --stage S")
     async with database(settings) as pool:
         ids = args.ids or await reprocess.rejected_ids(pool, reason=args.reason)
         tally = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())

@@ -229,6 +229,7 @@ def _write_graph(
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="addax-tests")
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, path)
 
 
