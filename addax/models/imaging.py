@@ -29,6 +29,8 @@ def decode_rgb(data: bytes, *, at_least: int | None = None, max_pixels: int = 10
     """
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise UnreadableImage(f"too many pixels, over the limit: {error}") from None
     except Exception as error:  # Pillow raises many types for garbage
         raise UnreadableImage(f"not a readable image: {error}") from None
     with image:
