@@ -1,6 +1,6 @@
 """The images users see: a thumbnail and an annotated copy, with people and vehicles blurred in both.
 
-Privacy comes before clarity: every person or vehicle box scoring ``PRIVACY_MIN_SCORE`` or more is blurred,
+Privacy comes before clarity: every person or vehicle box scoring ``PRIVACY_MIN_SCORE`` (0.2) or more is blurred,
 well below any project's alert threshold, with a margin around it, by pixelating and then smoothing (a
 plain blur of a small face can be undone; coarse blocks cannot). When detection failed for good the whole
 frame is blurred (fail closed). The original stays untouched in the object store for admins.
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from addax.domain.privacy import is_private
+
 THUMBNAIL_SIDE = 300
 ANNOTATED_SIDE = 1600
-PRIVATE_LABELS = frozenset({"person", "vehicle"})
-PRIVACY_MIN_SCORE = 0.2
 PRIVACY_MARGIN = 0.15  # of the box's size, on each side
 COLOURS = {"animal": (46, 204, 113), "person": (231, 76, 60), "vehicle": (52, 152, 219)}
 
@@ -46,15 +46,11 @@ def render(
     if blur_all:
         picture = blur_whole(picture)
     else:
-        blur_boxes(picture, [box.bbox for box in private if _is_private(box)])
+        blur_boxes(picture, [box.bbox for box in private if is_private(box.label, box.score)])
     thumbnail = picture.copy()
     thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
     annotated = picture if blur_all else annotate(picture, drawn)
     return Derived(thumbnail=_jpeg(thumbnail, quality=80), annotated=_jpeg(annotated, quality=85))
-
-
-def _is_private(box: Shown) -> bool:
-    return box.label in PRIVATE_LABELS and box.score >= PRIVACY_MIN_SCORE
 
 
 def _open(data: bytes, side: int, max_pixels: int) -> Image.Image:

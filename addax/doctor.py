@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import importlib
 import shutil
@@ -14,6 +15,9 @@ import redis.asyncio as aioredis
 from addax.config import Config
 from addax.embedded.common import EmbeddedServerError, ensure_writable, socket_directory
 from addax.embedded.postgres import PACKAGES, find_binaries
+from addax.models.manifest import ManifestError
+from addax.models.registry import NO_DETECTOR, pick_manifest
+from addax.models.session import ModelError, open_model
 from addax.runtime.servers import PortInUse, bind
 
 Check = Callable[[Config], Awaitable[str]]
@@ -21,6 +25,10 @@ Check = Callable[[Config], Awaitable[str]]
 
 class Problem(Exception):
     """What is wrong, phrased as what to do."""
+
+
+class Notice(Exception):
+    """Not wrong, but worth knowing (e.g. nothing will be detected until a model is installed)."""
 
 
 async def check_python(_: Config) -> str:
@@ -98,7 +106,7 @@ async def check_ports(config: Config) -> str:
 
 async def check_libraries(_: Config) -> str:
     missing = []
-    for module in ("aiohttp", "asyncpg", "arq", "nicegui", "argon2", "prometheus_client"):
+    for module in ("aiohttp", "asyncpg", "arq", "nicegui", "argon2", "prometheus_client", "numpy", "onnxruntime"):
         try:
             importlib.import_module(module)
         except ImportError:
@@ -108,6 +116,24 @@ async def check_libraries(_: Config) -> str:
     return "all required modules import"
 
 
+async def check_models(config: Config) -> str:
+    """Each configured model opens and fits its family; no detector at all is a notice, not a failure."""
+    said = []
+    for kind, name in (("detector", config.models.detector), ("classifier", config.models.classifier)):
+        try:
+            manifest = pick_manifest(config.models_path, name, kind)
+            if manifest is None:
+                if kind == "detector":
+                    raise Notice(NO_DETECTOR)
+                said.append("no classifier")
+                continue
+            model = await asyncio.to_thread(open_model, manifest, config.models.providers)
+        except (ManifestError, ModelError) as error:
+            raise Problem(str(error)) from None
+        said.append(f"{kind} {manifest.label} on {model.provider}")
+    return "; ".join(said)
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("python", check_python),
     ("libraries", check_libraries),
@@ -115,6 +141,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("postgresql", check_postgres),
     ("redis", check_redis),
     ("ports", check_ports),
+    ("models", check_models),
 ]
 
 
@@ -124,6 +151,8 @@ async def run(config: Config) -> int:
         try:
             detail = await check(config)
             print(f"ok    {name:<11} {detail}")
+        except Notice as notice:
+            print(f"note  {name:<11} {notice}")
         except Problem as problem:
             failures += 1
             print(f"FAIL  {name:<11} {problem}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from aiohttp import web
 
@@ -19,6 +20,8 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, UUID):
+        return str(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -51,7 +54,7 @@ async def visible_projects(request: web.Request, *, only: int | None = None) -> 
     return [only]
 
 
-_ADMINS = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
+ADMIN_ROLES = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
 
 
 async def require_server_admin(request: web.Request) -> accounts.User:
@@ -65,7 +68,7 @@ async def administered_projects(request: web.Request, *, only: int | None = None
     """The project ids the caller administers, narrowed to ``only``; 403 when that one (or every one) is not."""
     user = await require_user(request)
     roles = await accounts.project_roles(request.app[SERVICES].pool, user)
-    mine = [project for project, role in roles.items() if role in _ADMINS]
+    mine = [project for project, role in roles.items() if role in ADMIN_ROLES]
     if only is not None and only not in mine:
         raise json_error(403, f"only an admin of project {only} may do this")
     if not mine:
@@ -76,7 +79,7 @@ async def administered_projects(request: web.Request, *, only: int | None = None
 async def require_admin_of(request: web.Request, project_id: int) -> accounts.User:
     user = await require_user(request)
     roles = await accounts.project_roles(request.app[SERVICES].pool, user)
-    if roles.get(project_id) not in (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN):
+    if roles.get(project_id) not in ADMIN_ROLES:
         raise json_error(403, f"only an admin of project {project_id} may do this")
     return user
 

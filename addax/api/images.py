@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.helpers import content_disposition_header
 
-from addax.api.access import int_param, path_id, respond, time_param, visible_projects
+from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond, time_param, visible_projects
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import browse
+from addax.store import accounts, audit, browse
 
 routes = web.RouteTableDef()
 
@@ -53,8 +53,22 @@ async def _image(request: web.Request) -> dict[str, Any]:
 @routes.get("/api/images/{id}")
 async def get_image(request: web.Request) -> web.Response:
     found = await _image(request)
-    found.pop("original_key")
+    for key in ("original_key", "thumbnail_key", "annotated_key"):
+        found.pop(key)
     return respond(found)
+
+
+async def _unblur(request: web.Request, found: dict[str, Any]) -> None:
+    """The original of a photo with people or vehicles in it is for the project's admins, and audited."""
+    user = await require_user(request)
+    roles = await accounts.project_roles(request.app[SERVICES].pool, user)
+    if roles.get(found["project_id"]) not in ADMIN_ROLES:
+        raise json_error(
+            403, "this photo shows people or vehicles: ask an admin of its project, or use variant=annotated"
+        )
+    await audit.record(
+        request.app[SERVICES].pool, actor=user.email, action="image.unblur", target=f"image:{found['id']}"
+    )
 
 
 @routes.get("/api/images/{id}/file")
@@ -63,23 +77,28 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     if variant not in ("original", "thumbnail", "annotated"):
         raise json_error(400, "variant must be original, thumbnail or annotated")
     found = await _image(request)
+    key, content_type, name = found["original_key"], None, found["original_name"]
     if variant != "original":
-        raise json_error(404, f"no {variant} of this image yet (made after detection)")
+        key = found[f"{variant}_key"]
+        if key is None:
+            raise json_error(404, f"no {variant} of this image yet (made after detection)")
+        content_type, name = "image/jpeg", f"{variant}-{found['id']}.jpg"
+    elif await browse.shows_people(request.app[SERVICES].pool, found["id"]):
+        await _unblur(request, found)
     objects = request.app[SERVICES].objects
     try:
-        reader = await asyncio.to_thread(objects.open, found["original_key"])
+        reader = await asyncio.to_thread(objects.open, key)
     except FileNotFoundError:
         raise json_error(404, "the file is missing from the object store") from None
     try:
         response = web.StreamResponse(
             headers={
-                "Content-Type": {"photo": "image/jpeg", "video": "video/mp4"}.get(
-                    found["kind"], "application/octet-stream"
-                ),
-                "Content-Disposition": content_disposition_header("inline", filename=found["original_name"]),
+                "Content-Type": content_type
+                or {"photo": "image/jpeg", "video": "video/mp4"}.get(found["kind"], "application/octet-stream"),
+                "Content-Disposition": content_disposition_header("inline", filename=name),
             }
         )
-        response.content_length = found["size_bytes"]
+        response.content_length = await asyncio.to_thread(objects.size, key)
         await response.prepare(request)
         while chunk := await asyncio.to_thread(reader.read, 1 << 20):  # streamed: a video never sits in memory
             await response.write(chunk)

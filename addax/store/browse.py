@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from addax.domain.privacy import PRIVACY_MIN_SCORE
+
 _IMAGE_COLUMNS = """i.id, i.project_id, i.camera_id, i.site_id, i.deployment_id, i.kind::text, i.stage::text,
     i.reject_reason, encode(i.sha256, 'hex') AS sha256, i.original_name, i.source, i.upload_account, i.size_bytes,
     i.width, i.height, i.taken_at, i.utc_offset_minutes, ST_Y(i.location::geometry) AS latitude,
@@ -48,22 +50,43 @@ async def images(
 
 
 async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
-    row = await db.fetchrow(f"SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key FROM images i WHERE i.id = $1", image_id)
+    row = await db.fetchrow(
+        f"""SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key, i.thumbnail_key, i.annotated_key, i.event_id,
+                   i.last_error, i.processed_at, i.trace_id
+            FROM images i WHERE i.id = $1""",
+        image_id,
+    )
     if row is None:
         return None
     found = dict(row)
     detections = await db.fetch(
-        "SELECT id, index, label::text, score, bbox, model FROM detections WHERE image_id = $1 ORDER BY index",
+        """SELECT id, index, label::text, score, bbox, model, frame_offset_s FROM detections
+           WHERE image_id = $1 ORDER BY index""",
         image_id,
     )
     found["detections"] = [dict(d) | {"bbox": list(d["bbox"])} for d in detections]
     classifications = await db.fetch(
-        """SELECT d.index AS detection, c.taxon, c.common_name, c.score, c.model
-           FROM classifications c JOIN detections d ON d.id = c.detection_id WHERE d.image_id = $1""",
+        """SELECT d.index AS detection, c.rank, c.taxon, c.common_name, c.score, c.model
+           FROM classifications c JOIN detections d ON d.id = c.detection_id WHERE d.image_id = $1
+           ORDER BY d.index, c.model, c.rank""",
         image_id,
     )
     found["classifications"] = [dict(c) for c in classifications]
     return found
+
+
+async def shows_people(db: asyncpg.Pool, image_id: int) -> bool:
+    """Whether what users see of the image hides something: a person or vehicle box, or the whole frame."""
+    return bool(
+        await db.fetchval(
+            """SELECT i.blur_all OR i.stage NOT IN ('done', 'rejected') OR EXISTS (
+                   SELECT 1 FROM detections d
+                   WHERE d.image_id = i.id AND d.label IN ('person', 'vehicle') AND d.score >= $2)
+               FROM images i WHERE i.id = $1""",
+            image_id,
+            PRIVACY_MIN_SCORE,
+        )
+    )
 
 
 async def cameras(db: asyncpg.Pool, *, projects: list[int], camera_id: int | None = None) -> list[dict[str, Any]]:

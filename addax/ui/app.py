@@ -172,6 +172,7 @@ def _actor_table(services: UiServices) -> None:
             ("mailbox", "Mailbox"),
             ("last_success", "Last success"),
             ("last_error", "Last error"),
+            ("detail", "Detail"),
         ]
     ]
     table = ui.table(columns=columns, rows=[], row_key="name").classes("w-full")
@@ -185,6 +186,7 @@ def _actor_table(services: UiServices) -> None:
                 "mailbox": f"{health.mailbox_depth}/{health.mailbox_capacity}" if health.mailbox_capacity else "-",
                 "last_success": _ago(health.last_success_at),
                 "last_error": health.last_error or "",
+                "detail": health.detail or "",
             }
             for health in services.health()
         ]
