@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -11,8 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from addax.api.context import SERVICES
 from addax.api.errors import Handler
 from addax.runtime import Supervisor
+from addax.store import work
 
 routes = web.RouteTableDef()
 
@@ -36,10 +39,41 @@ class _ActorCollector(Collector):
         yield from (restarts, up, depth, capacity)
 
 
+class _PipelineCollector(Collector):
+    """Images per stage (the queues of the pipeline), arrival-to-done latency and dead letters, from PostgreSQL.
+
+    Read by the /metrics handler just before each scrape (collectors cannot wait on the database).
+    """
+
+    def __init__(self) -> None:
+        self.figures: dict[str, Any] = {}
+
+    def update(self, figures: dict[str, Any]) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        if not self.figures:
+            return
+        images = GaugeMetricFamily("addax_images", "Images in each stage, every worker's together", labels=["stage"])
+        for stage, count in sorted(self.figures["stages"].items()):
+            images.add_metric([stage], count)
+        latency = GaugeMetricFamily(
+            "addax_processing_latency_seconds", "Arrival to done of the last 1,000 processed", labels=["quantile"]
+        )
+        for quantile, key in (("0.5", "latency_p50_s"), ("0.95", "latency_p95_s")):
+            if self.figures[key] is not None:
+                latency.add_metric([quantile], float(self.figures[key]))
+        letters = GaugeMetricFamily("addax_dead_letters", "Failed images waiting for a retry")
+        letters.add_metric([], self.figures["dead_letters"])
+        yield from (images, latency, letters)
+
+
 class Metrics:
     def __init__(self, supervisor: Supervisor) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_ActorCollector(supervisor))
+        self.pipeline = _PipelineCollector()
+        self.registry.register(self.pipeline)
         self.http_duration = Histogram(
             "addax_http_request_duration_seconds",
             "HTTP request duration",
@@ -73,5 +107,7 @@ def timing_middleware(metrics: Metrics) -> Middleware:
 
 @routes.get("/metrics")
 async def get_metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    metrics = request.app[METRICS]
+    metrics.pipeline.update(await work.figures(request.app[SERVICES].pool))
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

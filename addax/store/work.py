@@ -259,3 +259,22 @@ async def requeue(pool: asyncpg.Pool, *, stage: str, ids: Sequence[int] = ()) ->
         list(ids),
     )
     return int(result.split()[-1])
+
+
+async def figures(pool: asyncpg.Pool) -> dict[str, Any]:
+    """For /metrics: images per stage, and seconds from arrival to done of the last 1,000 processed."""
+    stages = await pool.fetch("SELECT stage::text, count(*) AS n FROM images GROUP BY stage")
+    latency = await pool.fetchrow(
+        """SELECT count(*) AS n,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) AS p95
+           FROM (SELECT extract(epoch FROM processed_at - received_at) AS seconds FROM images
+                 WHERE processed_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1000) recent"""
+    )
+    open_letters = await pool.fetchval("SELECT count(*) FROM dead_letters WHERE retried_at IS NULL")
+    return {
+        "stages": {row["stage"]: int(row["n"]) for row in stages},
+        "latency_p50_s": latency["p50"],
+        "latency_p95_s": latency["p95"],
+        "dead_letters": int(open_letters),
+    }

@@ -61,3 +61,9 @@ async def test_a_viewer_sees_blurred_copies_and_an_admin_unblurs_the_original_au
     assert original.status == 200 and await original.read() == photo
     audited = await backend.pool.fetchrow("SELECT actor, target FROM audit_log WHERE action = 'image.unblur'")
     assert audited["target"] == f"image:{row['id']}" and audited["actor"].startswith("user-")
+
+    metrics = await (await client.get("/metrics")).text()
+    assert 'addax_images{stage="done"} 1.0' in metrics
+    assert 'addax_processing_latency_seconds{quantile="0.95"}' in metrics
+    assert "addax_dead_letters 0.0" in metrics
+    assert 'addax_actor_up{actor="detector"} 1.0' in metrics
