@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from addax import app, backfill, config, doctor, logs
+from addax import app, backfill, config, doctor, logs, results_cli
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
@@ -42,6 +42,7 @@ EXPECTED_ERRORS = (
     accounts.AccountError,
     CertificateError,
     DiskFull,
+    results_cli.ResultsFileError,
 )
 
 
@@ -111,6 +112,16 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated, of {', '.join(ROLES)} (default: all)",
     )
 
+    export = commands.add_parser("export", help="a project's data in a format of the field")
+    formats = export.add_subparsers(dest="format", required=True)
+    megadetector = formats.add_parser("megadetector", help="detections in MegaDetector batch-output format")
+    megadetector.add_argument("out", metavar="OUT.json")
+    megadetector.add_argument("--project", required=True)
+
+    results = commands.add_parser("import-results", help="load detections from a MegaDetector results file")
+    results.add_argument("file", metavar="FILE.json")
+    results.add_argument("--project", required=True)
+
     token = commands.add_parser("token", help="device tokens").add_subparsers(dest="action", required=True)
     token_add = token.add_parser("add", help="add a device token for HTTPS upload")
     token_add.add_argument("name")
@@ -140,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         "token": _token,
         "import": _import,
         "reprocess": _reprocess,
+        "export": _export,
+        "import-results": _import_results,
     }
     try:
         if args.command == "run":
@@ -403,4 +416,21 @@ async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
         ids = args.ids or await reprocess.rejected_ids(pool, reason=args.reason)
         tally = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())
     print(tally.summary())
+    return 0
+
+
+async def _export(args: argparse.Namespace, settings: Config) -> int:
+    async with database(settings) as pool:
+        project_id = await accounts.project_id(pool, args.project)
+        tally = await results_cli.export_megadetector(pool, project_id, Path(args.out))
+    print(tally.summary(Path(args.out)))
+    return 0
+
+
+async def _import_results(args: argparse.Namespace, settings: Config) -> int:
+    batch = await results_cli.read_results(Path(args.file))  # a bad file is refused before the database starts
+    async with database(settings) as pool:
+        project_id = await accounts.project_id(pool, args.project)
+        report = await results_cli.import_results(pool, project_id, batch, source=Path(args.file), by=_operator())
+    print(report.summary())
     return 0
