@@ -294,3 +294,22 @@ async def test_events_are_relayed_from_postgresql(line: Line) -> None:
     assert event.data["project_id"] == line.intake.project_id
     assert event.data["labels"] == ["animal", "person"]
     json.dumps(event.data)  # serialisable as it goes out on /api/ws
+
+
+async def test_a_video_is_detected_through_its_keyframes_and_its_boxes_carry_their_time(line: Line) -> None:
+    from tests.actors.test_ingestor import tiny_mp4
+
+    outcome = await line.intake.ingest("CLIP0001.MP4", tiny_mp4(frames=120))  # 12 s: keyframes at 0, 5 and 10 s
+    assert outcome.kind == "stored"
+    await line.all_in("done", 1)
+    rows = await line.intake.pool.fetch(
+        "SELECT label::text, frame_offset_s FROM detections WHERE image_id = $1 ORDER BY frame_offset_s, label",
+        outcome.image_id,
+    )
+    assert [(row["label"], row["frame_offset_s"]) for row in rows] == [
+        ("animal", 0.0), ("person", 0.0), ("animal", 5.0), ("person", 5.0), ("animal", 10.0), ("person", 10.0),
+    ]  # fmt: skip
+    video = await line.intake.pool.fetchrow(
+        "SELECT kind::text, thumbnail_key FROM images WHERE id = $1", outcome.image_id
+    )
+    assert video["kind"] == "video" and video["thumbnail_key"] is not None, "a keyframe shows the video"
