@@ -78,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     settings.add_argument("--require-timestamp", choices=["yes", "no"], help="reject photos without a usable time")
     settings.add_argument("--site-radius-m", type=float, help="GPS readings this close join a site (default 250)")
+    settings.add_argument(
+        "--detection-threshold", type=float, help="boxes from this score are classified, drawn and counted (0.5)"
+    )
+    settings.add_argument("--sequence-gap-s", type=int, help="photos of a camera this close are one event (60)")
+    settings.add_argument(
+        "--allowed-species", help='comma-separated taxa or common names the classifier may answer ("" for any)'
+    )
+    settings.add_argument(
+        "--species-threshold",
+        action="append",
+        metavar="TAXON=SCORE",
+        help="the least score to name this species (repeatable; 0 removes it); below it the answer rolls up",
+    )
 
     ftp_user = commands.add_parser("ftp-user", help="upload accounts").add_subparsers(dest="action", required=True)
     ftp_add = ftp_user.add_parser("add", help="add an FTPS upload account for cameras")
@@ -270,6 +283,12 @@ async def _project_set(args: argparse.Namespace, settings: Config) -> int:
         else args.require_camera_registration == "yes",
         "require_timestamp": None if args.require_timestamp is None else args.require_timestamp == "yes",
         "site_radius_m": args.site_radius_m,
+        "detection_threshold": args.detection_threshold,
+        "sequence_gap_s": args.sequence_gap_s,
+        "allowed_species": None
+        if args.allowed_species is None
+        else [name.strip() for name in args.allowed_species.split(",") if name.strip()],
+        "species_thresholds": _species_thresholds(args.species_threshold) if args.species_threshold else None,
     }
     changes = {key: value for key, value in changes.items() if value is not None}
     if not changes:
@@ -278,6 +297,19 @@ async def _project_set(args: argparse.Namespace, settings: Config) -> int:
         await accounts.set_project(pool, args.name, by=_operator(), **changes)
     print(f"project {args.name!r}: " + ", ".join(f"{key} = {value}" for key, value in changes.items()))
     return 0
+
+
+def _species_thresholds(pairs: list[str]) -> dict[str, float]:
+    thresholds = {}
+    for pair in pairs:
+        taxon, _, score = pair.rpartition("=")
+        try:
+            thresholds[taxon.strip()] = float(score)
+        except ValueError:
+            raise accounts.AccountError(f"--species-threshold takes TAXON=SCORE, not {pair!r}") from None
+        if not taxon.strip():
+            raise accounts.AccountError(f"--species-threshold takes TAXON=SCORE, not {pair!r}")
+    return thresholds
 
 
 async def _user(args: argparse.Namespace, settings: Config) -> int:

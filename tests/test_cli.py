@@ -107,3 +107,24 @@ async def test_unknown_names_are_one_clear_line(fresh_dsn: str) -> None:
         fresh_dsn, "token", "disable", "gw", "--project", "elk"
     )
     assert "no project named 'moose'" in await fails(fresh_dsn, "token", "disable", "gw", "--project", "moose")
+
+
+async def test_project_pipeline_settings(fresh_dsn: str, db: asyncpg.Pool) -> None:
+    await cli(fresh_dsn, "project", "add", "deer")
+    said = await cli(
+        fresh_dsn, "project", "set", "deer", "--detection-threshold", "0.3", "--sequence-gap-s", "120",
+        "--allowed-species", "Capreolus capreolus, wild boar", "--species-threshold", "Canis lupus=0.8",
+        "--species-threshold", "Lynx lynx=0.7",
+    )  # fmt: skip
+    assert "sequence_gap_s = 120" in said
+    await cli(fresh_dsn, "project", "set", "deer", "--species-threshold", "Lynx lynx=0")  # 0 removes one
+    row = await db.fetchrow(
+        "SELECT detection_threshold, sequence_gap_s, allowed_species, species_thresholds FROM projects WHERE name = 'deer'"
+    )
+    assert row["detection_threshold"] == pytest.approx(0.3) and row["sequence_gap_s"] == 120
+    assert row["allowed_species"] == ["Capreolus capreolus", "wild boar"]
+    assert row["species_thresholds"] in ('{"Canis lupus": 0.8}', {"Canis lupus": 0.8})
+    assert "TAXON=SCORE" in await fails(fresh_dsn, "project", "set", "deer", "--species-threshold", "wolf")
+    assert "from 0 to 1" in await fails(fresh_dsn, "project", "set", "deer", "--detection-threshold", "1.5")
+    await cli(fresh_dsn, "project", "set", "deer", "--allowed-species", "")
+    assert await db.fetchval("SELECT allowed_species FROM projects WHERE name = 'deer'") == []

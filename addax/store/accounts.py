@@ -80,7 +80,12 @@ async def set_project(
     require_camera_registration: bool | None = None,
     require_timestamp: bool | None = None,
     site_radius_m: float | None = None,
+    detection_threshold: float | None = None,
+    sequence_gap_s: int | None = None,
+    allowed_species: list[str] | None = None,
+    species_thresholds: dict[str, float] | None = None,
 ) -> None:
+    """Change the given settings; ``species_thresholds`` are merged into the project's (a score of 0 removes one)."""
     if timezone is not None:
         try:
             ZoneInfo(timezone)
@@ -88,18 +93,31 @@ async def set_project(
             raise AccountError(f"unknown time zone {timezone!r} (use an IANA name like Europe/Amsterdam)") from None
     if site_radius_m is not None and site_radius_m <= 0:
         raise AccountError("the site radius must be more than 0 m")
+    scores = [detection_threshold, *(species_thresholds or {}).values()]
+    if any(score is not None and not 0 <= score <= 1 for score in scores):
+        raise AccountError("thresholds are scores from 0 to 1")
+    if sequence_gap_s is not None and not 0 <= sequence_gap_s <= 3600:
+        raise AccountError("the sequence gap is 0 to 3600 seconds")
     async with pool.acquire() as connection, connection.transaction():
         found = await connection.fetchval(
             """UPDATE projects SET timezone = COALESCE($2, timezone),
                    require_camera_registration = COALESCE($3, require_camera_registration),
                    require_timestamp = COALESCE($4, require_timestamp),
-                   site_radius_m = COALESCE($5, site_radius_m)
+                   site_radius_m = COALESCE($5, site_radius_m),
+                   detection_threshold = COALESCE($6, detection_threshold),
+                   sequence_gap_s = COALESCE($7, sequence_gap_s),
+                   allowed_species = COALESCE($8, allowed_species),
+                   species_thresholds = jsonb_strip_nulls(species_thresholds || COALESCE($9::jsonb, '{}'))
                WHERE name = $1 RETURNING id""",
             name,
             timezone,
             require_camera_registration,
             require_timestamp,
             site_radius_m,
+            detection_threshold,
+            sequence_gap_s,
+            allowed_species,
+            {k: (v or None) for k, v in species_thresholds.items()} if species_thresholds else None,
         )
         if found is None:
             raise AccountError(f"no project named {name!r}")
@@ -112,6 +130,10 @@ async def set_project(
             require_camera_registration=require_camera_registration,
             require_timestamp=require_timestamp,
             site_radius_m=site_radius_m,
+            detection_threshold=detection_threshold,
+            sequence_gap_s=sequence_gap_s,
+            allowed_species=allowed_species,
+            species_thresholds=species_thresholds,
         )
 
 
