@@ -220,8 +220,10 @@ class StageActor(Actor[None]):
                 extra={"actor": self.name, "error": error, "failures": self._failures_in_row},
             )
             self._publish("system.degraded", {"stage": self.work_name, "since": self._open_since, "error": error})
+        elif now < self._closed_until:
+            return  # an image taken before the circuit opened: the cooldown already runs
         else:
-            self._cooldown_s = min(self.policy.breaker_max_s, self._cooldown_s * 2)
+            self._cooldown_s = min(self.policy.breaker_max_s, self._cooldown_s * 2)  # the probe failed
         self._closed_until = now + self._cooldown_s
 
     async def _give_up(self, image: Claimed, error: str, context: dict[str, Any]) -> None:

@@ -55,7 +55,7 @@ _CLAIM = """
         WHERE stage = $1::image_stage AND kind IN ('photo', 'video')
           AND (claimed_until IS NULL OR claimed_until < now())
           AND (retry_at IS NULL OR retry_at <= now())
-        ORDER BY id
+        ORDER BY realtime DESC, id  -- what cameras send now goes before a backfill's backlog
         LIMIT $3
         FOR UPDATE SKIP LOCKED)
     RETURNING id, project_id, kind::text AS kind, original_key, camera_id, taken_at, attempts, trace_id, realtime, exif,
@@ -64,7 +64,7 @@ _CLAIM = """
 
 
 async def claim(pool: asyncpg.Pool, stage: str, worker: str, limit: int, lease_s: float) -> list[Claimed]:
-    """Up to ``limit`` images waiting in ``stage``, oldest first, leased to ``worker``."""
+    """Up to ``limit`` images waiting in ``stage``, live ones first, then oldest first, leased to ``worker``."""
     rows = await pool.fetch(_CLAIM, stage, worker, limit, lease_s)
     return sorted((Claimed(**_decoded(row)) for row in rows), key=lambda c: c.id)
 
