@@ -31,9 +31,11 @@ import onnxruntime as ort
 
 from addax.config import Config
 from addax.download import DownloadError, download
+from addax.models.deepfaune import DEEPFAUNE_CROPS, DEEPFAUNE_LABELS
 from addax.models.manifest import (
     DETECTION_LABELS,
     DETECTOR_FAMILIES,
+    CropPreparation,
     Manifest,
     ManifestError,
     find_manifests,
@@ -42,6 +44,7 @@ from addax.models.manifest import (
 )
 from addax.models.registry import NO_DETECTOR, pick_manifest
 from addax.models.session import CPU, ModelError, OnnxModel, check_output, choose_providers, open_model
+from addax.models.speciesnet import SPECIESNET_CROPS
 
 KINDS = ("detector", "classifier")
 SHOWN_LABELS = 5
@@ -64,14 +67,24 @@ def family_defaults(family: str) -> dict[str, Any]:
 
     ``labels`` (classifiers; MegaDetector-style detectors get theirs from the output width) and, for
     classifiers, how crops are prepared: ``resize``, ``mean``, ``std``, ``outputs``, ``crop_padding``.
-
-    TODO(deepfaune): wire addax.models.deepfaune once it lands, e.g.
-        if family == "deepfaune":
-            crops = DEEPFAUNE_CROPS
-            return {"labels": list(DEEPFAUNE_LABELS), "resize": crops.resize, "mean": list(crops.mean),
-                    "std": list(crops.std), "outputs": crops.outputs, "crop_padding": crops.crop_padding}
+    DeepFaune's labels are those of v1.5: an older export has another class count, refused by the shape check
+    until its labels are given with --labels-file.
     """
+    if family == "deepfaune":
+        return {"labels": list(DEEPFAUNE_LABELS), **_crop_keys(DEEPFAUNE_CROPS)}
+    if family == "speciesnet":
+        return _crop_keys(SPECIESNET_CROPS)
     return {}
+
+
+def _crop_keys(crops: CropPreparation) -> dict[str, Any]:
+    return {
+        "resize": crops.resize,
+        "mean": list(crops.mean),
+        "std": list(crops.std),
+        "outputs": crops.outputs,
+        "crop_padding": crops.crop_padding,
+    }
 
 
 # -- list ------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ import pytest
 from aiohttp import web
 from onnx import TensorProto, helper, numpy_helper
 
+from addax.models.deepfaune import DEEPFAUNE_CROPS, DEEPFAUNE_LABELS
+from addax.models.manifest import load_manifest
 from tests.service import environment
 
 BOXES = 4000  # ~400 KB of weights: a download long enough to be cut in the middle
@@ -165,6 +167,22 @@ async def test_a_classifier_takes_its_labels_from_a_file_and_a_dynamic_input_nee
     assert "leaves the image size open: give it with --input-size N; not installed" in line
     await addax.ok("add", str(dynamic), "--family", "megadetector-v5", "--input-size", "1280")
     assert addax.manifest("dynamic")["input_size"] == 1280
+
+
+async def test_a_deepfaune_classifier_gets_the_v15_labels_and_crop_preparation(addax: Addax) -> None:
+    model = classifier(addax.home / "deepfaune.onnx", classes=len(DEEPFAUNE_LABELS))
+
+    await addax.ok("add", str(model), "--family", "deepfaune", "--name", "deepfaune-v1.5")
+
+    manifest = load_manifest(addax.models / "deepfaune-v1.5.toml")
+    assert manifest.labels == DEEPFAUNE_LABELS
+    assert manifest.crops == DEEPFAUNE_CROPS
+    older = classifier(addax.home / "deepfaune-v1.3.onnx", classes=34)
+    line = await addax.fails("add", str(older), "--family", "deepfaune")
+    assert line == (
+        f"addax: {older}: output shape [1, 34] does not fit family deepfaune with {len(DEEPFAUNE_LABELS)} labels "
+        f"(expected [batch, classes], {len(DEEPFAUNE_LABELS)} wide); not installed"
+    )
 
 
 async def test_a_model_of_the_wrong_shape_for_its_family_is_refused_naming_the_file(addax: Addax) -> None:
