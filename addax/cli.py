@@ -15,11 +15,12 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from addax import app, backfill, config, doctor, logs, results_cli
+from addax import app, backfill, config, doctor, logs, model_cli, results_cli
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
+from addax.models.manifest import FAMILIES
 from addax.pipeline import ROLES
 from addax.runtime import Supervisor
 from addax.runtime.servers import PortInUse
@@ -43,6 +44,7 @@ EXPECTED_ERRORS = (
     CertificateError,
     DiskFull,
     results_cli.ResultsFileError,
+    model_cli.ModelCommandError,
 )
 
 
@@ -144,6 +146,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     token_disable.add_argument("name")
     token_disable.add_argument("--project", required=True)
+
+    models = commands.add_parser("models", help="ONNX models in models.dir").add_subparsers(
+        dest="action", required=True
+    )
+    models.add_parser("list", help="the models found, their labels, and which are in use")
+    models.add_parser("check", help="open every model and time one inference (exit 1 if one fails)")
+    models_add = models.add_parser("add", help="install a model file or URL, shape-checked, with its manifest")
+    models_add.add_argument("source", metavar="FILE_OR_URL", help="a local .onnx file or an http(s) URL (resumable)")
+    models_add.add_argument("--family", required=True, choices=FAMILIES)
+    models_add.add_argument("--name", help="manifest name, what models.detector/classifier use (default: file stem)")
+    models_add.add_argument("--sha256", help="refuse the file unless it has this SHA-256")
+    models_add.add_argument("--kind", choices=["detector", "classifier"], help="checked against the family")
+    models_add.add_argument("--labels-file", help="label names, one per line in output order")
+    models_add.add_argument("--input-size", type=int, help="square input side, for models that leave it open")
+    models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
+    models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
     return parser
 
 
@@ -166,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "reprocess": _reprocess,
         "export": _export,
         "import-results": _import_results,
+        "models": model_cli.command,
     }
     try:
         if args.command == "run":

@@ -6,6 +6,7 @@ shape for its family, so the operator reads one clear line instead of an onnxrun
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -84,6 +85,8 @@ def open_model(manifest: Manifest, providers: Sequence[str], *, threads: int = 0
         raise ModelError(f"{path}: model file not found (manifest {manifest.path})")
     available = ort.get_available_providers()
     chosen = choose_providers(providers, available)
+    if any(p in GPU_PROVIDERS for p in chosen):
+        _load_gpu_libraries()
     missing_gpu = [p for p in providers if p in GPU_PROVIDERS and p not in available]
     if missing_gpu:
         log.warning(
@@ -104,6 +107,21 @@ def open_model(manifest: Manifest, providers: Sequence[str], *, threads: int = 0
         extra={"model": manifest.name, "family": manifest.family, "provider": model.provider, "file": str(path)},
     )
     return model
+
+
+@functools.cache
+def _load_gpu_libraries() -> None:
+    """CUDA and cuDNN from NVIDIA's wheels (the gpu extra), loaded once before the first GPU session.
+
+    Without it onnxruntime-gpu finds them only in the system's library path, and falls back to the CPU.
+    """
+    preload = getattr(ort, "preload_dlls", None)  # onnxruntime >= 1.21
+    if preload is None:
+        return
+    try:
+        preload()
+    except Exception as error:  # a missing directory or library: the session then says what it lacks
+        log.warning("could not preload the CUDA libraries", extra={"error": str(error)})
 
 
 def _input_spec(manifest: Manifest, session: ort.InferenceSession) -> InputSpec:
