@@ -416,7 +416,9 @@ async def test_health_reports_mailbox_depth_and_the_is_healthy_override() -> Non
             "last_success_at",
             "mailbox_depth",
             "mailbox_capacity",
+            "detail",
         }
+        assert idle_health["detail"] is None, "an actor says nothing unless it overrides detail()"
 
         actor.ok = True
         actor.serving.set()
