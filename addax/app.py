@@ -242,6 +242,17 @@ async def stop_signals() -> AsyncIterator[asyncio.Event]:
             loop.remove_signal_handler(sig)
 
 
+async def until_stopped(supervisor: Supervisor, stop: asyncio.Event) -> None:
+    """Wait for a stop signal or for the supervisor to escalate (its restart budget spent)."""
+    escalated = asyncio.ensure_future(supervisor.wait_escalated())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([escalated, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        escalated.cancel()
+        stopped.cancel()
+
+
 async def run(config: Config) -> int:
     """Run the service until SIGTERM/SIGINT (exit 0) or until the restart budget is spent (exit 1)."""
     started = time.monotonic()
@@ -275,13 +286,7 @@ async def _run(config: Config, started: float) -> int:
                 "dashboard": f"http://{config.ui.host}:{config.ui.port}",
             },
         )
-        escalated = asyncio.ensure_future(supervisor.wait_escalated())
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait([escalated, stopped], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            escalated.cancel()
-            stopped.cancel()
+        await until_stopped(supervisor, stop)
         log.info("stopping", extra={"reason": "restart budget spent" if supervisor.escalated else "signal"})
     log.info("stopped")
     return 1 if supervisor.escalated else 0
@@ -310,11 +315,5 @@ async def run_worker(config: Config, roles: tuple[str, ...]) -> int:
             relay_events=False,
         )
         log.info("worker is running", extra={"roles": list(roles)})
-        escalated = asyncio.ensure_future(supervisor.wait_escalated())
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait([escalated, stopped], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            escalated.cancel()
-            stopped.cancel()
+        await until_stopped(supervisor, stop)
     return 1 if supervisor.escalated else 0

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from addax.actors.classifier import ClassifierEngine, ClassifierStage, open_classifier_engine
-from addax.actors.detector import DetectorEngine, DetectorStage, detect_bytes, open_detector_engine
+from addax.actors.classifier import ClassifierEngine, ClassifierStage
+from addax.actors.detector import DetectorEngine, DetectorStage, detect_bytes
 from addax.actors.finisher import FinisherStage
+from addax.actors.inference import serve
 from addax.actors.relay import Relay
 from addax.actors.stage import Publish, StagePolicy
 from addax.config import Config
@@ -76,7 +77,8 @@ async def start_pipeline(
     common = {"pool": pool, "worker": worker, "publish": publish, "policy": policy}
     detector = classifier = None
     if "detect" in roles:
-        detector = open_detector_engine(
+        detector = serve(
+            name="detector-model",
             load=lambda: _load_detector(config),
             batch_size=models.batch_size,
             batch_wait_ms=models.batch_wait_ms,
@@ -88,7 +90,8 @@ async def start_pipeline(
             DetectorStage(engine=detector, objects=objects, prepare_pool=prepare_pool, wake=wake["stored"], **common)
         )
     if "classify" in roles:
-        classifier = open_classifier_engine(
+        classifier = serve(
+            name="classifier-model",
             load=lambda: _load_classifier(config),
             batch_size=models.batch_size * 4,  # crops are small: larger batches
             batch_wait_ms=models.batch_wait_ms,

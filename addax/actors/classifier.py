@@ -25,20 +25,6 @@ from addax.store.work import Claimed
 ClassifierEngine = ModelEngine[Classifier, np.ndarray, np.ndarray]
 
 
-def open_classifier_engine(
-    *, load: Any, batch_size: int, batch_wait_ms: int, missing: str, name: str = "classifier-model"
-) -> ClassifierEngine:
-    return ModelEngine(
-        name=name,
-        load=load,
-        infer=lambda classifier, batch: classifier.infer(batch),
-        missing=missing,
-        describe=lambda classifier: f"{classifier.manifest.label} on {classifier.provider}",
-        batch_size=batch_size,
-        batch_wait_s=batch_wait_ms / 1000,
-    )
-
-
 class ClassifierStage(StageActor):
     source, target, work_name = "detected", "classified", "classify"
 

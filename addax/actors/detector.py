@@ -27,22 +27,6 @@ from addax.store.work import Claimed
 DetectorEngine = ModelEngine[Detector, np.ndarray, np.ndarray]
 
 
-def open_detector_engine(
-    *, load: Any, batch_size: int, batch_wait_ms: int, missing: str, max_urgent: int = 32, name: str = "detector-model"
-) -> DetectorEngine:
-    """The detector model as an actor: batches of prepared tensors in, raw outputs out."""
-    return ModelEngine(
-        name=name,
-        load=load,
-        infer=lambda detector, batch: detector.infer(batch),
-        missing=missing,
-        describe=lambda detector: f"{detector.manifest.label} on {detector.provider}",
-        batch_size=batch_size,
-        batch_wait_s=batch_wait_ms / 1000,
-        max_urgent=max_urgent,
-    )
-
-
 async def detect_bytes(
     engine: DetectorEngine, prepare_pool: ThreadPoolExecutor, data: bytes, *, urgent: bool = False
 ) -> tuple[Detector, list[Box], float]:

@@ -22,13 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from addax.models.registry import ModelUnavailable
+import numpy as np
+
+from addax.models.registry import ModelUnavailable, ServedModel
 from addax.runtime import Actor
 from addax.runtime.batching import Batcher, Overloaded
 
 log = logging.getLogger("addax.inference")
 
 M = TypeVar("M")
+Served = TypeVar("Served", bound=ServedModel)
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
 
@@ -40,6 +43,28 @@ class Timed(Generic[ResultT]):
     value: ResultT
     batch_ms: float  # wall time of the whole batch this item ran in
     batch_size: int
+
+
+def serve(
+    *,
+    name: str,
+    load: Callable[[], Served | None],
+    missing: str,
+    batch_size: int,
+    batch_wait_ms: int,
+    max_urgent: int = 32,
+) -> ModelEngine[Served, np.ndarray, np.ndarray]:
+    """A detector or classifier as an actor: batches of prepared tensors in, raw outputs out."""
+    return ModelEngine(
+        name=name,
+        load=load,
+        infer=lambda model, batch: model.infer(batch),
+        missing=missing,
+        describe=lambda model: f"{model.manifest.label} on {model.provider}",
+        batch_size=batch_size,
+        batch_wait_s=batch_wait_ms / 1000,
+        max_urgent=max_urgent,
+    )
 
 
 class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -48,16 +49,15 @@ class Prepared:
     geometry: Letterbox
 
 
-class Detector:
-    """A detector model with its family's pre- and post-processing. Every method is safe in any thread."""
+class ServedModel:
+    """A model with its family's pre- and post-processing; every method is safe in any thread."""
 
     def __init__(self, model: OnnxModel) -> None:
         self.model = model
         self.manifest = model.manifest
-        self._decode = DECODERS[self.manifest.family]
 
     @classmethod
-    def open(cls, manifest: Manifest, providers: Sequence[str], *, threads: int = 0) -> Detector:
+    def open(cls, manifest: Manifest, providers: Sequence[str], *, threads: int = 0) -> Self:
         return cls(open_model(manifest, providers, threads=threads))
 
     @property
@@ -67,6 +67,17 @@ class Detector:
     @property
     def provider(self) -> str:
         return self.model.provider
+
+    def infer(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs, one per input tensor."""
+        output = self.model.run(np.stack(batch))
+        return [output[i] for i in range(len(batch))]
+
+
+class Detector(ServedModel):
+    def __init__(self, model: OnnxModel) -> None:
+        super().__init__(model)
+        self._decode = DECODERS[self.manifest.family]
 
     def prepare(self, data: bytes) -> Prepared:
         return self.prepare_pixels(decode_rgb(data, at_least=self.manifest.input_size))
@@ -75,41 +86,17 @@ class Detector:
         tensor, geometry = letterbox(rgb, self.manifest.input_size)
         return Prepared(tensor, geometry)
 
-    def infer(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Raw outputs, one per input tensor."""
-        output = self.model.run(np.stack(batch))
-        return [output[i] for i in range(len(batch))]
-
     def boxes(self, output: np.ndarray, geometry: Letterbox) -> list[Box]:
         return self._decode(output, geometry, self.manifest.labels, self.manifest.categories)
 
 
-class Classifier:
-    """A species classifier with its family's crop preparation and label handling; thread-safe."""
-
+class Classifier(ServedModel):
     def __init__(self, model: OnnxModel) -> None:
-        self.model = model
-        self.manifest = model.manifest
+        super().__init__(model)
         self.taxonomy = taxonomy_for(self.manifest)
-
-    @classmethod
-    def open(cls, manifest: Manifest, providers: Sequence[str], *, threads: int = 0) -> Classifier:
-        return cls(open_model(manifest, providers, threads=threads))
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-    @property
-    def provider(self) -> str:
-        return self.model.provider
 
     def crop(self, rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
         return crop_tensor(rgb, bbox, self.manifest.input_size, self.manifest.crops, self.manifest.family)
-
-    def infer(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
-        output = self.model.run(np.stack(batch))
-        return [output[i] for i in range(len(batch))]
 
     def name_box(self, output: np.ndarray, allowed: frozenset[str], thresholds: Mapping[str, float]) -> list[Guess]:
         return name_box(
