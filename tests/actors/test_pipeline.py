@@ -313,3 +313,22 @@ async def test_a_video_is_detected_through_its_keyframes_and_its_boxes_carry_the
         "SELECT kind::text, thumbnail_key FROM images WHERE id = $1", outcome.image_id
     )
     assert video["kind"] == "video" and video["thumbnail_key"] is not None, "a keyframe shows the video"
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "wrong-shape", "missing"])
+async def test_a_broken_detector_is_one_clear_line_naming_its_file_and_photos_wait(
+    intake: Intake, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.models.graphs import broken_model
+
+    models_dir = intake.data_dir / "models"
+    broken_model(models_dir, kind, name="md")
+    line = await start_line(intake, models_dir)
+    health = {entry.name: entry for entry in intake.supervisor.health()}
+    engine = health["detector-model"]
+    assert not engine.healthy and str(models_dir / "md.onnx") in (engine.detail or "")
+    assert (health["detector"].detail or "").startswith("waiting: ")
+    said = [record for record in caplog.records if record.getMessage() == "model cannot be used"]
+    assert len(said) == 1 and str(models_dir / "md.onnx") in said[0].__dict__["error"]
+    await line.send_photos(1)
+    assert await line.stages() == {"stored": 1}, "photos wait for a usable model"

@@ -149,6 +149,7 @@ def broken_model(
     input takes one channel, ``[B, 1, S, S]``.
     """
     path = directory / f"{name}.onnx"
+    directory.mkdir(parents=True, exist_ok=True)
     if kind == "corrupt":
         path.write_bytes(b"\x08\x07this is not an ONNX model\xff\xfe" * 8)
     elif kind == "wrong-shape":
