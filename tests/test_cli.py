@@ -119,7 +119,8 @@ async def test_project_pipeline_settings(fresh_dsn: str, db: asyncpg.Pool) -> No
     assert "sequence_gap_s = 120" in said
     await cli(fresh_dsn, "project", "set", "deer", "--species-threshold", "Lynx lynx=0")  # 0 removes one
     row = await db.fetchrow(
-        "SELECT detection_threshold, sequence_gap_s, allowed_species, species_thresholds FROM projects WHERE name = 'deer'"
+        """SELECT detection_threshold, sequence_gap_s, allowed_species, species_thresholds
+           FROM projects WHERE name = 'deer'"""
     )
     assert row["detection_threshold"] == pytest.approx(0.3) and row["sequence_gap_s"] == 120
     assert row["allowed_species"] == ["Capreolus capreolus", "wild boar"]
