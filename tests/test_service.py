@@ -32,7 +32,10 @@ def addax(home: Path) -> Iterator[AddaxProcess]:
 def test_runs_stops_on_sigterm_and_finds_its_data_again(addax: AddaxProcess) -> None:
     addax.start()
     health = addax.wait_healthy()
-    assert set(health["actors"]) == {"postgres", "redis", "database", "queue", "ingestor", "ftp", "http", "ui"}
+    assert set(health["actors"]) == {
+        *("postgres", "redis", "database", "queue", "ingestor", "ftp", "http", "ui"),
+        *("relay", "detector-model", "detector", "classifier-model", "classifier", "finisher"),
+    }
     password = addax.first_admin_password()
     assert password, "the first admin's password is printed once"
     status, page = addax.get("/login", port=addax.ui_port)
