@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,9 +53,10 @@ class Pipeline:
 
 
 def worker_name(kind: str) -> str:
-    """Leases carry who holds them: the service keeps one name per host, so it takes back its own at start."""
+    """Leases carry who holds them: the service keeps one name per host, so it takes back its own at start; a
+    worker's is its own (containers share pid 1 and sometimes a host name)."""
     host = socket.gethostname()
-    return f"{host}/run" if kind == "run" else f"{host}/worker-{os.getpid()}"
+    return f"{host}/run" if kind == "run" else f"{host}/worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 async def start_pipeline(
@@ -128,6 +130,8 @@ async def analyse(pipeline: Pipeline, data: bytes, *, threshold: float = 0.5, ur
     """
     if pipeline.detector is None:
         raise ModelUnavailable("this process does not run the detector")
+    if urgent:
+        pipeline.detector.admit()  # shed load before the photo is decoded, not after
     detector, boxes, detect_ms = await detect_bytes(pipeline.detector, pipeline.prepare_pool, data, urgent=urgent)
     classifier = pipeline.classifier.model if pipeline.classifier is not None else None
     named: list[dict[str, object]] = []

@@ -11,7 +11,10 @@ ALTER TABLE images
     ADD COLUMN trace_id      uuid NOT NULL DEFAULT gen_random_uuid(),   -- one id through every log line
     ADD COLUMN blur_all      boolean NOT NULL DEFAULT false,            -- detection failed for good: fail closed
     ADD COLUMN processed_at  timestamptz;
-CREATE INDEX images_work ON images (stage, id) WHERE stage IN ('stored', 'detected', 'classified');
+-- The claim's order (live photos first, then oldest); not partial, so a generic plan for "stage = $1" uses it.
+CREATE INDEX images_work ON images (stage, realtime DESC, id);
+CREATE INDEX images_claimed ON images (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE INDEX images_processed ON images (processed_at DESC) WHERE processed_at IS NOT NULL;
 
 -- Top-5 per box: one row per (box, model, rank).
 ALTER TABLE classifications

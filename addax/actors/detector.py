@@ -26,6 +26,9 @@ from addax.store.work import Claimed
 
 DetectorEngine = ModelEngine[Detector, np.ndarray, np.ndarray]
 
+#: A video's keyframes in preparation or waiting for the model at once (a 1280 tensor is 20 MB).
+FRAMES_AT_ONCE = 4
+
 
 async def detect_bytes(
     engine: DetectorEngine, prepare_pool: ThreadPoolExecutor, data: bytes, *, urgent: bool = False
@@ -64,7 +67,15 @@ class DetectorStage(StageActor):
 
     async def process(self, image: Claimed) -> None:
         frames = _frames(image)
-        found = await asyncio.gather(*(self._detect(key) for _, key in frames))
+        if not frames:  # a video none of whose frames could be decoded: nothing was looked at, fail closed
+            raise ImageUnusable("the video has no keyframe to look at")
+        frames_at_once = asyncio.Semaphore(FRAMES_AT_ONCE)
+
+        async def detect(key: str) -> list[Box]:
+            async with frames_at_once:
+                return await self._detect(key)
+
+        found = await asyncio.gather(*(detect(key) for _, key in frames))
         model = self._engine.model.name if self._engine.model else ""
         boxes = [
             detections.NewBox(box.label, box.score, box.bbox, offset)

@@ -88,6 +88,8 @@ class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):
         self.model: M | None = None
         self.problem: str | None = missing
         self.broken = False
+        # One thread runs the batches (the model's own threads use the cores). It lives as long as the engine,
+        # restarts included: a restarted engine must not find its executor shut down.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._batcher: Batcher[ItemT, Timed[ResultT]] = Batcher(
             self._run_batch,
@@ -109,12 +111,10 @@ class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):
                 await self._try_load()
             await asyncio.Event().wait()
 
-    async def on_stop(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
     async def _try_load(self) -> None:
         try:
             model = await asyncio.to_thread(self._load)
+            description = self._describe(model) if model is not None else ""
         except Exception as error:  # the loader's errors name the file; anything else is a bug, said as such
             problem = str(error)
             if problem != self.problem:
@@ -126,7 +126,7 @@ class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):
             return
         self.model, self.problem, self.broken = model, None, False
         self.loaded.set()
-        log.info("model ready", extra={"actor": self.name, "model": self._describe(model)})
+        log.info("model ready", extra={"actor": self.name, "model": description})
 
     def _run_batch(self, items: list[ItemT]) -> list[Timed[ResultT]]:
         model = self.model
@@ -146,6 +146,10 @@ class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):
     @property
     def pending(self) -> int:
         return self._batcher.pending
+
+    def admit(self) -> None:
+        """Refuse an urgent caller now (:class:`Overloaded`) when it would be refused after preparing its photo."""
+        self._batcher.admit()
 
     def stats(self) -> dict[str, Any]:
         stats = self._batcher.stats()

@@ -12,13 +12,14 @@
 
 Failures, per image:
 
-- an outage (the database is unreachable): given back uncounted, tried again shortly;
+- an outage (the database is unreachable, the model engine stopped): given back uncounted, tried again shortly;
 - :class:`ImageUnusable` (cannot be decoded): failed at once, a dead letter, blurred whole (fail closed);
 - anything else: counted, tried again after an exponential backoff; after ``max_attempts`` failed as above.
 
-When ``breaker_after`` images fail in a row the circuit opens: the stage is reported degraded, images are
-given back uncounted (the fault is the model's, not theirs) and only one probe image is tried per cooldown,
-which doubles up to ``breaker_max_s``, until one succeeds.
+When ``breaker_after`` different images fail with no success between them the circuit opens: the stage is
+reported degraded, images failing meanwhile are given back uncounted (the fault is the model's, not theirs)
+and one probe image is tried per cooldown, which doubles up to ``breaker_max_s``, until one succeeds; a probe
+that fails counts as its attempt, so one photo that always fails still ends as a dead letter.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from typing import Any, ClassVar
 
 import asyncpg
 
+from addax.models.registry import ModelUnavailable
 from addax.runtime import Actor
+from addax.runtime.batching import BatcherStopped
 from addax.runtime.signal import Signal
 from addax.store import database, work
 from addax.store.work import Claimed, LeaseLost
@@ -44,6 +47,8 @@ Publish = Callable[[str, dict[str, Any]], None]
 # What a bookkeeping write may meet without harm: the lease then runs out and the image is taken again.
 _BOOKKEEPING_ERRORS: tuple[type[BaseException], ...] = (*database.OUTAGE_ERRORS, LeaseLost)
 _STOP_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *database.OUTAGE_ERRORS)
+# The image is given back uncounted: the database is out, or its model engine stopped or lost its model.
+_NOT_THE_IMAGES_FAULT: tuple[type[BaseException], ...] = (*database.OUTAGE_ERRORS, BatcherStopped, ModelUnavailable)
 
 
 class ImageUnusable(Exception):
@@ -87,7 +92,8 @@ class StageActor(Actor[None]):
         self._publish = publish or (lambda event, data: None)
         self._held: set[int] = set()
         self._freed = asyncio.Event()
-        self._failures_in_row = 0
+        self._failing: set[int] = set()  # images that failed since the last success
+        self._probe: int | None = None  # the one image tried while the circuit is open
         self._open_since: float | None = None  # wall time the circuit opened
         self._cooldown_s = self.policy.breaker_cooldown_s
         self._closed_until = 0.0  # monotonic time of the next probe while open
@@ -144,7 +150,9 @@ class StageActor(Actor[None]):
             await self._freed.wait()
             return
         try:
-            claimed = await work.claim(self._pool, self.source, self.worker, free, self.policy.lease_s)
+            claimed = await work.claim(
+                self._pool, self.source, self.worker, free, self.policy.lease_s, holding=list(self._held)
+            )
         except database.OUTAGE_ERRORS as error:
             self.record_error(error)
             await asyncio.sleep(self.policy.outage_retry_s)
@@ -152,6 +160,8 @@ class StageActor(Actor[None]):
         if not claimed:
             await self._wake.wait(self.policy.poll_s)
             return
+        if self._open_since is not None:
+            self._probe = claimed[0].id
         for image in claimed:
             self._held.add(image.id)
             group.create_task(self._one(image))
@@ -170,46 +180,60 @@ class StageActor(Actor[None]):
     async def _one(self, image: Claimed) -> None:
         context = {"actor": self.name, "image_id": image.id, "trace_id": str(image.trace_id)}
         try:
+            await self._attempt(image, context)
+        except Exception as error:  # recording the outcome failed: the lease runs out, the image is taken again
+            self.record_error(error)
+            log.exception("could not record what became of an image", extra=context)
+        finally:
+            self._held.discard(image.id)
+            if self._probe == image.id:
+                self._probe = None
+            self._freed.set()
+
+    async def _attempt(self, image: Claimed, context: dict[str, Any]) -> None:
+        try:
             started = time.monotonic()
             await self.process(image)
-            self._succeeded()
-            log.debug("moved on", extra=context | {"to": self.target, "s": round(time.monotonic() - started, 3)})
         except LeaseLost as error:
             log.warning("lease lost; another worker has the image", extra=context | {"error": str(error)})
-        except database.OUTAGE_ERRORS as error:
+        except _NOT_THE_IMAGES_FAULT as error:
             self.record_error(error)
             await self._quietly(work.release(self._pool, self.worker, image.id, retry_in_s=self.policy.outage_retry_s))
         except ImageUnusable as error:
             await self._give_up(image, str(error), context)
         except Exception as error:
-            await self._failed(image, f"{type(error).__name__}: {error}", context)
-        finally:
-            self._held.discard(image.id)
-            self._freed.set()
+            await self._failed(image, error, context)
+        else:
+            self._succeeded()
+            log.debug("moved on", extra=context | {"to": self.target, "s": round(time.monotonic() - started, 3)})
 
     def _succeeded(self) -> None:
         self.mark_success()
         self.done += 1
-        self._failures_in_row = 0
+        self._failing.clear()
         if self._open_since is not None:
             log.warning("circuit closed: the stage works again", extra={"actor": self.name})
             self._publish("system.recovered", {"stage": self.work_name})
             self._open_since, self._cooldown_s = None, self.policy.breaker_cooldown_s
 
-    async def _failed(self, image: Claimed, error: str, context: dict[str, Any]) -> None:
-        self.record_error(RuntimeError(error))
-        self._failures_in_row += 1
-        if self._failures_in_row >= self.policy.breaker_after:
-            self._trip(error)
+    async def _failed(self, image: Claimed, error: Exception, context: dict[str, Any]) -> None:
+        """Count the attempt, unless the circuit is open and the image only failed with everything else."""
+        self.record_error(error)
+        text = f"{type(error).__name__}: {error}"
+        probing = self._probe == image.id
+        self._failing.add(image.id)  # distinct images: one bad photo failing again and again is not an outage
+        if len(self._failing) >= self.policy.breaker_after:
+            self._trip(text)
+        if self._open_since is not None and not probing:
             await self._quietly(work.release(self._pool, self.worker, image.id, retry_in_s=self._cooldown_s))
             return
         attempt = image.attempts + 1
         if attempt >= self.policy.max_attempts:
-            await self._give_up(image, f"gave up after {attempt} attempts: {error}", context)
+            await self._give_up(image, f"gave up after {attempt} attempts: {text}", context)
             return
         delay = min(self.policy.retry_max_s, self.policy.retry_base_s * 2 ** (attempt - 1))
-        log.warning("failed; trying again later", extra=context | {"error": error, "attempt": attempt, "in_s": delay})
-        await self._quietly(work.retry_later(self._pool, self.worker, image.id, error, delay))
+        log.warning("failed; trying again later", extra=context | {"error": text, "attempt": attempt, "in_s": delay})
+        await self._quietly(work.retry_later(self._pool, self.worker, image.id, text, delay))
 
     def _trip(self, error: str) -> None:
         now = time.monotonic()
@@ -217,7 +241,7 @@ class StageActor(Actor[None]):
             self._open_since = time.time()
             log.error(
                 "circuit open: the stage keeps failing, images wait until a probe succeeds",
-                extra={"actor": self.name, "error": error, "failures": self._failures_in_row},
+                extra={"actor": self.name, "error": error, "failing_images": len(self._failing)},
             )
             self._publish("system.degraded", {"stage": self.work_name, "since": self._open_since, "error": error})
         elif now < self._closed_until:

@@ -27,7 +27,9 @@ log = logging.getLogger("addax.api.detect")
 routes = web.RouteTableDef()
 
 MAX_BATCH = 50
+BATCH_AT_ONCE = 8
 RETRY_AFTER_S = 2
+BUSY = "the detector is busy; try again shortly"
 
 
 @routes.post("/api/v1/detect")
@@ -41,6 +43,10 @@ async def detect(request: web.Request) -> web.Response:
         result = await _analyse(services, data, _threshold(request))
     except UnreadableImage as error:
         raise json_error(422, f"{name}: {error}") from None
+    except ModelUnavailable as error:
+        raise _unavailable(str(error)) from None
+    except Overloaded:
+        raise _unavailable(BUSY, retry_after=RETRY_AFTER_S) from None
     return respond(result)
 
 
@@ -51,28 +57,32 @@ async def detect_batch(request: web.Request) -> web.Response:
     if not files:
         raise json_error(400, "no field named 'file' in the form")
     threshold = _threshold(request)
+    # A few at a time: one request of 50 photos must not fill the detector's queue for every other caller.
+    at_once = asyncio.Semaphore(BATCH_AT_ONCE)
 
     async def one(name: str, data: bytes) -> dict[str, Any]:
-        try:
-            return {"file": name, **await _analyse(services, data, threshold)}
-        except UnreadableImage as error:
-            return {"file": name, "error": str(error)}
+        async with at_once:
+            try:
+                return {"file": name, **await _analyse(services, data, threshold)}
+            except UnreadableImage as error:
+                return {"file": name, "error": str(error)}
+            except ModelUnavailable as error:
+                return {"file": name, "error": str(error), "retry_after_s": 60}
+            except Overloaded:
+                return {"file": name, "error": BUSY, "retry_after_s": RETRY_AFTER_S}
 
-    results = await asyncio.gather(*(one(name, data) for name, data in files))
-    return respond({"results": results})
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(name, data)) for name, data in files]
+    return respond({"results": [task.result() for task in tasks]})
 
 
 async def _analyse(services: ApiServices, data: bytes, threshold: float) -> dict[str, Any]:
+    """The contract's answer for one photo; raises UnreadableImage, ModelUnavailable or Overloaded."""
     if services.analyse is None:
-        raise _unavailable("this server does not run a detector")
+        raise ModelUnavailable("this server does not run a detector")
     if not data:
         raise UnreadableImage("the file is empty")
-    try:
-        analysis = await services.analyse(data, threshold)
-    except ModelUnavailable as error:
-        raise _unavailable(str(error)) from None
-    except Overloaded:
-        raise _unavailable("the detector is busy; try again shortly", retry_after=RETRY_AFTER_S) from None
+    analysis = await services.analyse(data, threshold)
     return {
         "detections": analysis.detections,
         "classifications": analysis.classifications,

@@ -45,16 +45,24 @@ class _PipelineCollector(Collector):
     Read by the /metrics handler just before each scrape (collectors cannot wait on the database).
     """
 
+    FRESH_S = 10.0  # scrapes more often than this read the same figures
+
     def __init__(self) -> None:
         self.figures: dict[str, Any] = {}
+        self.read_at = 0.0
+
+    def stale(self) -> bool:
+        return time.monotonic() - self.read_at > self.FRESH_S
 
     def update(self, figures: dict[str, Any]) -> None:
-        self.figures = figures
+        self.figures, self.read_at = figures, time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
         if not self.figures:
             return
-        images = GaugeMetricFamily("addax_images", "Images in each stage, every worker's together", labels=["stage"])
+        images = GaugeMetricFamily(
+            "addax_images", "Images waiting in each stage (and failed), every worker's together", labels=["stage"]
+        )
         for stage, count in sorted(self.figures["stages"].items()):
             images.add_metric([stage], count)
         latency = GaugeMetricFamily(
@@ -108,6 +116,7 @@ def timing_middleware(metrics: Metrics) -> Middleware:
 @routes.get("/metrics")
 async def get_metrics(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    metrics.pipeline.update(await work.figures(request.app[SERVICES].pool))
+    if metrics.pipeline.stale():
+        metrics.pipeline.update(await work.figures(request.app[SERVICES].pool))
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -33,6 +33,10 @@ class Overloaded(Exception):
     """Too many urgent items are already waiting."""
 
 
+class BatcherStopped(Exception):
+    """The batcher's loop ended (stopped or restarting) before the item ran."""
+
+
 @dataclass(slots=True)
 class _Pending(Generic[ItemT, ResultT]):
     item: ItemT
@@ -75,9 +79,14 @@ class Batcher(Generic[ItemT, ResultT]):
     def stats(self) -> BatchStats:
         return BatchStats(self._batches, self._items, self._splits, self._busy_s, self.pending)
 
-    async def submit(self, item: ItemT, *, urgent: bool = False) -> ResultT:
-        if urgent and len(self._urgent) >= self._max_urgent:
+    def admit(self) -> None:
+        """Raise :class:`Overloaded` if an urgent item submitted now would be refused."""
+        if len(self._urgent) >= self._max_urgent:
             raise Overloaded(f"{len(self._urgent)} requests are already waiting")
+
+    async def submit(self, item: ItemT, *, urgent: bool = False) -> ResultT:
+        if urgent:
+            self.admit()
         pending: _Pending[ItemT, ResultT] = _Pending(item, asyncio.get_running_loop().create_future())
         (self._urgent if urgent else self._normal).append(pending)
         self._arrived.set()
@@ -88,11 +97,24 @@ class Batcher(Generic[ItemT, ResultT]):
                 pending.future.cancel()
 
     async def run(self) -> None:
-        """Form and run batches until cancelled; one batch at a time, so batches never compete for cores."""
-        while True:
-            batch = await self._next_batch()
-            if batch:
-                await self._run(batch)
+        """Form and run batches until cancelled; one batch at a time, so batches never compete for cores.
+
+        When the loop ends, whoever still waits (in the batch that was running, or queued) is told, not left
+        waiting forever.
+        """
+        batch: list[_Pending[ItemT, ResultT]] = []
+        try:
+            while True:
+                batch = await self._next_batch()
+                if batch:
+                    await self._run(batch)
+                batch = []
+        finally:
+            stopped = BatcherStopped("the batcher stopped before this item ran")
+            for pending in [*batch, *self._urgent, *self._normal]:
+                _settle(pending, error=stopped)
+            self._urgent.clear()
+            self._normal.clear()
 
     async def _next_batch(self) -> list[_Pending[ItemT, ResultT]]:
         while not self.pending:
@@ -117,7 +139,7 @@ class Batcher(Generic[ItemT, ResultT]):
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         try:
-            results = await loop.run_in_executor(self._executor, self._fn, [p.item for p in batch])
+            results = await loop.run_in_executor(self._executor, _guarded, self._fn, [p.item for p in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"batch function returned {len(results)} results for {len(batch)} items")
         except Exception as error:
@@ -146,3 +168,11 @@ def _settle(
         pending.future.set_exception(error)
     else:
         pending.future.set_result(result)  # type: ignore[arg-type]
+
+
+def _guarded(fn: Callable[[list[ItemT]], Sequence[ResultT]], items: list[ItemT]) -> Sequence[ResultT]:
+    """``fn(items)``, its StopIteration made a RuntimeError (a future cannot carry StopIteration)."""
+    try:
+        return fn(items)
+    except StopIteration as error:
+        raise RuntimeError(f"the batch function raised StopIteration: {error}") from None

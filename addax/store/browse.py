@@ -76,10 +76,11 @@ async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
 
 
 async def shows_people(db: asyncpg.Pool, image_id: int) -> bool:
-    """Whether what users see of the image hides something: a person or vehicle box, or the whole frame."""
+    """Whether the original may show someone: a person or vehicle box, a frame blurred whole, or not looked at
+    by the detector (yet, or ever: a rejected photo)."""
     return bool(
         await db.fetchval(
-            """SELECT i.blur_all OR i.stage NOT IN ('done', 'rejected') OR EXISTS (
+            """SELECT i.blur_all OR i.stage <> 'done' OR EXISTS (
                    SELECT 1 FROM detections d
                    WHERE d.image_id = i.id AND d.label IN ('person', 'vehicle') AND d.score >= $2)
                FROM images i WHERE i.id = $1""",

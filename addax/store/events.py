@@ -1,4 +1,9 @@
-"""Events (sequences) in PostgreSQL: each finished photo joins its camera's event or starts one."""
+"""Events (sequences) in PostgreSQL: each finished photo joins its camera's event, starts one, or joins two.
+
+Photos finish in any order (several in flight, retries, other workers), so a photo may fall between two events
+that it then connects: they are merged into one. A photo finished twice (its boxes replaced by an import)
+is counted once.
+"""
 
 from __future__ import annotations
 
@@ -19,40 +24,41 @@ async def join_event(
     gap_s: int,
     evidence: Evidence | None,
 ) -> int:
-    """The event the photo belongs to, made or widened, inside the caller's transaction."""
+    """The event the photo belongs to, made, widened or merged, inside the caller's transaction."""
     # One camera's events change one photo at a time, whichever worker finishes it.
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended('addax-event', $1))", camera_id)
+    counted_in = await connection.fetchval("SELECT event_id FROM images WHERE id = $1", image_id)
     rows = await connection.fetch(
-        """SELECT id, started_at, ended_at, label::text, score, taxon, common_name, max_count FROM events
-           WHERE camera_id = $1
-             AND started_at - make_interval(secs => $3) <= $2 AND ended_at + make_interval(secs => $3) >= $2
-           ORDER BY least(abs(extract(epoch FROM started_at - $2)), abs(extract(epoch FROM ended_at - $2)))
-           LIMIT 1""",
+        """SELECT id, started_at, ended_at, image_count, label::text, score, taxon, common_name, max_count
+           FROM events
+           WHERE camera_id = $1 AND (id = $4 OR (started_at - make_interval(secs => $3) <= $2
+                                                 AND ended_at + make_interval(secs => $3) >= $2))
+           ORDER BY started_at, id""",
         camera_id,
         taken_at,
         gap_s,
+        counted_in,
     )
-    found = next((row for row in rows if joins(Span(row["started_at"], row["ended_at"]), taken_at, gap_s)), None)
-    if found is None:
+    touching = [row for row in rows if joins(Span(row["started_at"], row["ended_at"]), taken_at, gap_s)]
+    if counted_in is not None and not any(row["id"] == counted_in for row in touching):
+        await _leave(connection, counted_in)  # its time moved away from that event
+        counted_in = None
+    if not touching:
         event_id = await _start(connection, project_id, camera_id, taken_at, evidence)
     else:
-        event_id = await _widen(connection, found, taken_at, evidence)
+        event_id = await _merge(connection, touching, taken_at, evidence, new_photo=counted_in is None)
     await connection.execute("UPDATE images SET event_id = $1 WHERE id = $2", event_id, image_id)
     return event_id
 
 
 async def _start(
-    connection: asyncpg.Connection,
-    project_id: int,
-    camera_id: int,
-    taken_at: datetime,
-    evidence: Evidence | None,
+    connection: asyncpg.Connection, project_id: int, camera_id: int, taken_at: datetime, evidence: Evidence | None
 ) -> int:
     return int(
         await connection.fetchval(
             """INSERT INTO events (project_id, camera_id, started_at, ended_at, image_count,
-                       label, score, taxon, common_name, max_count)
-                   VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8) RETURNING id""",
+                   label, score, taxon, common_name, max_count)
+               VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8) RETURNING id""",
             project_id,
             camera_id,
             taken_at,
@@ -61,28 +67,54 @@ async def _start(
     )
 
 
-async def _widen(
+async def _merge(
     connection: asyncpg.Connection,
-    found: asyncpg.Record,
+    events: list[asyncpg.Record],
     taken_at: datetime,
     evidence: Evidence | None,
+    *,
+    new_photo: bool,
 ) -> int:
-    current = (
-        Evidence(found["label"], float(found["score"]), found["taxon"], found["common_name"], found["max_count"])
-        if found["label"] is not None
-        else None
-    )
-    span = widened(Span(found["started_at"], found["ended_at"]), taken_at)
+    """Fold the photo and every event it touches into the first of them."""
+    keep, others = events[0], events[1:]
+    span = widened(Span(keep["started_at"], keep["ended_at"]), taken_at)
+    merged = evidence
+    for row in events:
+        span = Span(min(span.started_at, row["started_at"]), max(span.ended_at, row["ended_at"]))
+        merged = better(merged, _evidence(row))
+    count = sum(row["image_count"] for row in events) + (1 if new_photo else 0)
+    if others:
+        other_ids = [row["id"] for row in others]
+        await connection.execute(
+            "UPDATE images SET event_id = $1 WHERE event_id = ANY($2::bigint[])", keep["id"], other_ids
+        )
+        await connection.execute("DELETE FROM events WHERE id = ANY($1::bigint[])", other_ids)
     await connection.execute(
-        """UPDATE events SET started_at = $2, ended_at = $3, image_count = image_count + 1,
-               label = $4, score = $5, taxon = $6, common_name = $7, max_count = $8, updated_at = now()
+        """UPDATE events SET started_at = $2, ended_at = $3, image_count = $4,
+               label = $5, score = $6, taxon = $7, common_name = $8, max_count = $9, updated_at = now()
            WHERE id = $1""",
-        found["id"],
+        keep["id"],
         span.started_at,
         span.ended_at,
-        *_columns(better(current, evidence)),
+        count,
+        *_columns(merged),
     )
-    return int(found["id"])
+    return int(keep["id"])
+
+
+async def _leave(connection: asyncpg.Connection, event_id: int) -> None:
+    remaining = await connection.fetchval(
+        "UPDATE events SET image_count = image_count - 1, updated_at = now() WHERE id = $1 RETURNING image_count",
+        event_id,
+    )
+    if remaining is not None and remaining <= 0:
+        await connection.execute("DELETE FROM events WHERE id = $1", event_id)
+
+
+def _evidence(row: asyncpg.Record) -> Evidence | None:
+    if row["label"] is None:
+        return None
+    return Evidence(row["label"], float(row["score"]), row["taxon"], row["common_name"], row["max_count"])
 
 
 def _columns(evidence: Evidence | None) -> tuple[object, ...]:

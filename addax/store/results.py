@@ -249,7 +249,14 @@ async def _load(
             )
             report.moved += 1
         elif changed:
-            await connection.execute("UPDATE images SET updated_at = now() WHERE id = $1", image_id)
+            # New boxes: species, blurred copies and the event are made again from them (a person the imported
+            # detector found must be blurred in what viewers see).
+            await connection.execute(
+                """UPDATE images SET stage = CASE WHEN stage IN ('classified', 'done') THEN 'detected' ELSE stage END,
+                          claimed_by = NULL, claimed_until = NULL, retry_at = NULL, updated_at = now()
+                   WHERE id = $1""",
+                image_id,
+            )
             report.replaced += 1
         else:
             report.unchanged += 1

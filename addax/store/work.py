@@ -55,6 +55,7 @@ _CLAIM = """
         WHERE stage = $1::image_stage AND kind IN ('photo', 'video')
           AND (claimed_until IS NULL OR claimed_until < now())
           AND (retry_at IS NULL OR retry_at <= now())
+          AND id <> ALL($5::bigint[])  -- a lease of ours that ran out while we still work on it
         ORDER BY realtime DESC, id  -- what cameras send now goes before a backfill's backlog
         LIMIT $3
         FOR UPDATE SKIP LOCKED)
@@ -63,9 +64,12 @@ _CLAIM = """
 """
 
 
-async def claim(pool: asyncpg.Pool, stage: str, worker: str, limit: int, lease_s: float) -> list[Claimed]:
-    """Up to ``limit`` images waiting in ``stage``, live ones first, then oldest first, leased to ``worker``."""
-    rows = await pool.fetch(_CLAIM, stage, worker, limit, lease_s)
+async def claim(
+    pool: asyncpg.Pool, stage: str, worker: str, limit: int, lease_s: float, *, holding: Sequence[int] = ()
+) -> list[Claimed]:
+    """Up to ``limit`` images waiting in ``stage``, live ones first, then oldest first, leased to ``worker``;
+    never one of ``holding`` (the worker's images in hand)."""
+    rows = await pool.fetch(_CLAIM, stage, worker, limit, lease_s, list(holding))
     return sorted((Claimed(**_decoded(row)) for row in rows), key=lambda c: c.id)
 
 
@@ -90,7 +94,7 @@ async def release_all(pool: asyncpg.Pool, worker: str) -> int:
     """Forget every lease of ``worker`` (its previous run ended without releasing them)."""
     result = await pool.execute(
         "UPDATE images SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1", worker
-    )
+    )  # images_claimed (migration 006) finds them without reading the table
     return int(result.split()[-1])
 
 
@@ -98,7 +102,7 @@ async def release(pool: asyncpg.Pool, worker: str, image_id: int, *, retry_in_s:
     """Give an image back uncounted (an outage, or the model is down), to be taken again after ``retry_in_s``."""
     await pool.execute(
         """UPDATE images SET claimed_by = NULL, claimed_until = NULL,
-               retry_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END
+               retry_at = CASE WHEN $3::float8 > 0 THEN now() + make_interval(secs => $3::float8) END
            WHERE id = $1 AND claimed_by = $2""",
         image_id,
         worker,
@@ -252,9 +256,10 @@ async def requeue(pool: asyncpg.Pool, *, stage: str, ids: Sequence[int] = ()) ->
                 )
             return moved
     result = await pool.execute(
-        """UPDATE images SET retry_at = NULL, attempts = 0, claimed_by = NULL, claimed_until = NULL,
+        """UPDATE images SET retry_at = NULL, attempts = 0,
                stage = stage  -- touching the stage notifies the workers
-           WHERE stage = $1::image_stage AND (cardinality($2::bigint[]) = 0 OR id = ANY($2::bigint[]))""",
+           WHERE stage = $1::image_stage AND (cardinality($2::bigint[]) = 0 OR id = ANY($2::bigint[]))
+             AND (claimed_until IS NULL OR claimed_until < now())  -- not the ones in a worker's hands""",
         stage,
         list(ids),
     )
@@ -262,8 +267,11 @@ async def requeue(pool: asyncpg.Pool, *, stage: str, ids: Sequence[int] = ()) ->
 
 
 async def figures(pool: asyncpg.Pool) -> dict[str, Any]:
-    """For /metrics: images per stage, and seconds from arrival to done of the last 1,000 processed."""
-    stages = await pool.fetch("SELECT stage::text, count(*) AS n FROM images GROUP BY stage")
+    """For /metrics: images waiting in each working stage (and failed), and seconds from arrival to done of the
+    last 1,000 processed; both read through partial indexes, never the whole table."""
+    stages = await pool.fetch(
+        "SELECT stage::text, count(*) AS n FROM images WHERE stage NOT IN ('done', 'rejected') GROUP BY stage"
+    )
     latency = await pool.fetchrow(
         """SELECT count(*) AS n,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50,
@@ -272,8 +280,9 @@ async def figures(pool: asyncpg.Pool) -> dict[str, Any]:
                  WHERE processed_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1000) recent"""
     )
     open_letters = await pool.fetchval("SELECT count(*) FROM dead_letters WHERE retried_at IS NULL")
+    waiting = {"received": 0, "stored": 0, "detected": 0, "classified": 0, "failed": 0}
     return {
-        "stages": {row["stage"]: int(row["n"]) for row in stages},
+        "stages": waiting | {row["stage"]: int(row["n"]) for row in stages},
         "latency_p50_s": latency["p50"],
         "latency_p95_s": latency["p95"],
         "dead_letters": int(open_letters),

@@ -189,7 +189,8 @@ async def test_import_by_hash_and_classifications(pool: asyncpg.Pool, unique: st
     assert (report.moved, report.replaced, report.unchanged) == (1, 1, 0)
     assert report.unmatched == ["IMG_0001.JPG"]  # other bytes than any image of ours
     assert report.skipped == [("copy/IMG_0001.JPG", "another entry names the same image")]
-    assert await rows.stage(done) == "done"  # past detection: the stage stays
+    # new boxes on a finished photo: classified, blurred and put in its event again from them
+    assert await rows.stage(done) == "detected"
     assert await rows.stage(twin) == "detected"
     species = await pool.fetch(
         "SELECT k.taxon, k.common_name, k.model, k.rank FROM classifications k"
