@@ -71,7 +71,7 @@ class Database:
     url: str = ""
     bin_dir: str = ""
     embedded_user: str = "addax"
-    pool_size: int = 10
+    pool_size: int = 20  # ingestor, three pipeline stages, the relay and the API share it
 
 
 @dataclass(frozen=True, slots=True)
