@@ -98,6 +98,7 @@ class StageActor(Actor[None]):
         self._cooldown_s = self.policy.breaker_cooldown_s
         self._closed_until = 0.0  # monotonic time of the next probe while open
         self.done = 0
+        self._stopping = False
 
     @classmethod
     def work_actor_name(cls) -> str:
@@ -131,16 +132,27 @@ class StageActor(Actor[None]):
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._renew_forever())
-            while True:
+            renewing = group.create_task(self._renew_forever())
+            while not self._stopping:
                 await self._take_more(group)
+            while self._held:  # stopping: finish what is in hand (the supervisor cancels at its deadline)
+                self._freed.clear()
+                await self._freed.wait()
+            renewing.cancel()
+
+    def request_stop(self) -> bool:
+        """Phase one of shutdown: claim nothing more; ``run`` returns once the images in hand are done."""
+        self._stopping = True
+        self._wake.notify()
+        self._freed.set()
+        return True
 
     async def _take_more(self, group: asyncio.TaskGroup) -> None:
         if self.unavailable() is not None:
             await self._wake.wait(self.policy.poll_s)
             return
         if self._open_since is not None and (wait := self._closed_until - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+            await self._wake.wait(wait)  # woken early only to stop
             return
         free = self.policy.in_flight - len(self._held)
         if self._open_since is not None:

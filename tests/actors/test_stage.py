@@ -122,3 +122,30 @@ async def test_a_video_without_keyframes_is_not_shown_to_viewers_as_checked(inta
     assert await browse.shows_people(intake.pool, outcome.image_id), (
         "never looked at by the detector, yet its original is served to every viewer of the project"
     )
+
+
+async def test_stopping_finishes_the_images_in_hand_and_claims_no_more(intake: Intake) -> None:
+    import time as clock
+
+    models_dir = intake.data_dir / "models"
+    detector_model(models_dir, boxes=[ANIMAL], name="md")
+    line = await start_line(intake, models_dir)
+    engine = line.pipeline.detector
+    assert engine is not None
+    real_infer = engine._infer
+
+    def slow(model: Any, batch: list[Any]) -> Any:
+        clock.sleep(0.3)
+        return real_infer(model, batch)
+
+    engine._infer = slow
+    await line.send_photos(6)
+    stage = next(actor for actor in intake.supervisor.actors if actor.name == "detector")
+    await eventually(lambda: stage.in_hand > 0, what="the detector to have photos in hand")
+    in_hand = set(stage._held)
+    assert stage.request_stop()
+    await eventually(lambda: not stage.alive, what="the detector to stop after its photos in hand")
+    rows = await intake.pool.fetch("SELECT id, stage::text, claimed_by FROM images")
+    assert all(row["claimed_by"] != stage.worker for row in rows), "the detector holds no lease"
+    moved = {row["id"] for row in rows if row["stage"] != "stored"}
+    assert in_hand <= moved, "what was in hand was finished, not dropped"
