@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from addax.domain.privacy import is_private
 
 THUMBNAIL_SIDE = 300
-ANNOTATED_SIDE = 1600
+ANNOTATED_SIDE = 1920  # a camera's 1080p photo is drawn on as it is: no resize (the costliest step)
 PRIVACY_MARGIN = 0.15  # of the box's size, on each side
 COLOURS = {"animal": (46, 204, 113), "person": (231, 76, 60), "vehicle": (52, 152, 219)}
 
@@ -58,7 +58,10 @@ def _open(data: bytes, side: int, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width * height > max_pixels:
         raise ValueError(f"{width}x{height} pixels is over the limit of {max_pixels}")
-    image.draft("RGB", (side, side))  # decode at 1/2, 1/4 ... of the size when the photo is much larger
+    # Decode at 1/2, 1/4 ... of the size when the photo is much larger; the box keeps the photo's proportions,
+    # else libjpeg never scales a landscape photo down (a 12 MP one would be decoded whole).
+    scale = max(1.0, max(width, height) / side)
+    image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
     picture = image.convert("RGB")
     if max(picture.size) > side:
         picture.thumbnail((side, side), Image.Resampling.LANCZOS)

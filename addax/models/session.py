@@ -96,6 +96,10 @@ def open_model(manifest: Manifest, providers: Sequence[str], *, threads: int = 0
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
+    if not any(p in GPU_PROVIDERS for p in chosen):
+        # onnxruntime's idle threads spin after each run, taking the cores that decoding and the derived images
+        # need between batches: 13 % more CPU per image in bench/pipeline.py.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=chosen)
     except Exception as error:  # onnxruntime raises its own exception types for bad files

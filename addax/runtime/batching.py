@@ -120,7 +120,8 @@ class Batcher(Generic[ItemT, ResultT]):
         while not self.pending:
             self._arrived.clear()
             await self._arrived.wait()
-        deadline = time.monotonic() + self._max_wait_s
+        # A caller waiting on the line does not wait for a batch to fill: it runs with whatever is there.
+        deadline = time.monotonic() + (0.0 if self._urgent else self._max_wait_s)
         while self.pending < self._max_size and (left := deadline - time.monotonic()) > 0:
             self._arrived.clear()
             try:

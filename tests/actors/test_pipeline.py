@@ -125,7 +125,7 @@ async def test_photos_go_from_stored_to_done_with_boxes_derivatives_and_one_even
         thumbnail = Image.open(io.BytesIO(line.objects.read(image["thumbnail_key"])))
         assert max(thumbnail.size) == 300
         annotated = Image.open(io.BytesIO(line.objects.read(image["annotated_key"])))
-        assert annotated.size == (1600, 900)
+        assert annotated.size == (1920, 1080), "a 1080p photo is annotated at its own size"
 
 
 async def test_people_are_blurred_in_what_users_see(line: Line) -> None:
@@ -134,10 +134,10 @@ async def test_people_are_blurred_in_what_users_see(line: Line) -> None:
     row = await line.intake.pool.fetchrow(
         "SELECT original_key, annotated_key FROM images WHERE project_id = $1", line.intake.project_id
     )
-    original = np.asarray(Image.open(io.BytesIO(line.objects.read(row["original_key"]))).resize((1600, 900)))
+    original = np.asarray(Image.open(io.BytesIO(line.objects.read(row["original_key"]))))
     annotated = np.asarray(Image.open(io.BytesIO(line.objects.read(row["annotated_key"]))))
-    # The person's box, x 0.0625..0.1875, y 0.167..0.389, inside its outline: 1600x900 pixels.
-    inside = (slice(int(0.20 * 900), int(0.36 * 900)), slice(int(0.08 * 1600), int(0.17 * 1600)))
+    # The person's box, x 0.0625..0.1875, y 0.167..0.389, inside its outline: 1920x1080 pixels.
+    inside = (slice(int(0.20 * 1080), int(0.36 * 1080)), slice(int(0.08 * 1920), int(0.17 * 1920)))
     detail_before = np.abs(np.diff(original[inside].astype(float), axis=1)).mean()
     detail_after = np.abs(np.diff(annotated[inside].astype(float), axis=1)).mean()
     assert detail_after < detail_before / 4, (detail_before, detail_after)

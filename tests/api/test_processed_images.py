@@ -49,7 +49,7 @@ async def test_a_viewer_sees_blurred_copies_and_an_admin_unblurs_the_original_au
 
     detail = await (await client.get(f"/api/images/{row['id']}", headers=as_viewer)).json()
     assert [d["label"] for d in detail["detections"]] == ["person"] and detail["stage"] == "done"
-    for variant, longest in (("thumbnail", 300), ("annotated", 1600)):
+    for variant, longest in (("thumbnail", 300), ("annotated", 1920)):
         response = await client.get(f"/api/images/{row['id']}/file?variant={variant}", headers=as_viewer)
         assert response.status == 200 and response.content_type == "image/jpeg"
         assert max(Image.open(BytesIO(await response.read())).size) <= longest

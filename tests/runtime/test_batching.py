@@ -94,3 +94,11 @@ async def test_a_caller_that_gives_up_is_not_run() -> None:
         assert await busy == 2
         assert await batcher.submit(3) == 6
     assert fn.batches == [[1], [3]]
+
+
+async def test_an_urgent_item_does_not_wait_for_its_batch_to_fill() -> None:
+    fn = Doubler()
+    batcher = Batcher(fn, max_size=8, max_wait_s=5.0)
+    async with running(batcher):
+        assert await asyncio.wait_for(batcher.submit(4, urgent=True), 1.0) == 8, "not held for max_wait_s"
+    assert fn.batches == [[4]]
