@@ -28,7 +28,8 @@ output) unless ``--model`` names a real one's manifest. The photos are 1920x1080
 4. with ``--detect-api N``: N single-photo POST /api/v1/detect, one after another on one keep-alive
    connection with a device token, once the pipeline is idle; each one follows a run of the same photo's
    tensor through this process's own copy of the model at batch 1 ("model alone"), so both see the same
-   machine. The answer's ``inference_ms`` is the service's own model time for that photo's batch.
+   machine, 0.1 s apart (onnxruntime's pool threads spin for a while after a run, in either process). The
+   answer's ``inference_ms`` is the service's own model time for that photo's batch.
 
 The machine is shared and small: every table says how many cores the rest of the machine kept busy meanwhile
 ("others' load"). CPU ms/image is steadier than images/s; the ratio is given both ways. Repeat and compare.
@@ -86,6 +87,7 @@ LEASE_S = 60.0  # addax's StagePolicy.lease_s
 WATCH_S = 0.1
 STAGES = ("stored", "detected", "classified")  # the stages whose claims are followed
 BARE_PHOTOS = 1000
+SETTLE_S = 0.1  # between the model alone and a request: onnxruntime's threads spin a while after a run
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------
@@ -268,10 +270,12 @@ def detect_api_row(addax: AddaxProcess, photos: Path, requests: int, detector: D
     for index in range(requests + 3):
         path = files[index % len(files)]
         tensor, _ = prepare_file(path, detector.manifest.input_size)
+        time.sleep(SETTLE_S)
         began = time.perf_counter()
         detector.infer([tensor])
         model_ms = 1000 * (time.perf_counter() - began)
         body = _multipart(path.name, path.read_bytes(), boundary)
+        time.sleep(SETTLE_S)
         began = time.perf_counter()
         connection.request("POST", "/api/v1/detect", body=body, headers=headers)
         response = connection.getresponse()

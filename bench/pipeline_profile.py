@@ -1,7 +1,8 @@
 """Where the pipeline's time goes: the stages in this process, timed piece by piece (a diagnostic for
 bench.pipeline, not a benchmark of its own).
 
-    .venv/bin/python -m bench.pipeline_profile [--photos 200] [--variant plain|no-render|prepare-1|...]
+    .venv/bin/python -m bench.pipeline_profile [--photos 300] [--variant no-render|bilinear-render|no-spin ...]
+                                               [--batch 8] [--batch-wait-ms 50] [--prepare-threads 0] [--cprofile]
 
 An embedded PostgreSQL of its own, the photos imported as `addax import` does (addax.backfill), the bench model
 in models.dir, then addax.pipeline.start_pipeline on uvloop as `addax run` starts it. Every step of interest is
@@ -10,6 +11,10 @@ preparing photos, the model's batches (the calling thread only; onnxruntime's po
 rest of the process's CPU), box decoding, the finisher's derivatives, writing them. The event loop's own CPU
 is its thread's; its lag is sampled every 10 ms. The detector's batcher says how full its batches were and how
 busy the model was. ``--cprofile`` adds the event loop thread's top functions.
+
+A variant changes addax in this process only, to see what a change would buy before making it: ``no-render``
+(no derivatives), ``bilinear-render`` (the annotated copy scaled down bilinearly instead of Lanczos),
+``no-spin`` (onnxruntime's idle pool threads sleep instead of spinning); the models settings are flags.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import onnxruntime as ort
 import uvloop
+from PIL import Image
 
 import addax.actors.finisher as finisher_module
-from addax import backfill
+from addax import backfill, derivatives
 from addax.config import Config, General, Models
 from addax.derivatives import Derived
 from addax.embedded.postgres import EmbeddedPostgres
@@ -46,7 +52,7 @@ from addax.store.database import open_database, ping
 from addax.store.migrations import migrate
 from addax.store.objects import FilesystemObjectStore
 from bench import yolo_graph
-from bench.bare import percentile, tree_cpu_s
+from bench.bare import machine_busy_s, percentile, tree_cpu_s
 from bench.pipeline import make_photos
 from tests.conftest import world_readable_tempdir
 
@@ -102,13 +108,32 @@ def _quiet_sessions() -> None:
     setattr(ort, "SessionOptions", quiet_options)  # noqa: B010 - addax.models.session reads it at open
 
 
-def instrument(variant: str) -> None:
+def _bilinear_open(data: bytes, side: int, max_pixels: int) -> Image.Image:
+    """addax.derivatives._open with a bilinear instead of a Lanczos downscale."""
+    image = Image.open(io.BytesIO(data))
+    if image.size[0] * image.size[1] > max_pixels:
+        raise ValueError("over the pixel limit")
+    image.draft("RGB", (side, side))
+    picture = image.convert("RGB")
+    if max(picture.size) > side:
+        picture.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return picture
+
+
+def instrument(variants: Sequence[str]) -> None:
+    """Wrap the steps in timers; each variant changes addax in this process as it says:
+
+    no-render: no derivatives (empty bytes); bilinear-render: the annotated copy scaled down bilinearly;
+    no-spin: onnxruntime's idle pool threads sleep instead of spinning.
+    """
     _wrap(registry.Detector, "prepare", "prepare (decode + letterbox)")
     _wrap(registry.Detector, "infer", "model batch (calling thread)")
     _wrap(registry.Detector, "boxes", "boxes (decode + NMS)")
-    if variant == "no-render":
+    if "no-render" in variants:
         setattr(finisher_module, "render", _no_render)  # noqa: B010
-    if variant == "no-spin":
+    if "bilinear-render" in variants:
+        setattr(derivatives, "_open", _bilinear_open)  # noqa: B010
+    if "no-spin" in variants:
         _quiet_sessions()
     _wrap(finisher_module, "render", "render derivatives")
     _wrap(FilesystemObjectStore, "read", "object read")
@@ -134,7 +159,13 @@ async def run(args: argparse.Namespace, home: Path) -> None:
     batch, threads = args.batch, args.prepare_threads
     config = Config(
         general=General(data_dir=str(home / "data")),
-        models=Models(dir=str(models), providers=["CPUExecutionProvider"], batch_size=batch, prepare_threads=threads),
+        models=Models(
+            dir=str(models),
+            providers=["CPUExecutionProvider"],
+            batch_size=batch,
+            prepare_threads=threads,
+            batch_wait_ms=args.batch_wait_ms,
+        ),
     )
     async with Supervisor(stop_timeout=30) as supervisor:
         postgres = EmbeddedPostgres(data_dir=home / "servers")
@@ -152,7 +183,7 @@ async def run(args: argparse.Namespace, home: Path) -> None:
         monitor = asyncio.create_task(lag_monitor(lags))
         profiler = cProfile.Profile() if args.cprofile else None
         wall, loop_cpu, proc_cpu = time.perf_counter(), time.thread_time(), tree_cpu_s(os.getpid())
-        pg_cpu = tree_cpu_s(postgres_pid(home))
+        pg_cpu, busy = tree_cpu_s(postgres_pid(home)), machine_busy_s()
         if profiler:
             profiler.enable()
         pipeline = await start_pipeline(
@@ -165,10 +196,12 @@ async def run(args: argparse.Namespace, home: Path) -> None:
         elapsed = time.perf_counter() - wall
         loop_used, proc_used = time.thread_time() - loop_cpu, tree_cpu_s(os.getpid()) - proc_cpu
         pg_used = tree_cpu_s(postgres_pid(home)) - pg_cpu
+        others = (machine_busy_s() - busy - proc_used) / elapsed
         monitor.cancel()
         assert pipeline.detector is not None
         stats = pipeline.detector.stats()
         report(args, stored, elapsed, loop_used, proc_used - pg_used, pg_used, lags, stats)
+        print(f"others' load meanwhile: {others:.2f} cores")
         if profiler:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
@@ -189,7 +222,9 @@ def report(
     lags: list[float],
     stats: dict[str, Any],
 ) -> None:
-    print(f"\nvariant {args.variant}, batch_size {args.batch}, prepare_threads {args.prepare_threads or 'cores'}")
+    variant = " + ".join(args.variant) or "plain"
+    threads = args.prepare_threads or "cores"
+    print(f"\n{variant}; batch_size {args.batch}, batch_wait_ms {args.batch_wait_ms}, prepare_threads {threads}")
     print(f"{n} images in {elapsed:.1f} s: {n / elapsed:.2f} images/s")
     print(f"CPU ms/img: this process {1000 * process_cpu / n:.1f} (event loop thread {1000 * loop_cpu / n:.1f}), "
           f"PostgreSQL {1000 * pg_cpu / n:.1f}")  # fmt: skip
@@ -209,8 +244,9 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--photos", type=int, default=200)
-    parser.add_argument("--variant", choices=["plain", "no-render", "no-spin"], default="plain")
+    parser.add_argument("--variant", nargs="*", choices=["no-render", "bilinear-render", "no-spin"], default=[])
     parser.add_argument("--batch", type=int, default=8, help="models.batch_size")
+    parser.add_argument("--batch-wait-ms", type=int, default=50, help="models.batch_wait_ms")
     parser.add_argument("--prepare-threads", type=int, default=0, help="models.prepare_threads (0: one per core)")
     parser.add_argument("--cprofile", action="store_true")
     args = parser.parse_args()
