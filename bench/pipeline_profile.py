@@ -1,7 +1,7 @@
 """Where the pipeline's time goes: the stages in this process, timed piece by piece (a diagnostic for
 bench.pipeline, not a benchmark of its own).
 
-    .venv/bin/python -m bench.pipeline_profile [--photos 300] [--variant no-render|bilinear-render|no-spin ...]
+    .venv/bin/python -m bench.pipeline_profile [--photos 300] [--variant no-render|small-render|no-spin ...]
                                                [--batch 8] [--batch-wait-ms 50] [--prepare-threads 0] [--cprofile]
 
 An embedded PostgreSQL of its own, the photos imported as `addax import` does (addax.backfill), the bench model
@@ -13,8 +13,9 @@ is its thread's; its lag is sampled every 10 ms. The detector's batcher says how
 busy the model was. ``--cprofile`` adds the event loop thread's top functions.
 
 A variant changes addax in this process only, to see what a change would buy before making it: ``no-render``
-(no derivatives), ``bilinear-render`` (the annotated copy scaled down bilinearly instead of Lanczos),
-``no-spin`` (onnxruntime's idle pool threads sleep instead of spinning); the models settings are flags.
+(no derivatives), ``bilinear-render``, ``source-size-render``, ``small-render`` (cheaper derivatives, see
+``instrument``), ``no-spin`` (onnxruntime's idle pool threads sleep instead of spinning). The models settings
+are flags.
 """
 
 from __future__ import annotations
@@ -108,22 +109,37 @@ def _quiet_sessions() -> None:
     setattr(ort, "SessionOptions", quiet_options)  # noqa: B010 - addax.models.session reads it at open
 
 
-def _bilinear_open(data: bytes, side: int, max_pixels: int) -> Image.Image:
-    """addax.derivatives._open with a bilinear instead of a Lanczos downscale."""
-    image = Image.open(io.BytesIO(data))
-    if image.size[0] * image.size[1] > max_pixels:
-        raise ValueError("over the pixel limit")
-    image.draft("RGB", (side, side))
-    picture = image.convert("RGB")
-    if max(picture.size) > side:
-        picture.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return picture
+def _open_with(resample: Image.Resampling) -> Callable[[bytes, int, int], Image.Image]:
+    """addax.derivatives._open with draft mode at the photo's proportions and the given downscale filter."""
+
+    def open_photo(data: bytes, side: int, max_pixels: int) -> Image.Image:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ValueError(f"{width}x{height} pixels is over the limit of {max_pixels}")
+        scale = max(1.0, max(width, height) / side)
+        image.draft("RGB", (max(1, int(width / scale)), max(1, int(height / scale))))
+        picture = image.convert("RGB")
+        if max(picture.size) > side:
+            picture.thumbnail((side, side), resample)
+        return picture
+
+    return open_photo
+
+
+RENDERS = {  # variant: (annotated side, downscale filter)
+    "bilinear-render": (derivatives.ANNOTATED_SIDE, Image.Resampling.BILINEAR),
+    "source-size-render": (1920, Image.Resampling.LANCZOS),  # no downscale of a 1920x1080 photo
+    "small-render": (960, Image.Resampling.LANCZOS),  # a 1920x1080 photo decoded at 1/2 in draft mode
+}
 
 
 def instrument(variants: Sequence[str]) -> None:
     """Wrap the steps in timers; each variant changes addax in this process as it says:
 
     no-render: no derivatives (empty bytes); bilinear-render: the annotated copy scaled down bilinearly;
+    source-size-render: annotated at up to 1920 pixels (a 1920x1080 photo is not scaled); small-render: at
+    960 (decoded at 1/2 in draft mode); the render variants also draft at the photo's proportions, not a square;
     no-spin: onnxruntime's idle pool threads sleep instead of spinning.
     """
     _wrap(registry.Detector, "prepare", "prepare (decode + letterbox)")
@@ -131,8 +147,10 @@ def instrument(variants: Sequence[str]) -> None:
     _wrap(registry.Detector, "boxes", "boxes (decode + NMS)")
     if "no-render" in variants:
         setattr(finisher_module, "render", _no_render)  # noqa: B010
-    if "bilinear-render" in variants:
-        setattr(derivatives, "_open", _bilinear_open)  # noqa: B010
+    for variant in set(variants) & set(RENDERS):
+        side, resample = RENDERS[variant]
+        setattr(derivatives, "ANNOTATED_SIDE", side)  # noqa: B010
+        setattr(derivatives, "_open", _open_with(resample))  # noqa: B010
     if "no-spin" in variants:
         _quiet_sessions()
     _wrap(finisher_module, "render", "render derivatives")
@@ -244,7 +262,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--photos", type=int, default=200)
-    parser.add_argument("--variant", nargs="*", choices=["no-render", "bilinear-render", "no-spin"], default=[])
+    parser.add_argument("--variant", nargs="*", choices=["no-render", *RENDERS, "no-spin"], default=[])
     parser.add_argument("--batch", type=int, default=8, help="models.batch_size")
     parser.add_argument("--batch-wait-ms", type=int, default=50, help="models.batch_wait_ms")
     parser.add_argument("--prepare-threads", type=int, default=0, help="models.prepare_threads (0: one per core)")
