@@ -9,35 +9,21 @@ configured the stage passes images straight on; with a broken one it waits, as t
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
 from addax.actors.inference import ModelEngine
-from addax.actors.stage import ImageUnusable, StageActor
+from addax.actors.stage import ImageUnusable, ModelStage
 from addax.models.imaging import UnreadableImage, decode_rgb
 from addax.models.registry import Classifier
 from addax.store import detections, projects, work
-from addax.store.objects import FilesystemObjectStore
 from addax.store.work import Claimed
 
 ClassifierEngine = ModelEngine[Classifier, np.ndarray, np.ndarray]
 
 
-class ClassifierStage(StageActor):
+class ClassifierStage(ModelStage[ClassifierEngine]):
     source, target, work_name = "detected", "classified", "classify"
-
-    def __init__(
-        self,
-        *,
-        engine: ClassifierEngine,
-        objects: FilesystemObjectStore,
-        prepare_pool: ThreadPoolExecutor,
-        **stage: Any,
-    ) -> None:
-        super().__init__(**stage)
-        self._engine, self._objects, self._prepare_pool = engine, objects, prepare_pool
 
     @classmethod
     def work_actor_name(cls) -> str:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
 from addax.actors.finisher import make_blurred_stand_in
 from addax.actors.inference import ModelEngine
-from addax.actors.stage import ImageUnusable, StageActor
+from addax.actors.stage import ImageUnusable, ModelStage
 from addax.models.detectors import Box
 from addax.models.imaging import UnreadableImage
 from addax.models.registry import Detector, ModelUnavailable, Prepared
 from addax.store import detections, work
-from addax.store.objects import FilesystemObjectStore
 from addax.store.work import Claimed
 
 DetectorEngine = ModelEngine[Detector, np.ndarray, np.ndarray]
@@ -44,19 +42,8 @@ async def detect_bytes(
     return detector, boxes, result.batch_ms
 
 
-class DetectorStage(StageActor):
+class DetectorStage(ModelStage[DetectorEngine]):
     source, target, work_name = "stored", "detected", "detect"
-
-    def __init__(
-        self,
-        *,
-        engine: DetectorEngine,
-        objects: FilesystemObjectStore,
-        prepare_pool: ThreadPoolExecutor,
-        **stage: Any,
-    ) -> None:
-        super().__init__(**stage)
-        self._engine, self._objects, self._prepare_pool = engine, objects, prepare_pool
 
     @classmethod
     def work_actor_name(cls) -> str:

@@ -28,8 +28,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import asyncpg
 
@@ -38,6 +39,7 @@ from addax.runtime import Actor
 from addax.runtime.batching import BatcherStopped
 from addax.runtime.signal import Signal
 from addax.store import database, work
+from addax.store.objects import FilesystemObjectStore
 from addax.store.work import Claimed, LeaseLost
 
 log = logging.getLogger("addax.pipeline")
@@ -291,3 +293,16 @@ class StageActor(Actor[None]):
     @property
     def in_hand(self) -> int:
         return len(self._held)
+
+
+EngineT = TypeVar("EngineT")
+
+
+class ModelStage(StageActor, Generic[EngineT]):
+    """A stage that runs a model: its engine, the object store it reads photos from, the pool that decodes them."""
+
+    def __init__(
+        self, *, engine: EngineT, objects: FilesystemObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any
+    ) -> None:
+        super().__init__(**stage)
+        self._engine, self._objects, self._prepare_pool = engine, objects, prepare_pool
