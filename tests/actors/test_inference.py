@@ -7,6 +7,7 @@ import asyncio
 from addax.actors.inference import ModelEngine
 from addax.runtime import Supervisor
 from addax.runtime.supervisor import RestartBudget
+from tests.waiting import eventually
 
 
 class CrashesOnce(ModelEngine[str, int, int]):
@@ -26,8 +27,7 @@ async def test_an_engine_restarted_by_its_supervisor_still_runs_batches() -> Non
     )  # fmt: skip
     async with Supervisor(budget=RestartBudget(backoff_initial=0.05)) as supervisor:
         await supervisor.start(engine)
-        while engine.restarts == 0 or not engine.alive:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: engine.restarts == 1 and engine.alive, what="the engine restarted")
         result = await asyncio.wait_for(engine.submit(21), 2)
         assert result.value == 42
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import Any
 
@@ -91,9 +90,13 @@ async def test_a_failing_stand_in_does_not_crash_the_stage(intake: Intake) -> No
     line.objects.put_bytes = disk_full  # type: ignore[method-assign]
     assert (await intake.ingest("white.jpg", _white())).kind == "stored"
     await line.all_in("failed", 1, timeout=15)
-    await asyncio.sleep(1.0)
-    detector = {e.name: e for e in intake.supervisor.health()}["detector"]
-    assert detector.restarts == 0, (detector.restarts, detector.last_error)
+
+    def stand_in_failed() -> object:
+        detector = {e.name: e for e in intake.supervisor.health()}["detector"]
+        return "No space left" in (detector.last_error or "") and detector
+
+    detector = await eventually(stand_in_failed, what="the blurred stand-in to fail on the full disk")
+    assert detector.restarts == 0 and detector.alive, (detector.restarts, detector.last_error)
 
 
 async def test_a_video_without_keyframes_is_not_shown_to_viewers_as_checked(intake: Intake) -> None:
@@ -125,25 +128,26 @@ async def test_a_video_without_keyframes_is_not_shown_to_viewers_as_checked(inta
 
 
 async def test_stopping_finishes_the_images_in_hand_and_claims_no_more(intake: Intake) -> None:
-    import time as clock
+    import threading
 
     models_dir = intake.data_dir / "models"
     detector_model(models_dir, boxes=[ANIMAL], name="md")
     line = await start_line(intake, models_dir)
     engine = line.pipeline.detector
     assert engine is not None
-    real_infer = engine._infer
+    real_infer, gate = engine._infer, threading.Event()
 
-    def slow(model: Any, batch: list[Any]) -> Any:
-        clock.sleep(0.3)
+    def held(model: Any, batch: list[Any]) -> Any:
+        gate.wait(30)  # the model is busy until the stop has been asked for
         return real_infer(model, batch)
 
-    engine._infer = slow
+    engine._infer = held
     await line.send_photos(6)
     stage = next(actor for actor in intake.supervisor.actors if actor.name == "detector")
     await eventually(lambda: stage.in_hand > 0, what="the detector to have photos in hand")
     in_hand = set(stage._held)
     assert stage.request_stop()
+    gate.set()
     await eventually(lambda: not stage.alive, what="the detector to stop after its photos in hand")
     rows = await intake.pool.fetch("SELECT id, stage::text, claimed_by FROM images")
     assert all(row["claimed_by"] != stage.worker for row in rows), "the detector holds no lease"

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import aiohttp
+import pytest
 from aiohttp import WSMsgType
 
 from addax.domain.secrets import hash_password, new_token, token_digest
@@ -234,8 +235,10 @@ async def test_websocket_is_closed_when_the_user_is_disabled(make_api, backend, 
     user_id = await member(backend, email, role=accounts.Role.SERVER_ADMIN, project=None, password="pw")
     token = (await login(client, email, "pw"))["Authorization"].split()[1]
     socket = await client.ws_connect(f"/api/ws?token={token}")
-    await asyncio.sleep(SESSION_CHECK_S * 2)
-    assert not socket.closed  # checks pass while the session is good
+    with pytest.raises(TimeoutError):  # two checks pass while the session is good: nothing arrives
+        async with asyncio.timeout(SESSION_CHECK_S * 2):
+            await socket.receive()
+    assert not socket.closed
 
     assert (await client.patch(f"/api/users/{user_id}", json={"disabled": True}, headers=bearer)).status == 200
     await closed_within(socket, SESSION_CHECK_S + 1)  # at the next check, plus slack for a busy test machine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from tests.api.conftest import Backend
 from tests.conftest import world_readable_tempdir
 from tests.domain.jpeg_factory import claiming_size, noisy_jpeg
 from tests.models.graphs import FakeBox, detector_model
+from tests.waiting import eventually
 
 # An 800x600 photo in a 64-pixel input: scale 0.08, 64x48 placed at y = 8; the box 24..40 x 24..40
 # -> x 0.375..0.625, y (16/48)..(32/48).
@@ -32,6 +33,20 @@ def form(*files: tuple[str, bytes]) -> aiohttp.FormData:
     for name, content in files:
         data.add_field("file", content, filename=name, content_type="image/jpeg")
     return data
+
+
+def hold_the_model(pipeline: Pipeline) -> threading.Event:
+    """Make the detector wait at each batch until the returned gate opens: a busy GPU, on the test's cue."""
+    engine = pipeline.detector
+    assert engine is not None
+    gate, real_infer = threading.Event(), engine._infer
+
+    def held(model: Any, batch: list[Any]) -> Any:
+        gate.wait(30)
+        return real_infer(model, batch)
+
+    engine._infer = held
+    return gate
 
 
 def photo(width: int = 800, height: int = 600) -> bytes:
@@ -124,22 +139,19 @@ async def test_an_overloaded_detector_sheds_load_with_retry_after(
     models_dir = world_readable_tempdir("addax-models-") / "models"
     detector_model(models_dir, boxes=[ANIMAL], name="md")
     pipeline = await start(backend, models_dir, detect_queue_limit=2, batch_size=1)
-    engine = pipeline.detector
-    assert engine is not None
-    real_infer = engine._infer
-
-    def slow(model: Any, batch: list[Any]) -> Any:
-        time.sleep(0.2)  # a busy GPU
-        return real_infer(model, batch)
-
-    engine._infer = slow
+    gate = hold_the_model(pipeline)
     api = await make_api(analyse=lambda data, threshold: analyse(pipeline, data, threshold=threshold))
     headers = {"X-API-Token": device[1]}
-    responses = await asyncio.gather(
-        *(api.post("/api/v1/detect", data=form(("a.jpg", photo())), headers=headers) for _ in range(8))
-    )
+    requests = [
+        asyncio.ensure_future(api.post("/api/v1/detect", data=form(("a.jpg", photo())), headers=headers))
+        for _ in range(8)
+    ]
+    # One photo in the model, two waiting (the limit): the other five are turned away at once.
+    await eventually(lambda: sum(r.done() for r in requests) == 5, what="five requests shed")
+    gate.set()
+    responses = await asyncio.gather(*requests)
     statuses = sorted(response.status for response in responses)
-    assert statuses.count(200) >= 3 and statuses.count(503) >= 1, statuses
+    assert statuses == [200] * 3 + [503] * 5, statuses
     shed = next(response for response in responses if response.status == 503)
     assert shed.headers["Retry-After"] == "2"
 

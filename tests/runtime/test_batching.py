@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from addax.runtime.batching import Batcher, Overloaded
+from tests.waiting import eventually
 
 
 class Doubler:
@@ -18,8 +19,10 @@ class Doubler:
     def __init__(self, gate: threading.Event | None = None) -> None:
         self.batches: list[list[int]] = []
         self.gate = gate
+        self.entered = threading.Event()  # a batch is inside (held at the gate, if any)
 
     def __call__(self, batch: list[int]) -> list[int]:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(5)
         self.batches.append(list(batch))
@@ -67,10 +70,10 @@ async def test_urgent_items_go_before_the_backlog_and_overload_is_refused() -> N
     batcher = Batcher(fn, max_size=2, max_wait_s=0.0, max_urgent=2)
     async with running(batcher):
         first = asyncio.create_task(batcher.submit(100))  # holds the executor until the gate opens
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(fn.entered.wait, 5)
         backlog = [asyncio.create_task(batcher.submit(i)) for i in range(4)]
         urgent = [asyncio.create_task(batcher.submit(i, urgent=True)) for i in (50, 51)]
-        await asyncio.sleep(0.05)
+        await eventually(lambda: batcher.pending == 6, what="six items waiting")
         with pytest.raises(Overloaded):
             await batcher.submit(52, urgent=True)
         gate.set()
@@ -86,9 +89,9 @@ async def test_a_caller_that_gives_up_is_not_run() -> None:
     batcher = Batcher(fn, max_size=1, max_wait_s=0.0)
     async with running(batcher):
         busy = asyncio.create_task(batcher.submit(1))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(fn.entered.wait, 5)
         abandoned = asyncio.create_task(batcher.submit(2))
-        await asyncio.sleep(0.01)
+        await eventually(lambda: batcher.pending == 1, what="the second item waiting")
         abandoned.cancel()
         gate.set()
         assert await busy == 2

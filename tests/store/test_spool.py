@@ -66,7 +66,7 @@ def test_an_entry_in_hand_is_never_taken_by_another_and_is_once_released(tmp_pat
 def test_the_entries_of_a_killed_process_are_free_for_others(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import signal, sys
         from addax.domain.intake import Arrival, Source
         from addax.store.spool import Spool
         spool = Spool(__import__("pathlib").Path({str(tmp_path / "spool")!r}))
@@ -76,7 +76,7 @@ def test_the_entries_of_a_killed_process_are_free_for_others(tmp_path: Path) -> 
         receiving = spool.new_partial()
         receiving.write(b"half")
         print(partial.id, flush=True)
-        time.sleep(60)
+        signal.pause()  # held until the test kills this process
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
