@@ -33,18 +33,24 @@ class StoredBox:
     frame_offset_s: float | None
 
 
-async def replace_boxes(connection: asyncpg.Connection, image_id: int, boxes: Sequence[NewBox], model: str) -> None:
-    """The image's boxes are exactly ``boxes`` (best first), whatever was there before."""
+async def replace_boxes(
+    connection: asyncpg.Connection, image_id: int, boxes: Sequence[NewBox], model: str
+) -> list[int]:
+    """The image's boxes are exactly ``boxes`` (best first), whatever was there before (their species go too);
+    returns the new detection ids in the order of ``boxes``."""
     await connection.execute("DELETE FROM detections WHERE image_id = $1", image_id)
-    if boxes:
-        await connection.executemany(
-            """INSERT INTO detections (image_id, index, label, score, bbox, model, frame_offset_s)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            [
-                (image_id, index, box.label, box.score, list(box.bbox), model, box.frame_offset_s)
-                for index, box in enumerate(boxes)
-            ],
-        )
+    if not boxes:
+        return []
+    await connection.executemany(
+        """INSERT INTO detections (image_id, index, label, score, bbox, model, frame_offset_s)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        [
+            (image_id, index, box.label, box.score, list(box.bbox), model, box.frame_offset_s)
+            for index, box in enumerate(boxes)
+        ],
+    )
+    rows = await connection.fetch("SELECT id FROM detections WHERE image_id = $1 ORDER BY index", image_id)
+    return [row["id"] for row in rows]
 
 
 async def boxes_of(db: asyncpg.Connection | asyncpg.Pool, image_id: int) -> list[StoredBox]:

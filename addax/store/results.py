@@ -27,6 +27,7 @@ from addax.domain.results import (
     same_boxes,
     same_classifications,
 )
+from addax.store import detections
 
 EXPORTED_STAGES = ("detected", "classified", "done", "failed")
 """Images past detection; 'failed' ones without boxes become a ``failure`` entry."""
@@ -273,23 +274,8 @@ async def _replace_boxes(
     stored = [StoredBox(r["label"], r["score"], tuple(r["bbox"]), r["model"], r["frame_offset_s"]) for r in rows]
     if same_boxes(stored, boxes, model):
         return False, [row["id"] for row in rows]
-    await connection.execute("DELETE FROM detections WHERE image_id = $1", image_id)  # their classifications too
-    ids = []
-    for index, box in enumerate(boxes):
-        ids.append(
-            await connection.fetchval(
-                """INSERT INTO detections (image_id, index, label, score, bbox, model, frame_offset_s)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
-                image_id,
-                index,
-                box.label,
-                box.score,
-                list(box.bbox),
-                model,
-                box.frame_offset_s,
-            )
-        )
-    return True, ids
+    new_boxes = [detections.NewBox(box.label, box.score, box.bbox, box.frame_offset_s) for box in boxes]
+    return True, await detections.replace_boxes(connection, image_id, new_boxes, model)
 
 
 async def _replace_classifications(
