@@ -129,3 +129,21 @@ async def test_project_pipeline_settings(fresh_dsn: str, db: asyncpg.Pool) -> No
     assert "from 0 to 1" in await fails(fresh_dsn, "project", "set", "deer", "--detection-threshold", "1.5")
     await cli(fresh_dsn, "project", "set", "deer", "--allowed-species", "")
     assert await db.fetchval("SELECT allowed_species FROM projects WHERE name = 'deer'") == []
+
+
+async def test_reprocess_stage_and_worker_roles(fresh_dsn: str, db: asyncpg.Pool) -> None:
+    project_id = await accounts.add_project(db, "foxes", by="t")
+    image_id = await db.fetchval(
+        """INSERT INTO images (project_id, sha256, original_name, source, size_bytes, original_key, stage, blur_all)
+           VALUES ($1, $2, 'x.jpg', 'ftp', 3, 'k', 'failed', true) RETURNING id""",
+        project_id,
+        b"\x02" * 32,
+    )
+    await db.execute(
+        "INSERT INTO dead_letters (image_id, stage, error, attempts) VALUES ($1, 'finish', 'e', 5)", image_id
+    )
+    assert "1 images due now" in await cli(fresh_dsn, "reprocess", "--stage", "failed")
+    row = await db.fetchrow("SELECT stage::text, blur_all FROM images WHERE id = $1", image_id)
+    assert (row["stage"], row["blur_all"]) == ("classified", False), "back to the stage whose work failed"
+    assert "0 images due now" in await cli(fresh_dsn, "reprocess", "--stage", "failed")
+    assert "--roles takes detect, classify, finish" in await fails(fresh_dsn, "worker", "--roles", "detect,paint")

@@ -74,6 +74,18 @@ def test_without_a_detector_the_service_says_so_and_picks_photos_up_once_one_is_
     detector_model(addax.home / "models", boxes=BOXES, name="md")  # no restart
     addax.wait_for(lambda: stages(addax) == {"done": 4}, what="the photos to be processed")
     assert "notices" not in addax.wait_healthy()
+
+    # curl, as an edge device would send one photo: the same boxes, nothing stored
+    token = addax.cli("token", "add", "edge", "--project", "wolves").stdout.strip().splitlines()[-1]
+    photo = next((addax.home / "sd").iterdir())
+    sent = subprocess.run(
+        ["curl", "-sS", "-H", f"X-API-Token: {token}", "-F", f"file=@{photo}",
+         f"http://127.0.0.1:{addax.http_port}/api/v1/detect"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    answer = json.loads(sent.stdout)
+    assert [box["label"] for box in answer["detections"]] == ["animal", "person"]
+    assert answer["model"]["detector"]["name"] == "md" and stages(addax) == {"done": 4}
     assert addax.stop() == 0
 
 
