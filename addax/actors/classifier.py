@@ -24,10 +24,7 @@ ClassifierEngine = ModelEngine[Classifier, np.ndarray, np.ndarray]
 
 class ClassifierStage(ModelStage[ClassifierEngine]):
     source, target, work_name = "detected", "classified", "classify"
-
-    @classmethod
-    def work_actor_name(cls) -> str:
-        return "classifier"
+    actor_name = "classifier"
 
     def unavailable(self) -> str | None:
         return self._engine.problem if self._engine.broken else None

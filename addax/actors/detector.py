@@ -44,10 +44,7 @@ async def detect_bytes(
 
 class DetectorStage(ModelStage[DetectorEngine]):
     source, target, work_name = "stored", "detected", "detect"
-
-    @classmethod
-    def work_actor_name(cls) -> str:
-        return "detector"
+    actor_name = "detector"
 
     def unavailable(self) -> str | None:
         return self._engine.problem if self._engine.model is None else None

@@ -33,14 +33,11 @@ def derived_keys(project_id: int, image_id: int) -> tuple[str, str]:
 
 class FinisherStage(StageActor):
     source, target, work_name = "classified", "done", "finish"
+    actor_name = "finisher"
 
     def __init__(self, *, objects: FilesystemObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any) -> None:
         super().__init__(**stage)
         self._objects, self._prepare_pool = objects, prepare_pool
-
-    @classmethod
-    def work_actor_name(cls) -> str:
-        return "finisher"
 
     async def process(self, image: Claimed) -> None:
         settings = await projects.pipeline_settings(self._pool, image.project_id)

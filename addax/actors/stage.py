@@ -77,6 +77,8 @@ class StageActor(Actor[None]):
     target: ClassVar[str]
     #: what the work is called in dead letters and logs
     work_name: ClassVar[str]
+    #: the actor's name in health and in its leases
+    actor_name: ClassVar[str]
 
     def __init__(
         self,
@@ -87,7 +89,7 @@ class StageActor(Actor[None]):
         policy: StagePolicy | None = None,
         publish: Publish | None = None,
     ) -> None:
-        super().__init__(name=type(self).work_actor_name())
+        super().__init__(name=self.actor_name)
         self._pool, self._wake = pool, wake
         self.worker = f"{worker}/{self.name}"
         self.policy = policy or StagePolicy()
@@ -101,10 +103,6 @@ class StageActor(Actor[None]):
         self._closed_until = 0.0  # monotonic time of the next probe while open
         self.done = 0
         self._stopping = False
-
-    @classmethod
-    def work_actor_name(cls) -> str:
-        return cls.__name__.lower()
 
     # -- what each stage provides ----------------------------------------------------------------------
 
