@@ -49,7 +49,6 @@ class Pipeline:
     detector: DetectorEngine | None
     classifier: ClassifierEngine | None
     prepare_pool: ThreadPoolExecutor
-    stages: tuple[str, ...]
 
 
 def worker_name(kind: str) -> str:
@@ -109,7 +108,7 @@ async def start_pipeline(
         await supervisor.start(
             FinisherStage(objects=objects, prepare_pool=prepare_pool, wake=wake["classified"], **common)
         )
-    return Pipeline(detector=detector, classifier=classifier, prepare_pool=prepare_pool, stages=roles)
+    return Pipeline(detector=detector, classifier=classifier, prepare_pool=prepare_pool)
 
 
 def _load_detector(config: Config) -> Detector | None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -143,23 +143,9 @@ class ModelEngine(Actor[None], Generic[M, ItemT, ResultT]):
             raise ModelUnavailable(self.problem or self._missing)
         return await self._batcher.submit(item, urgent=urgent)
 
-    @property
-    def pending(self) -> int:
-        return self._batcher.pending
-
     def admit(self) -> None:
         """Refuse an urgent caller now (:class:`Overloaded`) when it would be refused after preparing its photo."""
         self._batcher.admit()
-
-    def stats(self) -> dict[str, Any]:
-        stats = self._batcher.stats()
-        return {
-            "batches": stats.batches,
-            "items": stats.items,
-            "split_batches": stats.split_batches,
-            "busy_s": round(stats.busy_s, 3),
-            "pending": stats.pending,
-        }
 
     def detail(self) -> str | None:
         if self.model is None:

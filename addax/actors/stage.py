@@ -101,7 +101,6 @@ class StageActor(Actor[None]):
         self._open_since: float | None = None  # wall time the circuit opened
         self._cooldown_s = self.policy.breaker_cooldown_s
         self._closed_until = 0.0  # monotonic time of the next probe while open
-        self.done = 0
         self._stopping = False
 
     # -- what each stage provides ----------------------------------------------------------------------
@@ -221,7 +220,6 @@ class StageActor(Actor[None]):
 
     def _succeeded(self) -> None:
         self.mark_success()
-        self.done += 1
         self._failing.clear()
         if self._open_since is not None:
             log.warning("circuit closed: the stage works again", extra={"actor": self.name})

@@ -176,17 +176,6 @@ async def give_up(pool: asyncpg.Pool, worker: str, image_id: int, stage_work: st
     return True
 
 
-async def waiting(pool: asyncpg.Pool) -> dict[str, int]:
-    """How many images wait in each working stage (queue depth, for health and /metrics)."""
-    rows = await pool.fetch(
-        """SELECT stage::text, count(*) AS n FROM images
-           WHERE stage IN ('stored', 'detected', 'classified', 'failed') GROUP BY stage"""
-    )
-    found = {"stored": 0, "detected": 0, "classified": 0, "failed": 0}
-    found.update({row["stage"]: int(row["n"]) for row in rows})
-    return found
-
-
 async def announce(connection: asyncpg.Connection, event: str, data: dict[str, Any]) -> None:
     """Publish a live event to every process (delivered only if the caller's transaction commits)."""
     payload = json.dumps({"type": event, "data": data}, default=str)
