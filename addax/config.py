@@ -115,19 +115,27 @@ class Smtp:
     username: str = ""
     password: str = ""
     from_address: str = ""
-    starttls: bool = True
+    starttls: bool = True  # upgrade a plain connection (port 587); ignored with tls
+    tls: bool = False  # implicit TLS from the first byte (port 465)
+    ca_file: str = ""  # trust this CA (PEM) instead of the system's, for a private mail server
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class Telegram:
     bot_token: str = ""
     api_base_url: str = "https://api.telegram.org"
+    poll_timeout_s: int = 30  # long polling: how long one getUpdates waits for news
+    webhook: bool = False  # receive updates on http.public_url instead of polling (needs a public HTTPS URL)
 
 
 @dataclass(frozen=True, slots=True)
 class Notifications:
-    enabled: bool = True
-    allowed_recipients: list[str] = field(default_factory=list)
+    enabled: bool = True  # false: rules still match and are logged, nothing is sent
+    allowed_recipients: list[str] = field(default_factory=list)  # when set: only these e-mails / chat ids get mail
+    max_attempts: int = 5  # deliveries; then a dead letter
+    retry_base_s: float = 5.0  # first retry after this, doubling
+    disk_path: str = ""  # the disk watched for the admin alerts (default: general.data_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +189,8 @@ AT_LEAST_ONE = (
     "ftp.max_connections",
     "ftp.max_connections_per_address",
     "ftp.max_file_mb",
+    "notifications.max_attempts",
+    "telegram.poll_timeout_s",
 )
 # storage.backend "s3" is part of the contract; until the S3 store lands it is refused rather than ignored.
 CHOICES = {"storage.backend": {"fs"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
