@@ -3,8 +3,10 @@
 Start order (the supervisor stops them in reverse):
 
     postgres* ─► redis* ─► database° (pool + migrations) ─► queue° (arq/Redis) ─► ingestor ─► ftp
-        ─► relay ─► detector-model ─► detector ─► classifier-model ─► classifier ─► finisher ─► http ─► ui
-    (* only when no database.url / redis.url is configured: the embedded servers; ° resources, not actors)
+        ─► relay ─► detector-model ─► detector ─► classifier-model ─► classifier ─► finisher
+        ─► courier ─► notifier ─► telegram* ─► scheduler ─► http ─► ui
+    (* the embedded servers only when no database.url / redis.url is configured, the Telegram bot only with a
+    telegram.bot_token; ° resources, not actors)
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from arq.connections import ArqRedis
 
 from addax.actors.ftp import FtpActor, SessionLimits
 from addax.actors.ingestor import Ingestor
+from addax.alerting import Alerting, start_alerting
 from addax.api import ApiServices, build_api
 from addax.config import Config
 from addax.domain.secrets import hash_password, new_password
 from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_dir, socket_directory
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
 from addax.embedded.redis import EmbeddedRedis
+from addax.embedded.redis import socket_path as redis_socket
 from addax.pipeline import Pipeline, analyse, start_pipeline, worker_name
 from addax.runtime import RestartBudget, Supervisor
 from addax.runtime.broadcast import Broadcast
@@ -57,6 +61,7 @@ class Storage:
     spool: Spool
     objects: FilesystemObjectStore
     events: Broadcast
+    redis_url: str
 
 
 def log_rotation(config: Config) -> LogRotation:
@@ -88,7 +93,7 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     redis = await supervisor.use("queue", queue.open_queue(redis_url), probe=queue.ping)
     spool = Spool(config.data_path / "spool")
     objects = FilesystemObjectStore(config.data_path / "objects")
-    return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast())
+    return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast(), redis_url=redis_url)
 
 
 async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Receiver:
@@ -150,6 +155,7 @@ async def start_web(
     logins: LoginGuard,
     receiver: Receiver,
     pipeline: Pipeline,
+    alerting: Alerting,
 ) -> None:
     """Start the HTTP API and the dashboard."""
     api = ApiServices(
@@ -163,6 +169,8 @@ async def start_web(
         instance_name=config.general.instance_name,
         analyse=lambda data, threshold: analyse(pipeline, data, threshold=threshold),
         detect_queue_limit=config.models.detect_queue_limit,
+        telegram_username=alerting.telegram_username,
+        enqueue_deliveries=alerting.enqueue,
     )
     https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(
@@ -277,7 +285,16 @@ async def _run(config: Config, started: float) -> int:
             worker=worker_name("run"),
             publish=storage.events.publish,
         )
-        await start_web(supervisor, config, storage, logins, receiver, pipeline)
+        alerting = await start_alerting(
+            supervisor,
+            config,
+            pool=storage.pool,
+            redis=storage.redis,
+            redis_url=storage.redis_url,
+            objects=storage.objects,
+            done=pipeline.done,
+        )
+        await start_web(supervisor, config, storage, logins, receiver, pipeline, alerting)
         log.info(
             "addax is running",
             extra={
@@ -305,7 +322,7 @@ async def run_worker(config: Config, roles: tuple[str, ...]) -> int:
             "database", database.open_database(dsn, pool_size=config.database.pool_size), probe=database.ping
         )
         objects = FilesystemObjectStore(config.data_path / "objects")
-        await start_pipeline(
+        pipeline = await start_pipeline(
             supervisor,
             config,
             pool=pool,
@@ -314,6 +331,19 @@ async def run_worker(config: Config, roles: tuple[str, ...]) -> int:
             worker=worker_name("worker"),
             relay_events=False,
         )
+        if "notify" in roles:
+            redis_url = config.redis.url or f"unix://{redis_socket(config.data_path)}"
+            redis = await supervisor.use("queue", queue.open_queue(redis_url), probe=queue.ping)
+            await start_alerting(
+                supervisor,
+                config,
+                pool=pool,
+                redis=redis,
+                redis_url=redis_url,
+                objects=objects,
+                done=pipeline.done,
+                service=False,
+            )
         log.info("worker is running", extra={"roles": list(roles)})
         await until_stopped(supervisor, stop)
     return 1 if supervisor.escalated else 0

@@ -40,7 +40,7 @@ from addax.runtime import Supervisor
 from addax.runtime.signal import Signal
 from addax.store.objects import FilesystemObjectStore
 
-ROLES = ("detect", "classify", "finish")
+ROLES = ("detect", "classify", "finish", "notify")
 NO_CLASSIFIER = "no classifier configured: animals keep the label 'animal' (addax models add ... --family deepfaune)"
 
 
@@ -49,6 +49,7 @@ class Pipeline:
     detector: DetectorEngine | None
     classifier: ClassifierEngine | None
     prepare_pool: ThreadPoolExecutor
+    done: Signal  # notified when an image anywhere reaches ``done`` (the notifier's cue)
 
 
 def worker_name(kind: str) -> str:
@@ -73,7 +74,7 @@ async def start_pipeline(
     models = config.models
     threads = models.prepare_threads or (os.cpu_count() or 2)
     prepare_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="prepare")
-    wake = {"stored": Signal(), "detected": Signal(), "classified": Signal()}
+    wake = {"stored": Signal(), "detected": Signal(), "classified": Signal(), "done": Signal()}
     await supervisor.start(Relay(pool=pool, wake=wake, publish=publish if relay_events else None))
     common = {"pool": pool, "worker": worker, "publish": publish, "policy": policy}
     detector = classifier = None
@@ -108,7 +109,7 @@ async def start_pipeline(
         await supervisor.start(
             FinisherStage(objects=objects, prepare_pool=prepare_pool, wake=wake["classified"], **common)
         )
-    return Pipeline(detector=detector, classifier=classifier, prepare_pool=prepare_pool)
+    return Pipeline(detector=detector, classifier=classifier, prepare_pool=prepare_pool, done=wake["done"])
 
 
 def _load_detector(config: Config) -> Detector | None:

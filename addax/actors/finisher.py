@@ -1,4 +1,5 @@
-"""The last stage: the derived images users see, the event the photo belongs to, then ``done``.
+"""The last stage: the derived images users see, the event the photo belongs to, then ``done``
+(and, for a live photo, a turn at the alert rules).
 
 Derived images (thumbnail, annotated, people and vehicles blurred) are written under keys fixed by the image
 id, so writing them twice is harmless; then one transaction records their keys, joins the photo to its
@@ -56,7 +57,10 @@ class FinisherStage(StageActor):
         evidence = photo_evidence(seen, settings.detection_threshold)
         async with work.advancing(self._pool, image.id, self.worker, self.source, self.target) as connection:
             await connection.execute(
-                "UPDATE images SET thumbnail_key = $2, annotated_key = $3 WHERE id = $1", image.id, *keys
+                """UPDATE images SET thumbnail_key = $2, annotated_key = $3, alert_pending = realtime
+                   WHERE id = $1""",
+                image.id,
+                *keys,
             )
             event_id = await _join_event(connection, image, settings.sequence_gap_s, evidence)
             await work.announce(

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from addax.api import (
     accounts,
+    alerts,
     auth,
     cameras,
     dead_letters,
@@ -32,6 +33,6 @@ def build_api(services: ApiServices) -> web.Application:
     app[metrics.METRICS] = registry
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
-    for module in (auth, accounts, uploads, detect, images, cameras, rejections, dead_letters, events):
+    for module in (auth, accounts, uploads, detect, images, cameras, rejections, dead_letters, alerts, events):
         app.add_routes(module.routes)
     return app

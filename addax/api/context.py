@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +31,10 @@ class ApiServices:
     #: detection (and classification) of one photo's bytes now, for /api/v1/detect; None: no detector here
     analyse: Callable[[bytes, float], Awaitable[Analysis]] | None = None
     detect_queue_limit: int = 32
+    #: the bot's username (getMe), for Telegram deep links; None: no bot configured
+    telegram_username: Callable[[], Awaitable[str]] | None = None
+    #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
+    enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -25,13 +25,18 @@ from addax.runtime.process import spawn, terminate
 log = logging.getLogger("addax.embedded.redis")
 
 
+def socket_path(data_dir: Path) -> Path:
+    """Where the embedded server of a data dir listens (for ``addax worker`` on the same machine too)."""
+    return socket_directory(data_dir) / "redis.sock"
+
+
 class EmbeddedRedis(Actor[None]):
     def __init__(
         self, *, data_dir: Path, server_bin: str = "redis-server", log_rotation: LogRotation | None = None
     ) -> None:
         super().__init__(name="redis")
         self.redis_dir = data_dir / "redis"
-        self.socket_path = socket_directory(data_dir) / "redis.sock"
+        self.socket_path = socket_path(data_dir)
         self.log_file = data_dir / "logs" / "redis.log"
         self.log_rotation = log_rotation or LogRotation()
         self._server_bin = server_bin

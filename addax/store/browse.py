@@ -178,7 +178,9 @@ class Owned(StrEnum):
     REJECTION = "SELECT project_id FROM images WHERE id = $1 AND stage = 'rejected'"
     UPLOAD_ACCOUNT = "SELECT project_id FROM upload_accounts WHERE id = $1"
     DEVICE_TOKEN = "SELECT project_id FROM device_tokens WHERE id = $1"
-    DEAD_LETTER = "SELECT i.project_id FROM dead_letters d JOIN images i ON i.id = d.image_id WHERE d.id = $1"
+    DEAD_LETTER = """SELECT coalesce(i.project_id, n.project_id) FROM dead_letters d
+                     LEFT JOIN images i ON i.id = d.image_id LEFT JOIN notifications n ON n.id = d.notification_id
+                     WHERE d.id = $1"""
 
 
 async def project_of(db: asyncpg.Pool, thing: Owned, thing_id: int) -> int | None:

@@ -186,16 +186,24 @@ async def announce(connection: asyncpg.Connection, event: str, data: dict[str, A
 RETRY_FROM = {"detect": "stored", "classify": "detected", "finish": "classified"}
 
 
-async def dead_letters(pool: asyncpg.Pool, *, projects: Sequence[int], limit: int = 200) -> list[dict[str, Any]]:
-    """Failed work not yet retried, newest first."""
+async def dead_letters(
+    pool: asyncpg.Pool, *, projects: Sequence[int], unowned: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Failed work not yet retried, newest first: images, and notifications that could not be delivered
+    (``unowned``: also those of no project, such as the admin alerts)."""
     rows = await pool.fetch(
-        """SELECT d.id, d.image_id, i.project_id, d.stage, d.error, d.attempts, d.created_at,
-                  i.original_name, i.camera_id
-           FROM dead_letters d JOIN images i ON i.id = d.image_id
-           WHERE d.retried_at IS NULL AND i.project_id = ANY($1::bigint[])
+        """SELECT d.id, d.image_id, d.notification_id, coalesce(i.project_id, n.project_id) AS project_id,
+                  d.stage, d.error, d.attempts, d.created_at, i.original_name,
+                  coalesce(i.camera_id, n.camera_id) AS camera_id, n.channel, n.recipient, n.subject
+           FROM dead_letters d LEFT JOIN images i ON i.id = d.image_id
+                LEFT JOIN notifications n ON n.id = d.notification_id
+           WHERE d.retried_at IS NULL
+             AND (coalesce(i.project_id, n.project_id) = ANY($1::bigint[])
+                  OR ($3 AND d.notification_id IS NOT NULL AND n.project_id IS NULL))
            ORDER BY d.id DESC LIMIT $2""",
         list(projects),
         limit,
+        unowned,
     )
     return [dict(row) for row in rows]
 
@@ -204,7 +212,9 @@ async def retry_dead_letter(pool: asyncpg.Pool, letter_id: int) -> int | None:
     """Send a failed image back to the stage whose work failed; its image id, or None when not failed now."""
     async with pool.acquire() as connection, connection.transaction():
         letter = await connection.fetchrow(
-            "SELECT image_id, stage FROM dead_letters WHERE id = $1 AND retried_at IS NULL FOR UPDATE", letter_id
+            """SELECT image_id, stage FROM dead_letters
+               WHERE id = $1 AND retried_at IS NULL AND image_id IS NOT NULL FOR UPDATE""",
+            letter_id,
         )
         if letter is None:
             return None
@@ -233,7 +243,8 @@ async def requeue(pool: asyncpg.Pool, *, stage: str, ids: Sequence[int] = ()) ->
         async with pool.acquire() as connection, connection.transaction():
             letters = await connection.fetch(
                 """UPDATE dead_letters SET retried_at = now()
-                   WHERE retried_at IS NULL AND (cardinality($1::bigint[]) = 0 OR image_id = ANY($1::bigint[]))
+                   WHERE retried_at IS NULL AND image_id IS NOT NULL
+                     AND (cardinality($1::bigint[]) = 0 OR image_id = ANY($1::bigint[]))
                    RETURNING image_id, stage""",
                 list(ids),
             )

@@ -1,0 +1,155 @@
+"""Runs what is due on the timetable: rules' daily checks, reminders, digests and reports, the admin checks.
+
+Each job is a row in ``schedules`` with its next run. A due job is taken ``FOR UPDATE SKIP LOCKED`` (so two
+processes never run it twice), run, and its next run written in the same transaction as the notifications
+it decided; a restart therefore neither skips nor repeats a run. The next run is computed from the time
+the job ran, so runs missed while the service was down run once. The clock is given (a test sets it).
+
+    loop: run every due job ─► sleep until the earliest next run (at most a minute), or a wake-up
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from addax.actors.checks import Tell, fired, run_rule
+from addax.actors.outbox import Addressing, Message, address
+from addax.domain.alerts import ActorSnapshot, admin_problems
+from addax.domain.delivery import next_run
+from addax.runtime import Actor, ActorHealth
+from addax.runtime.clock import Clock
+from addax.store import alerts, database, notifications, summaries
+from addax.store.alerts import DueJob
+
+log = logging.getLogger("addax.scheduler")
+
+Enqueue = Callable[[Sequence[int]], Awaitable[None]]
+ADMIN_CHECKS = "admin-checks"
+ADMIN_EVERY = timedelta(minutes=5)
+RETRY_FAILED_RUN = timedelta(minutes=5)
+LONGEST_SLEEP = timedelta(minutes=1)  # rules made by another process are picked up within this
+
+
+class Scheduler(Actor[None]):
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        enqueue: Enqueue,
+        addressing: Addressing,
+        actor_health: Callable[[], list[ActorHealth]],
+        disk_path: Path,
+    ) -> None:
+        super().__init__(name="scheduler")
+        self._pool, self._clock, self._enqueue, self._addressing = pool, clock, enqueue, addressing
+        self._actor_health, self._disk_path = actor_health, disk_path
+        self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
+        self.wake = asyncio.Event()
+        self.runs = 0  # jobs run by this actor, for health and tests
+
+    async def on_start(self) -> None:
+        await alerts.ensure_system_job(self._pool, ADMIN_CHECKS, self._clock.now() + timedelta(minutes=1))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                while await self._run_one():
+                    pass
+                self.mark_success()
+                due = await alerts.next_due(self._pool)
+            except database.OUTAGE_ERRORS as error:
+                self.record_error(error)
+                log.warning("database unavailable; the timetable waits", extra={"error": str(error)})
+                due = None
+            latest = self._clock.now() + LONGEST_SLEEP
+            self.wake.clear()
+            await self._clock.sleep_until(min(due, latest) if due else latest, wake=self.wake)
+
+    async def _run_one(self) -> bool:
+        """Run the most overdue job; False when none is due."""
+        now = self._clock.now()
+        waiting: list[int] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            job = await alerts.take_due(connection, now)
+            if job is None:
+                return False
+            try:
+                async with connection.transaction():  # a savepoint: a failed run leaves nothing behind
+                    waiting, following = await self._run(connection, job, now)
+                    await alerts.finish_run(connection, job.id, ran_at=now, next_run_at=following)
+            except database.OUTAGE_ERRORS:
+                raise
+            except Exception as error:  # one bad job must not stop the timetable: it is tried again later
+                log.exception("a scheduled job failed", extra={"job": job.job, "rule": job.rule_id})
+                self.record_error(error)
+                await alerts.record_failed_run(connection, job.id, str(error), retry_at=now + RETRY_FAILED_RUN)
+        self.runs += 1
+        if waiting:
+            await self._enqueue(waiting)
+        return True
+
+    async def _run(self, connection: asyncpg.Connection, job: DueJob, now: datetime) -> tuple[list[int], datetime | None]:
+        if job.job == ADMIN_CHECKS:
+            return await self._admin_checks(connection, now), now + ADMIN_EVERY
+        rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
+        if rule is None or not rule.body.enabled:
+            return [], None
+        tz = ZoneInfo(await alerts.project_timezone(connection, rule.project_id))
+        waiting = []
+        for tell in await run_rule(connection, rule, now, tz):
+            waiting += await self._address(connection, tell)
+        log.info("scheduled rule ran", extra={"rule": rule.id, "kind": rule.kind, "notifications": len(waiting)})
+        return waiting, next_run(rule.body.settings, now, tz)
+
+    async def _address(self, connection: asyncpg.Connection, tell: Tell) -> list[int]:
+        return await address(
+            connection,
+            self._addressing,
+            tell.message,
+            user_ids=tell.user_ids,
+            channels=tell.channels,
+            only_linked=tell.only_linked,
+        )
+
+    async def _admin_checks(self, connection: asyncpg.Connection, now: datetime) -> list[int]:
+        usage = await asyncio.to_thread(shutil.disk_usage, self._disk_path)
+        problems = admin_problems(
+            disk_used_pct=100.0 * usage.used / usage.total if usage.total else 0.0,
+            actors=self._actor_snapshots(now),
+            open_dead_letters=await summaries.open_dead_letters(connection),
+        )
+        new = await fired(connection, "admin:", problems)
+        if not new:
+            return []
+        message = Message(
+            key=f"admin:{','.join(new)}:{now:%Y-%m-%dT%H:%M}",
+            kind="status",
+            subject="Addax needs an administrator",
+            payload={"title": "Addax needs an administrator", "project": None, "rule": None,
+                     "lines": list(new.values()), "cleared": False},
+        )
+        admins = await notifications.server_admins(connection)
+        return await self._address(connection, Tell(message, tuple(admins), ("email", "telegram"), only_linked=True))
+
+    def _actor_snapshots(self, now: datetime) -> dict[str, ActorSnapshot]:
+        """Each actor now, with its restarts over the last hour (from the samples this actor keeps)."""
+        health = self._actor_health()
+        counts = {actor.name: actor.restarts for actor in health}
+        self._restarts.append((now, counts))
+        while self._restarts and now - self._restarts[0][0] > timedelta(hours=1):
+            self._restarts.popleft()
+        hour_ago = self._restarts[0][1]
+        return {
+            actor.name: ActorSnapshot(alive=actor.alive, restarts_last_hour=actor.restarts - hour_ago.get(actor.name, 0))
+            for actor in health
+        }

@@ -1,0 +1,184 @@
+"""``/api/alert-rules``, ``/api/me/telegram`` and ``/api/notifications``: a user's rules, channels and log.
+
+Users make and change their own rules; project admins also see the rules of their projects (not a user's
+private theft watch). A reminder is for the team, so only a project admin sets one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond
+from addax.api.context import SERVICES
+from addax.api.errors import json_error
+from addax.domain.alerts import RuleBody, RuleError, parse_rule, rule_json
+from addax.domain.delivery import next_run
+from addax.domain.secrets import token_digest
+from addax.store import accounts, alerts, audit, notifications, telegram
+from addax.store.alerts import StoredRule
+
+routes = web.RouteTableDef()
+
+LINK_VALID_FOR = timedelta(hours=24)
+
+
+def _shown(rule: StoredRule) -> dict[str, Any]:
+    return {"id": rule.id, "project": rule.project, "owner": rule.owner, **rule_json(rule.body)}
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise json_error(400, "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise json_error(400, "the body must be a JSON object")
+    return body
+
+
+def _parsed(body: dict[str, Any], current: RuleBody | None = None) -> RuleBody:
+    try:
+        return parse_rule(body, current=current)
+    except RuleError as error:
+        raise json_error(400, str(error), field=error.field) from None
+
+
+async def _next_run(request: web.Request, project_id: int, body: RuleBody) -> datetime | None:
+    if not body.enabled:
+        return None
+    tz = ZoneInfo(await alerts.project_timezone(request.app[SERVICES].pool, project_id))
+    return next_run(body.settings, datetime.now(UTC), tz, first=True)
+
+
+@routes.get("/api/alert-rules")
+async def list_rules(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool
+    user = await require_user(request)
+    roles = await accounts.project_roles(pool, user)
+    only = int_param(request, "project")
+    administered = [project for project, role in roles.items() if role in ADMIN_ROLES]
+    found = await alerts.rules_for(pool, user_id=user.id, administered=administered)
+    return respond({"rules": [_shown(rule) for rule in found if only is None or rule.project_id == only]})
+
+
+@routes.post("/api/alert-rules")
+async def add_rule(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool
+    user = await require_user(request)
+    body = await _body(request)
+    project_id = await _project_of(request, body.get("project"))
+    rule = _parsed(body)
+    roles = await accounts.project_roles(pool, user)
+    if project_id not in roles:
+        raise json_error(403, f"no access to project {body.get('project')}", field="project")
+    if rule.kind == "reminder" and roles[project_id] not in ADMIN_ROLES:
+        raise json_error(403, "only a project admin sets reminders for the team", field="kind")
+    rule_id = await alerts.add_rule(
+        pool, user_id=user.id, project_id=project_id, body=rule, next_run_at=await _next_run(request, project_id, rule)
+    )
+    await audit.record(pool, actor=user.email, action="alert_rule.add", target=f"alert_rule:{rule_id}", kind=rule.kind)
+    stored = await alerts.rule(pool, rule_id)
+    assert stored is not None
+    return respond(_shown(stored), status=201)
+
+
+async def _project_of(request: web.Request, named: Any) -> int:
+    """The project of a body's ``project``: a name or an id."""
+    if named is None or named == "":
+        raise json_error(400, "project: required (the project's name or id)", field="project")
+    pool = request.app[SERVICES].pool
+    if isinstance(named, int) and not isinstance(named, bool):
+        exists = await pool.fetchval("SELECT id FROM projects WHERE id = $1", named)
+    elif isinstance(named, str):
+        exists = await pool.fetchval("SELECT id FROM projects WHERE name = $1", named)
+    else:
+        raise json_error(400, "project: expected a name or an id", field="project")
+    if exists is None:
+        raise json_error(400, f"project: no project {named!r}", field="project")
+    return int(exists)
+
+
+async def _own_rule(request: web.Request) -> tuple[StoredRule, accounts.User]:
+    user = await require_user(request)
+    rule = await alerts.rule(request.app[SERVICES].pool, path_id(request))
+    if rule is None or rule.user_id != user.id:
+        raise json_error(404, "no such rule of yours")
+    return rule, user
+
+
+@routes.patch("/api/alert-rules/{id}")
+async def change_rule(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool
+    rule, user = await _own_rule(request)
+    body = await _body(request)
+    if "project" in body and body["project"] not in (rule.project, rule.project_id):
+        raise json_error(400, "project: a rule stays in its project; make a new one", field="project")
+    changed = _parsed(body, current=rule.body)
+    await alerts.update_rule(pool, rule.id, changed, next_run_at=await _next_run(request, rule.project_id, changed))
+    await audit.record(pool, actor=user.email, action="alert_rule.change", target=f"alert_rule:{rule.id}")
+    stored = await alerts.rule(pool, rule.id)
+    assert stored is not None
+    return respond(_shown(stored))
+
+
+@routes.delete("/api/alert-rules/{id}")
+async def delete_rule(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool
+    rule, user = await _own_rule(request)
+    await alerts.delete_rule(pool, rule.id)
+    await audit.record(pool, actor=user.email, action="alert_rule.delete", target=f"alert_rule:{rule.id}")
+    return web.Response(status=204)
+
+
+@routes.get("/api/me/telegram")
+async def my_telegram(request: web.Request) -> web.Response:
+    """Whether my chat is linked, and a fresh one-time deep link to link one (valid 24 h)."""
+    services = request.app[SERVICES]
+    user = await require_user(request)
+    if services.telegram_username is None:
+        raise json_error(409, "Telegram is not set up on this server (telegram.bot_token)")
+    try:
+        username = await services.telegram_username()
+    except Exception as error:  # the bot API is down or the token is wrong: say so, not 500
+        raise json_error(503, f"Telegram is not reachable: {error}") from None
+    token = secrets.token_urlsafe(24)
+    await telegram.add_link_token(services.pool, user.id, token_digest(token), valid_for=LINK_VALID_FOR)
+    linked = await telegram.link_of(services.pool, user.id)
+    return respond(
+        {
+            "linked": linked is not None,
+            "chat_username": linked.username if linked else None,
+            "bot": username,
+            "link": f"https://t.me/{username}?start={token}",
+            "expires_at": datetime.now(UTC) + LINK_VALID_FOR,
+        }
+    )
+
+
+@routes.delete("/api/me/telegram")
+async def unlink_my_telegram(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    await telegram.unlink_user(request.app[SERVICES].pool, user.id, by=user.email)
+    return web.Response(status=204)
+
+
+@routes.get("/api/notifications")
+async def my_notifications(request: web.Request) -> web.Response:
+    """Mine, newest first (``?all=1``: everyone's, for a server admin); ``?before=<id>`` pages on."""
+    user = await require_user(request)
+    everyone = request.query.get("all") in {"1", "true"}
+    if everyone and not user.is_server_admin:
+        raise json_error(403, "only a server admin may read everyone's notifications")
+    limit = int_param(request, "limit", default=100) or 100
+    found = await notifications.listing(
+        request.app[SERVICES].pool,
+        user_id=None if everyone else user.id,
+        before=int_param(request, "before"),
+        limit=min(max(limit, 1), 500),
+    )
+    return respond({"notifications": found, "next_before": found[-1]["id"] if len(found) == limit else None})

@@ -1,0 +1,195 @@
+"""``/api/alert-rules``, ``/api/notifications`` and ``/api/me/telegram`` over a real database: who may make,
+see and change which rule, and a 400 that names the field of a bad body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from addax.domain.secrets import hash_password, new_token, token_digest
+from addax.store import accounts
+from tests.api.conftest import Backend
+
+PEOPLE_AT_THE_GATE = {
+    "name": "people at the gate",
+    "labels": ["person"],
+    "species": [],
+    "min_score": 0.5,
+    "sites": [],
+    "channels": ["email", "telegram"],
+}
+
+
+async def login_as(backend: Backend, email: str, *, role: accounts.Role, project: str | None) -> dict[str, str]:
+    user_id = await accounts.add_user(backend.pool, email, hash_password("pw"), role=role, project=project, by="t")
+    token = new_token()
+    await accounts.issue_api_token(backend.pool, user_id, token_digest(token), ttl=timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def team(backend: Backend, unique: str) -> dict[str, dict[str, str]]:
+    """A project 'wolves-<unique>' with an admin and two viewers, and another project with its own viewer."""
+    project = f"wolves-{unique}"
+    await accounts.add_project(backend.pool, project, by="t")
+    await accounts.add_project(backend.pool, f"other-{unique}", by="t")
+    return {
+        "admin": await login_as(backend, f"admin-{unique}@x.org", role=accounts.Role.PROJECT_ADMIN, project=project),
+        "ranger": await login_as(backend, f"ranger-{unique}@x.org", role=accounts.Role.VIEWER, project=project),
+        "guide": await login_as(backend, f"guide-{unique}@x.org", role=accounts.Role.VIEWER, project=project),
+        "stranger": await login_as(
+            backend, f"stranger-{unique}@x.org", role=accounts.Role.VIEWER, project=f"other-{unique}"
+        ),
+    }
+
+
+async def test_a_user_makes_reads_changes_and_deletes_a_rule_of_the_contract_shape(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    made = await api.post("/api/alert-rules", json={"project": f"wolves-{unique}", **PEOPLE_AT_THE_GATE},
+                          headers=team["ranger"])
+    assert made.status == 201, await made.text()
+    rule = await made.json()
+    assert {key: rule[key] for key in PEOPLE_AT_THE_GATE} == PEOPLE_AT_THE_GATE
+    assert (rule["project"], rule["kind"], rule["enabled"]) == (f"wolves-{unique}", "detection", True)
+
+    listed = await (await api.get("/api/alert-rules", headers=team["ranger"])).json()
+    assert [found["id"] for found in listed["rules"]] == [rule["id"]]
+
+    changed = await api.patch(f"/api/alert-rules/{rule['id']}", json={"min_score": 0.8, "hours": [20, 6]},
+                              headers=team["ranger"])
+    assert changed.status == 200, await changed.text()
+    after = await changed.json()
+    assert (after["min_score"], after["hours"], after["labels"]) == (0.8, [20, 6], ["person"])
+
+    gone = await api.delete(f"/api/alert-rules/{rule['id']}", headers=team["ranger"])
+    assert gone.status == 204
+    assert (await (await api.get("/api/alert-rules", headers=team["ranger"])).json())["rules"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"min_score": 1.5}, "min_score"),
+        ({"labels": ["unicorn"]}, "labels"),
+        ({"channels": []}, "channels"),
+        ({"channels": ["email", "pigeon"]}, "channels[1]"),
+        ({"name": ""}, "name"),
+        ({"hours": [25, 3]}, "hours"),
+        ({"zones": [{"camera": 1, "polygon": [[0, 0], [1, 1]]}]}, "zones[0].polygon"),
+        ({"kind": "horoscope"}, "kind"),
+        ({"min_score": True}, "min_score"),
+        ({"wings": 2}, "wings"),
+    ],
+)
+async def test_a_bad_rule_body_gets_a_400_naming_the_field(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str, change: dict, field: str
+) -> None:
+    api: TestClient = await make_api()
+    response = await api.post(
+        "/api/alert-rules", json={"project": f"wolves-{unique}", **PEOPLE_AT_THE_GATE, **change}, headers=team["ranger"]
+    )
+    assert response.status == 400
+    body = await response.json()
+    assert body["field"] == field and body["error"].startswith(field), body
+
+
+async def test_not_json_and_unknown_projects_are_400s(make_api: Callable, team: dict[str, dict[str, str]]) -> None:
+    api: TestClient = await make_api()
+    response = await api.post("/api/alert-rules", data=b"{not json", headers=team["ranger"])
+    assert response.status == 400
+    response = await api.post("/api/alert-rules", json={"project": "nowhere", **PEOPLE_AT_THE_GATE},
+                              headers=team["ranger"])
+    assert response.status == 400 and (await response.json())["field"] == "project"
+
+
+async def test_rules_stay_inside_their_owner_and_project(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    project = f"wolves-{unique}"
+    ranger_rule = await (
+        await api.post("/api/alert-rules", json={"project": project, **PEOPLE_AT_THE_GATE}, headers=team["ranger"])
+    ).json()
+    theft = await api.post(
+        "/api/alert-rules",
+        json={"project": project, "name": "my cameras", "kind": "theft_watch", "sensitivity": "high"},
+        headers=team["ranger"],
+    )
+    assert theft.status == 201, await theft.text()
+
+    # Another project's user may not write into this project, nor see or touch its rules.
+    intruder = await api.post("/api/alert-rules", json={"project": project, **PEOPLE_AT_THE_GATE},
+                              headers=team["stranger"])
+    assert intruder.status == 403
+    assert (await (await api.get("/api/alert-rules", headers=team["stranger"])).json())["rules"] == []
+    for method in ("patch", "delete"):
+        response = await getattr(api, method)(
+            f"/api/alert-rules/{ranger_rule['id']}", json={"min_score": 0.1}, headers=team["stranger"]
+        )
+        assert response.status == 404
+    # A colleague of the same project cannot change it either.
+    response = await api.patch(f"/api/alert-rules/{ranger_rule['id']}", json={"min_score": 0.1},
+                               headers=team["guide"])
+    assert response.status == 404
+
+    # The project admin sees the project's rules, but not a user's private theft watch.
+    seen = await (await api.get("/api/alert-rules", headers=team["admin"])).json()
+    assert [(rule["id"], rule["kind"]) for rule in seen["rules"]] == [(ranger_rule["id"], "detection")]
+    assert seen["rules"][0]["owner"] == f"ranger-{unique}@x.org"
+    # And a rule cannot move to another project.
+    moved = await api.patch(f"/api/alert-rules/{ranger_rule['id']}", json={"project": f"other-{unique}"},
+                            headers=team["ranger"])
+    assert moved.status == 400
+
+
+async def test_only_a_project_admin_sets_a_reminder_for_the_team(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    reminder = {"project": f"wolves-{unique}", "name": "batteries", "kind": "reminder", "on": "2026-12-24",
+                "message": "swap batteries at North gate"}
+    assert (await api.post("/api/alert-rules", json=reminder, headers=team["ranger"])).status == 403
+    made = await api.post("/api/alert-rules", json=reminder, headers=team["admin"])
+    assert made.status == 201, await made.text()
+    assert (await made.json())["on"] == "2026-12-24"
+
+
+async def test_the_notification_log_is_mine_unless_a_server_admin_asks_for_all(
+    make_api: Callable, backend: Backend, team: dict[str, dict[str, str]], bearer: dict[str, str], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    ranger = await accounts.find_user(backend.pool, f"ranger-{unique}@x.org")
+    guide = await accounts.find_user(backend.pool, f"guide-{unique}@x.org")
+    assert ranger is not None and guide is not None
+    for user, number in ((ranger, 1), (ranger, 2), (guide, 3)):
+        await backend.pool.execute(
+            """INSERT INTO notifications (delivery_key, user_id, channel, recipient, kind, subject, payload, status)
+               VALUES ($1, $2, 'email', $3, 'status', $4, '{}', 'sent')""",
+            f"test:{unique}:{number}",
+            user.id,
+            user.email,
+            f"message {number}",
+        )
+    mine = await (await api.get("/api/notifications", headers=team["ranger"])).json()
+    assert [row["subject"] for row in mine["notifications"]] == ["message 2", "message 1"], "newest first"
+    paged = await (await api.get("/api/notifications?limit=1", headers=team["ranger"])).json()
+    assert [row["subject"] for row in paged["notifications"]] == ["message 2"]
+    rest = await (
+        await api.get(f"/api/notifications?limit=1&before={paged['next_before']}", headers=team["ranger"])
+    ).json()
+    assert [row["subject"] for row in rest["notifications"]] == ["message 1"]
+    assert (await api.get("/api/notifications?all=1", headers=team["ranger"])).status == 403
+    everyone = await (await api.get("/api/notifications?all=1", headers=bearer)).json()
+    assert {"message 1", "message 2", "message 3"} <= {row["subject"] for row in everyone["notifications"]}
+
+
+async def test_telegram_link_without_a_bot_is_a_clear_409(make_api: Callable, team: dict[str, dict[str, str]]) -> None:
+    api: TestClient = await make_api()
+    response = await api.get("/api/me/telegram", headers=team["ranger"])
+    assert response.status == 409
+    assert "telegram.bot_token" in (await response.json())["error"]
