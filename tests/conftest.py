@@ -24,6 +24,8 @@ from addax.embedded.redis import EmbeddedRedis
 from addax.runtime import Supervisor
 from addax.store.database import create_pool
 from addax.store.migrations import migrate
+from tests.mail_server import MailServer, MailServers, Mode
+from tests.telegram_standin import TelegramStandIn
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
@@ -128,3 +130,43 @@ def free_port() -> int:
 def clean_env() -> dict[str, str]:
     """The environment for `addax` subprocesses, without ADDAX_* settings of the developer's shell."""
     return {k: v for k, v in os.environ.items() if not k.startswith("ADDAX_")}
+
+
+@pytest.fixture(scope="session")
+async def mail_servers(session_dir: Path) -> AsyncIterator[MailServers]:
+    servers = MailServers(session_dir / "mail")
+    yield servers
+    await servers.stop()
+
+
+@pytest.fixture
+async def mail_server(mail_servers: MailServers) -> MailServer:
+    """A plain SMTP server that requires AUTH (``server.settings()`` logs in); no mails yet."""
+    return await mail_servers.get(Mode.PLAIN)
+
+
+@pytest.fixture
+async def tls_mail_server(mail_servers: MailServers) -> MailServer:
+    """SMTP with required STARTTLS and AUTH, a self-signed certificate (``server.ca_file``); no mails yet."""
+    return await mail_servers.get(Mode.STARTTLS)
+
+
+@pytest.fixture
+async def implicit_tls_mail_server(mail_servers: MailServers) -> MailServer:
+    """SMTP over implicit TLS (port-465 style) with AUTH and a self-signed certificate; no mails yet."""
+    return await mail_servers.get(Mode.TLS)
+
+
+@pytest.fixture(scope="session")
+async def telegram_api_session() -> AsyncIterator[TelegramStandIn]:
+    standin = TelegramStandIn()
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+def telegram_api(telegram_api_session: TelegramStandIn) -> TelegramStandIn:
+    """The Telegram Bot API stand-in (``standin.settings()`` reaches it), with no calls or updates yet."""
+    telegram_api_session.reset()
+    return telegram_api_session
