@@ -11,8 +11,20 @@ RED_FOX = ("Vulpes vulpes", "red fox")
 
 
 def test_lineage_of_a_species() -> None:
-    assert lineage("Capreolus capreolus") == ("Capreolus capreolus", "Capreolus", "Cervidae", "Artiodactyla", "Mammalia")
-    assert lineage("Meleagris gallopavo") == ("Meleagris gallopavo", "Meleagris", "Meleagrididae", "Galliformes", "Aves")
+    assert lineage("Capreolus capreolus") == (
+        "Capreolus capreolus",
+        "Capreolus",
+        "Cervidae",
+        "Artiodactyla",
+        "Mammalia",
+    )
+    assert lineage("Meleagris gallopavo") == (
+        "Meleagris gallopavo",
+        "Meleagris",
+        "Meleagrididae",
+        "Galliformes",
+        "Aves",
+    )
 
 
 def test_lineage_of_higher_ranks() -> None:
