@@ -265,7 +265,7 @@ def health_problems(rule: CameraHealthRule, state: CameraState, now: datetime) -
 
 
 def _silence(state: CameraState, now: datetime, factor: float) -> str | None:
-    """ "silent for …" when the camera has been quiet longer than ``factor`` × its usual gap (never seen: None)."""
+    """A "silent for …" sentence when the camera was quiet longer than ``factor`` × its usual gap (never seen: None)."""
     if state.last_seen_at is None or state.usual_gap is None:
         return None
     quiet = now - state.last_seen_at
