@@ -27,6 +27,7 @@ DESCRIPTIONS = {
     404: "Not Found",
     409: "Conflict: can't use getUpdates method while webhook is active",
     500: "Internal Server Error",
+    502: "Bad Gateway",
 }
 
 MAX_UPLOAD = 50 * 2**20  # Telegram takes photos up to 10 MB, other files up to 50 MB

@@ -54,9 +54,13 @@ def request(addax: AddaxProcess, path: str, *, body: bytes, headers: dict[str, s
 def upload(addax: AddaxProcess, token: str, name: str, data: bytes) -> None:
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request(
         addax,
         "/api/v1/upload",

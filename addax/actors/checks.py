@@ -61,9 +61,7 @@ async def run_rule(connection: asyncpg.Connection, rule: StoredRule, now: dateti
     return []
 
 
-async def fired(
-    connection: asyncpg.Connection, prefix: str, problems: Mapping[str, str]
-) -> dict[str, str]:
+async def fired(connection: asyncpg.Connection, prefix: str, problems: Mapping[str, str]) -> dict[str, str]:
     """Record the problems seen now under ``prefix``; the ones that are new (to alert about)."""
     before = await alerts.firing(connection, prefix)
     change = transition(frozenset(before), problems)
@@ -115,9 +113,10 @@ async def _project(
 ) -> list[Tell]:
     local_midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     today = await summaries.images_per_camera(connection, rule.project_id, local_midnight, now)
-    problems = {f"busy:{camera}:{local_midnight:%Y-%m-%d}": line for camera, line in busy_cameras(
-        today, settings.max_images_per_camera_day
-    ).items()}
+    problems = {
+        f"busy:{camera}:{local_midnight:%Y-%m-%d}": f"{camera}: {line}"
+        for camera, line in busy_cameras(today, settings.max_images_per_camera_day).items()
+    }
     silence = project_silence(await summaries.last_image_at(connection, rule.project_id), now, settings.silent_hours)
     if silence is not None:
         problems["silent"] = silence
@@ -125,7 +124,9 @@ async def _project(
     new = await fired(connection, prefix, problems)
     if not new:
         return []
-    return [_status(rule, f"{prefix}{now:%Y-%m-%dT%H:%M}", f"Project {rule.project} needs attention", list(new.values()))]
+    return [
+        _status(rule, f"{prefix}{now:%Y-%m-%dT%H:%M}", f"Project {rule.project} needs attention", list(new.values()))
+    ]
 
 
 async def _theft_silence(
@@ -155,7 +156,12 @@ async def _reminder(connection: asyncpg.Connection, rule: StoredRule, settings: 
         key=f"rule:{rule.id}:reminder:{settings.on.isoformat()}",
         kind="reminder",
         subject=f"Reminder for {rule.project}: {settings.message[:80]}",
-        payload={"project": rule.project, "message": settings.message, "date": settings.on.isoformat(), "by": rule.owner},
+        payload={
+            "project": rule.project,
+            "message": settings.message,
+            "date": settings.on.isoformat(),
+            "by": rule.owner,
+        },
         rule_id=rule.id,
         project_id=rule.project_id,
     )

@@ -156,8 +156,8 @@ class CourierActor(Actor[None]):
 
     async def on_start(self) -> None:
         self._worker = Worker(
-            functions=[func(self._deliver, name=JOB, max_tries=1000)],  # attempts are counted in PostgreSQL
-            queue_name=self._queue,
+            functions=[func(self._deliver, name=JOB, max_tries=1000)],  # type: ignore[arg-type]  # (a bound method)
+            queue_name=self._queue,  # attempts are counted in PostgreSQL, hence arq's high max_tries
             redis_settings=RedisSettings.from_dsn(self._redis_url),  # its own connection: arq closes it
             handle_signals=False,
             max_jobs=self._concurrency,

@@ -66,9 +66,7 @@ async def address(
     return waiting
 
 
-def _outgoing(
-    addressing: Addressing, message: Message, channel: str, recipient: notifications.Recipient
-) -> Outgoing:
+def _outgoing(addressing: Addressing, message: Message, channel: str, recipient: notifications.Recipient) -> Outgoing:
     address_of = recipient.email if channel == "email" else str(recipient.chat_id or "")
     status, error = "pending", None
     if channel == "email" and not addressing.email_ready:

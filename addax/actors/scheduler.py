@@ -98,7 +98,9 @@ class Scheduler(Actor[None]):
             await self._enqueue(waiting)
         return True
 
-    async def _run(self, connection: asyncpg.Connection, job: DueJob, now: datetime) -> tuple[list[int], datetime | None]:
+    async def _run(
+        self, connection: asyncpg.Connection, job: DueJob, now: datetime
+    ) -> tuple[list[int], datetime | None]:
         if job.job == ADMIN_CHECKS:
             return await self._admin_checks(connection, now), now + ADMIN_EVERY
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
@@ -135,8 +137,13 @@ class Scheduler(Actor[None]):
             key=f"admin:{','.join(new)}:{now:%Y-%m-%dT%H:%M}",
             kind="status",
             subject="Addax needs an administrator",
-            payload={"title": "Addax needs an administrator", "project": None, "rule": None,
-                     "lines": list(new.values()), "cleared": False},
+            payload={
+                "title": "Addax needs an administrator",
+                "project": None,
+                "rule": None,
+                "lines": list(new.values()),
+                "cleared": False,
+            },
         )
         admins = await notifications.server_admins(connection)
         return await self._address(connection, Tell(message, tuple(admins), ("email", "telegram"), only_linked=True))
@@ -150,6 +157,8 @@ class Scheduler(Actor[None]):
             self._restarts.popleft()
         hour_ago = self._restarts[0][1]
         return {
-            actor.name: ActorSnapshot(alive=actor.alive, restarts_last_hour=actor.restarts - hour_ago.get(actor.name, 0))
+            actor.name: ActorSnapshot(
+                alive=actor.alive, restarts_last_hour=actor.restarts - hour_ago.get(actor.name, 0)
+            )
             for actor in health
         }

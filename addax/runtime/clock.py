@@ -60,7 +60,7 @@ class ManualClock:
         await self.set(self._now + by)
 
     async def sleep_until(self, moment: datetime, *, wake: asyncio.Event | None = None) -> None:
-        waits = [asyncio.ensure_future(self._reach(moment))]
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._reach(moment))]
         if wake is not None:
             waits.append(asyncio.ensure_future(wake.wait()))
         try:

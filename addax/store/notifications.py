@@ -237,4 +237,3 @@ async def counted_since(db: asyncpg.Connection | asyncpg.Pool, user_id: int, sin
             until,
         )
     )
-

@@ -96,7 +96,12 @@ class PastEvent:
 
 
 async def site_history(
-    connection: asyncpg.Connection, *, site_id: int | None, camera_id: int | None, since: datetime, before: datetime,
+    connection: asyncpg.Connection,
+    *,
+    site_id: int | None,
+    camera_id: int | None,
+    since: datetime,
+    before: datetime,
     excluding_event: int | None,
 ) -> list[PastEvent]:
     """The events seen at a site (or at the camera, for a photo of no site) in a time window, but one."""

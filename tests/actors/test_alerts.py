@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from addax.alerting import Alerting, start_alerting
-from addax.config import Config, Http, Notifications
+from addax.config import Http, Notifications
 from addax.domain.alerts import RuleBody, parse_rule
 from addax.domain.intake import Origin, Source
 from addax.domain.secrets import hash_password
@@ -56,11 +56,11 @@ class Watch:
         return await self.pool.fetch("SELECT * FROM notifications ORDER BY id")
 
     async def settled(self) -> None:
-        """Every finished photo matched, and every notification out of 'pending'."""
+        """Every photo finished and matched, and every notification out of 'pending'."""
 
         async def quiet() -> bool:
             waiting = await self.pool.fetchval(
-                "SELECT (SELECT count(*) FROM images WHERE alert_pending)"
+                "SELECT (SELECT count(*) FROM images WHERE alert_pending OR stage NOT IN ('done', 'failed'))"
                 " + (SELECT count(*) FROM notifications WHERE status = 'pending')"
             )
             return waiting == 0

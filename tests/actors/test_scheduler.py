@@ -87,9 +87,7 @@ class Timetable:
         await self.clock.set(local.replace(tzinfo=BERLIN).astimezone(UTC))
 
         async def settled() -> bool:
-            due = await self.pool.fetchval(
-                "SELECT count(*) FROM schedules WHERE next_run_at <= $1", self.clock.now()
-            )
+            due = await self.pool.fetchval("SELECT count(*) FROM schedules WHERE next_run_at <= $1", self.clock.now())
             return due == 0
 
         await eventually(settled, timeout=20, what="every due job to run")
@@ -158,7 +156,11 @@ async def timetable(fresh_dsn: str, unique: str) -> AsyncIterator[Timetable]:
         project_id = await accounts.add_project(pool, project, by="test")
         await pool.execute("UPDATE projects SET timezone = 'Europe/Berlin' WHERE id = $1", project_id)
         user_id = await accounts.add_user(
-            pool, f"ranger-{unique}@example.org", hash_password("pw"), role=accounts.Role.VIEWER, project=project,
+            pool,
+            f"ranger-{unique}@example.org",
+            hash_password("pw"),
+            role=accounts.Role.VIEWER,
+            project=project,
             by="test",
         )
         timetable = Timetable(pool, ManualClock(START), supervisor, project_id, project, user_id)
@@ -171,8 +173,9 @@ async def test_a_low_battery_alerts_once_at_the_daily_time_and_again_only_after_
 ) -> None:
     camera = await timetable.camera("cam-north", battery=12)
     await timetable.camera("cam-south", battery=80)
-    await timetable.rule(CameraHealthRule(battery_below_pct=20, sd_above_pct=None, silent=False, at=time(8, 0)),
-                         kind="camera_health")
+    await timetable.rule(
+        CameraHealthRule(battery_below_pct=20, sd_above_pct=None, silent=False, at=time(8, 0)), kind="camera_health"
+    )
     await timetable.start()
     await timetable.until(datetime(2026, 11, 29, 7, 59))
     assert await timetable.notifications() == [], "nothing before the daily time"
@@ -202,25 +205,32 @@ async def test_runs_missed_while_stopped_run_once_and_a_restart_does_not_repeat_
     )
     # Down for three days: the 08:00 runs of the 29th, 30th and 1st were missed.
     await timetable.clock.set(datetime(2026, 12, 1, 12, 0, tzinfo=BERLIN).astimezone(UTC))
-    scheduler = await timetable.start()
+    await timetable.start()
     await timetable.until(datetime(2026, 12, 1, 12, 0))
-    assert scheduler.runs == 1, "three missed runs collapse into one"
     schedule = await timetable.pool.fetchrow("SELECT * FROM schedules WHERE rule_id = $1", rule_id)
+    assert schedule["last_run_at"] == datetime(2026, 12, 1, 12, 0, tzinfo=BERLIN), "the missed runs, once, now"
     assert schedule["next_run_at"] == datetime(2026, 12, 2, 8, 0, tzinfo=BERLIN)
-    assert len(await timetable.notifications()) == 1
+    assert len(await timetable.notifications()) == 1, "three missed runs collapse into one"
 
     await timetable.stop()
-    restarted = await timetable.start()
+    await timetable.start()
     await timetable.until(datetime(2026, 12, 1, 18, 0))
-    assert restarted.runs == 0, "a restart the same day does not run the day's check again"
+    again = await timetable.pool.fetchrow("SELECT * FROM schedules WHERE rule_id = $1", rule_id)
+    assert again["last_run_at"] == schedule["last_run_at"], "a restart the same day does not run the check again"
     await timetable.until(datetime(2026, 12, 2, 8, 0))
-    assert restarted.runs == 1
+    after = await timetable.pool.fetchrow("SELECT * FROM schedules WHERE rule_id = $1", rule_id)
+    assert after["last_run_at"] == datetime(2026, 12, 2, 8, 0, tzinfo=BERLIN), "nor skips the next one"
+    assert after["next_run_at"] == datetime(2026, 12, 3, 8, 0, tzinfo=BERLIN)
 
 
 async def test_a_reminder_reaches_every_member_of_the_project_that_day_once(timetable: Timetable, unique: str) -> None:
     colleague = await accounts.add_user(
-        timetable.pool, f"colleague-{unique}@example.org", hash_password("pw"), role=accounts.Role.VIEWER,
-        project=timetable.project, by="test",
+        timetable.pool,
+        f"colleague-{unique}@example.org",
+        hash_password("pw"),
+        role=accounts.Role.VIEWER,
+        project=timetable.project,
+        by="test",
     )
     rule_id = await timetable.rule(
         ReminderRule(on=date(2026, 12, 3), message="swap batteries at North gate", at=time(9, 0)), kind="reminder"
@@ -274,9 +284,7 @@ async def test_theft_watch_notices_a_camera_silent_against_its_own_rhythm(timeta
 
 async def test_a_weekly_species_report_counts_independent_detections_per_100_trap_days(timetable: Timetable) -> None:
     camera = await timetable.camera("cam-report")
-    await timetable.pool.execute(
-        "INSERT INTO deployments (camera_id, starts_on) VALUES ($1, '2026-11-01')", camera
-    )
+    await timetable.pool.execute("INSERT INTO deployments (camera_id, starts_on) VALUES ($1, '2026-11-01')", camera)
     monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     image_ids = await timetable.photos(camera, [monday, monday + timedelta(minutes=10), monday + timedelta(days=2)])
     await timetable.pool.execute("UPDATE images SET thumbnail_key = 'derived/x.jpg' WHERE id = ANY($1)", image_ids)
@@ -307,8 +315,12 @@ async def test_a_weekly_species_report_counts_independent_detections_per_100_tra
 
 async def test_dead_letters_piling_up_alert_the_server_admins_once(timetable: Timetable, unique: str) -> None:
     admin = await accounts.add_user(
-        timetable.pool, f"root-{unique}@example.org", hash_password("pw"), role=accounts.Role.SERVER_ADMIN,
-        project=None, by="test",
+        timetable.pool,
+        f"root-{unique}@example.org",
+        hash_password("pw"),
+        role=accounts.Role.SERVER_ADMIN,
+        project=None,
+        by="test",
     )
     for _ in range(25):
         await timetable.pool.execute("INSERT INTO dead_letters (stage, error, attempts) VALUES ('detect', 'x', 5)")
