@@ -10,6 +10,8 @@ process polls Telegram, and the admin checks watch the service's own actors).
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,13 +25,14 @@ from addax.actors.courier import QUEUE, Courier, CourierActor, Delivering, enque
 from addax.actors.notifier import Notifier
 from addax.actors.outbox import Addressing
 from addax.actors.scheduler import Scheduler
-from addax.actors.telegram_bot import TelegramBot
-from addax.channels.telegram import TelegramChannel
+from addax.actors.telegram_bot import TelegramBot, Webhook
+from addax.channels.telegram import TelegramChannel, parse_update
 from addax.config import Config
 from addax.runtime import Supervisor
 from addax.runtime.clock import Clock, SystemClock
 from addax.runtime.signal import Signal
 from addax.store.objects import FilesystemObjectStore
+from addax.tls import persistent_secret
 
 log = logging.getLogger("addax.alerts")
 
@@ -38,6 +41,7 @@ log = logging.getLogger("addax.alerts")
 class Alerting:
     enqueue: Callable[[Sequence[int]], Awaitable[None]]
     telegram_username: Callable[[], Awaitable[str]] | None
+    telegram_update: Callable[[str, bytes], Awaitable[bool]] | None
     scheduler: Scheduler | None
 
 
@@ -83,12 +87,13 @@ async def start_alerting(
     )
     await supervisor.start(CourierActor(redis_url=redis_url, courier=courier, queue=queue))
     await supervisor.start(Notifier(pool=pool, wake=done, enqueue=deliveries, addressing=rules, clock=clock))
-    scheduler = None
+    scheduler, bot = None, None
     if service:
         if channel is not None:
-            await supervisor.start(
-                TelegramBot(pool=pool, channel=channel, poll_timeout_s=config.telegram.poll_timeout_s)
+            bot = TelegramBot(
+                pool=pool, channel=channel, poll_timeout_s=config.telegram.poll_timeout_s, webhook=_webhook(config)
             )
+            await supervisor.start(bot)
         scheduler = Scheduler(
             pool=pool,
             clock=clock,
@@ -103,8 +108,29 @@ async def start_alerting(
     return Alerting(
         enqueue=deliveries,
         telegram_username=channel.username if channel is not None else None,
+        telegram_update=partial(webhook_update, bot) if bot is not None and bot.webhook is not None else None,
         scheduler=scheduler,
     )
+
+
+def _webhook(config: Config) -> Webhook | None:
+    if not config.telegram.webhook:
+        return None
+    secret = persistent_secret(config.data_path / "telegram-webhook-secret")
+    return Webhook(url=config.http.public_url.rstrip("/") + "/api/telegram/webhook", secret=secret)
+
+
+async def webhook_update(bot: TelegramBot, secret: str, body: bytes) -> bool:
+    """An update posted to the webhook: handled when its secret header is the one Telegram was given."""
+    assert bot.webhook is not None
+    if not hmac.compare_digest(secret.encode(), bot.webhook.secret.encode()):
+        return False
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    await bot.answer(parse_update(data))
+    return True
 
 
 def _watched_disk(config: Config) -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -44,7 +43,7 @@ from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
 from addax.store.receiving import Receiver
 from addax.store.spool import Spool
-from addax.tls import server_context, write_private
+from addax.tls import persistent_secret, server_context
 from addax.ui import UiServices, build_ui
 
 log = logging.getLogger("addax")
@@ -171,6 +170,7 @@ async def start_web(
         detect_queue_limit=config.models.detect_queue_limit,
         telegram_username=alerting.telegram_username,
         enqueue_deliveries=alerting.enqueue,
+        telegram_update=alerting.telegram_update,
     )
     https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(
@@ -194,7 +194,7 @@ async def start_web(
             logins=logins,
             health=supervisor.health,
             storage_dir=config.data_path / "ui",
-            storage_secret=config.ui.storage_secret or _persistent_secret(config.data_path / "ui-secret"),
+            storage_secret=config.ui.storage_secret or persistent_secret(config.data_path / "ui-secret"),
             pool=storage.pool,
             instance_name=config.general.instance_name,
         )
@@ -220,12 +220,6 @@ async def ensure_first_admin(pool: asyncpg.Pool) -> None:
         "created the first server admin; this password is shown only once, change it after logging in",
         extra={"email": FIRST_ADMIN_EMAIL, "password": password},
     )
-
-
-def _persistent_secret(path: Path) -> str:
-    if not path.exists():
-        write_private(path, secrets.token_urlsafe(32).encode())
-    return path.read_text().strip()
 
 
 def private_data_dir(path: Path) -> None:

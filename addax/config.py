@@ -286,6 +286,8 @@ def _validate(config: Config) -> None:
         settings = getattr(config, section)
         if bool(settings.cert_file) != bool(settings.key_file):
             raise ConfigError(f"{section}.cert_file and {section}.key_file: set both, or neither")
+    if config.telegram.webhook and not config.http.public_url.startswith("https://"):
+        raise ConfigError("telegram.webhook: Telegram posts only to HTTPS; set http.public_url to https://...")
     for key in AT_LEAST_ONE:
         section, name = key.split(".")
         value = getattr(getattr(config, section), name)

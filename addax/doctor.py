@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import redis.asyncio as aioredis
 
+from addax.channels import email
+from addax.channels.errors import DeliveryFailed
+from addax.channels.telegram import TelegramChannel
 from addax.config import Config
 from addax.embedded.common import EmbeddedServerError, ensure_writable, socket_directory
 from addax.embedded.postgres import PACKAGES, find_binaries
@@ -106,7 +109,19 @@ async def check_ports(config: Config) -> str:
 
 async def check_libraries(_: Config) -> str:
     missing = []
-    for module in ("aiohttp", "asyncpg", "arq", "nicegui", "argon2", "prometheus_client", "numpy", "onnxruntime"):
+    for module in (
+        "aiohttp",
+        "asyncpg",
+        "arq",
+        "nicegui",
+        "argon2",
+        "prometheus_client",
+        "numpy",
+        "onnxruntime",
+        "aiosmtplib",
+        "aiogram",
+        "jinja2",
+    ):
         try:
             importlib.import_module(module)
         except ImportError:
@@ -134,6 +149,27 @@ async def check_models(config: Config) -> str:
     return "; ".join(said)
 
 
+async def check_email(config: Config) -> str:
+    if not config.smtp.host:
+        raise Notice("no smtp.host: e-mail alerts are not sent (they are logged as failed, with why)")
+    try:
+        return await email.check_server(config.smtp)
+    except DeliveryFailed as error:
+        raise Problem(str(error)) from None
+
+
+async def check_telegram(config: Config) -> str:
+    if not config.telegram.bot_token:
+        raise Notice("no telegram.bot_token: Telegram alerts are off (make a bot with @BotFather)")
+    channel = TelegramChannel(config.telegram)
+    try:
+        return f"bot @{await channel.username()} at {config.telegram.api_base_url}"
+    except DeliveryFailed as error:
+        raise Problem(str(error)) from None
+    finally:
+        await channel.close()
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("python", check_python),
     ("libraries", check_libraries),
@@ -142,6 +178,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("redis", check_redis),
     ("ports", check_ports),
     ("models", check_models),
+    ("e-mail", check_email),
+    ("telegram", check_telegram),
 ]
 
 

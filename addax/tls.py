@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import logging
 import os
+import secrets
 import socket
 import ssl
 from pathlib import Path
@@ -27,6 +28,13 @@ def write_private(path: Path, data: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as secret:
         secret.write(data)
+
+
+def persistent_secret(path: Path) -> str:
+    """A random secret made once and kept in ``path`` (readable by this user only)."""
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32).encode())
+    return path.read_text().strip()
 
 
 def self_signed(cert_file: Path, key_file: Path, *, common_name: str) -> None:

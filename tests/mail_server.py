@@ -12,6 +12,7 @@ import email.policy
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
@@ -38,6 +39,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    at: float = field(default_factory=time.time)  # when the server had the whole mail (for bench/alerts.py)
 
 
 @dataclass

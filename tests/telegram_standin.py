@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +44,7 @@ class Call:
     files: dict[str, bytes]
     content_type: str
     transfer_encoding: str | None
+    at: float = field(default_factory=time.time)  # when the request had arrived whole (for bench/alerts.py)
 
 
 @dataclass(frozen=True)

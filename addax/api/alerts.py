@@ -16,6 +16,7 @@ from aiohttp import web
 from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
+from addax.channels.errors import DeliveryFailed
 from addax.domain.alerts import RuleBody, RuleError, parse_rule, rule_json
 from addax.domain.delivery import next_run
 from addax.domain.secrets import token_digest
@@ -144,7 +145,7 @@ async def my_telegram(request: web.Request) -> web.Response:
         raise json_error(409, "Telegram is not set up on this server (telegram.bot_token)")
     try:
         username = await services.telegram_username()
-    except Exception as error:  # the bot API is down or the token is wrong: say so, not 500
+    except DeliveryFailed as error:  # the bot API is down or the token is wrong: say so, not 500
         raise json_error(503, f"Telegram is not reachable: {error}") from None
     token = secrets.token_urlsafe(24)
     await telegram.add_link_token(services.pool, user.id, token_digest(token), valid_for=LINK_VALID_FOR)
@@ -182,3 +183,19 @@ async def my_notifications(request: web.Request) -> web.Response:
         limit=min(max(limit, 1), 500),
     )
     return respond({"notifications": found, "next_before": found[-1]["id"] if len(found) == limit else None})
+
+
+@routes.post("/api/telegram/webhook")
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Updates that Telegram posts when ``telegram.webhook`` is on; the secret header proves they are its."""
+    handle = request.app[SERVICES].telegram_update
+    if handle is None:
+        raise json_error(404, "no Telegram webhook here")
+    secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    try:
+        accepted = await handle(secret, await request.read())
+    except ValueError as error:
+        raise json_error(400, str(error)) from None
+    if not accepted:
+        raise json_error(403, "wrong or missing X-Telegram-Bot-Api-Secret-Token")
+    return respond({"ok": True})

@@ -33,6 +33,8 @@ class ApiServices:
     detect_queue_limit: int = 32
     #: the bot's username (getMe), for Telegram deep links; None: no bot configured
     telegram_username: Callable[[], Awaitable[str]] | None = None
+    #: hand an update posted to the Telegram webhook to the bot: (secret header, body) -> accepted or not
+    telegram_update: Callable[[str, bytes], Awaitable[bool]] | None = None
     #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
     enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
 

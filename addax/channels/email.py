@@ -107,6 +107,33 @@ async def send_email(settings: Smtp, message: EmailMessage) -> None:
         )
 
 
+async def check_server(settings: Smtp) -> str:
+    """Connect, secure and log in as a delivery would, send nothing (for ``addax doctor``); what was done."""
+    if not settings.host:
+        raise DeliveryFailed("smtp.host is not set", permanent=True)
+    if not settings.from_address:
+        raise DeliveryFailed("smtp.from_address is not set", permanent=True)
+    server = f"{settings.host}:{settings.port}"
+    client = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        use_tls=settings.tls,
+        start_tls=settings.starttls and not settings.tls,
+        tls_context=_tls_context(settings) if settings.tls or settings.starttls else None,
+        timeout=settings.timeout_s,
+    )
+    try:
+        async with client:
+            if settings.username:
+                await client.login(settings.username, settings.password)
+    except aiosmtplib.SMTPAuthenticationError as error:
+        raise DeliveryFailed(f"{server} refused the login of {settings.username!r}: {error.code}") from None
+    except (aiosmtplib.SMTPException, OSError) as error:
+        raise DeliveryFailed(f"cannot reach {server}: {_one_line(str(error))}") from None
+    secured = "implicit TLS" if settings.tls else "STARTTLS" if settings.starttls else "no TLS"
+    return f"{server}, {secured}, " + (f"logged in as {settings.username}" if settings.username else "no login")
+
+
 def _tls_context(settings: Smtp) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=settings.ca_file or None)

@@ -25,6 +25,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, Update
 from aiogram.utils.token import TokenValidationError
+from pydantic import ValidationError
 
 from addax.channels.errors import DeliveryFailed
 from addax.config import Telegram
@@ -137,6 +138,14 @@ class TelegramChannel:
         line = " ".join(text.split())
         token = self._settings.bot_token
         return line.replace(token, "<token>") if token else line
+
+
+def parse_update(data: Any) -> Incoming:
+    """An update as Telegram posts it to a webhook (JSON already decoded); ValueError when it is not one."""
+    try:
+        return _incoming(Update.model_validate(data))
+    except ValidationError as error:
+        raise ValueError(f"not a Telegram update: {error.error_count()} problem(s)") from None
 
 
 def _incoming(update: Update) -> Incoming:

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from addax.actors.telegram_bot import LINKED, TelegramBot, Webhook
+from addax.alerting import webhook_update
+from addax.channels.telegram import TelegramChannel
 from addax.domain.secrets import hash_password, new_token, token_digest
-from addax.store import accounts
+from addax.store import accounts, telegram
 from tests.api.conftest import Backend
+from tests.telegram_standin import TelegramStandIn
 
 PEOPLE_AT_THE_GATE = {
     "name": "people at the gate",
@@ -202,3 +207,87 @@ async def test_telegram_link_without_a_bot_is_a_clear_409(make_api: Callable, te
     response = await api.get("/api/me/telegram", headers=team["ranger"])
     assert response.status == 409
     assert "telegram.bot_token" in (await response.json())["error"]
+
+
+async def test_telegram_deep_link_is_one_time_and_shows_when_linked(
+    make_api: Callable, backend: Backend, team: dict[str, dict[str, str]], telegram_api: TelegramStandIn, unique: str
+) -> None:
+    channel = TelegramChannel(telegram_api.settings())
+    try:
+        api: TestClient = await make_api(telegram_username=channel.username)
+        first = await (await api.get("/api/me/telegram", headers=team["ranger"])).json()
+        assert first["linked"] is False and first["bot"] == telegram_api.username
+        link = first["link"]
+        assert link.startswith(f"https://t.me/{telegram_api.username}?start=")
+        token = link.split("start=", 1)[1]
+        assert 20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum(), "fits Telegram's start"
+        second = await (await api.get("/api/me/telegram", headers=team["ranger"])).json()
+        assert second["link"] != link, "a fresh token each time"
+
+        email = await telegram.link(backend.pool, token_digest(token), chat_id=99, username="ranger")
+        assert email == f"ranger-{unique}@x.org"
+        assert await telegram.link(backend.pool, token_digest(token), chat_id=98, username="x") is None, "one-time"
+        linked = await (await api.get("/api/me/telegram", headers=team["ranger"])).json()
+        assert (linked["linked"], linked["chat_username"]) == (True, "ranger")
+
+        assert (await api.delete("/api/me/telegram", headers=team["ranger"])).status == 204
+        assert (await (await api.get("/api/me/telegram", headers=team["ranger"])).json())["linked"] is False
+    finally:
+        await channel.close()
+
+
+async def test_telegram_unreachable_is_a_503_not_a_traceback(
+    make_api: Callable, team: dict[str, dict[str, str]], telegram_api: TelegramStandIn
+) -> None:
+    channel = TelegramChannel(telegram_api.settings(bot_token="123:wrong"))
+    try:
+        api: TestClient = await make_api(telegram_username=channel.username)
+        response = await api.get("/api/me/telegram", headers=team["ranger"])
+        assert response.status == 503
+        body = await response.json()
+        assert "telegram.bot_token" in body["error"] and "123:wrong" not in body["error"]
+    finally:
+        await channel.close()
+
+
+async def test_with_a_webhook_telegram_posts_updates_that_link_a_chat(
+    make_api: Callable, backend: Backend, telegram_api: TelegramStandIn, unique: str
+) -> None:
+    channel = TelegramChannel(telegram_api.settings())
+    hook = Webhook(url="https://addax.example.org/api/telegram/webhook", secret="s3cret-value")
+    bot = TelegramBot(pool=backend.pool, channel=channel, poll_timeout_s=1, webhook=hook)
+    await backend.supervisor.start(bot)
+    (registered,) = await telegram_api.wait_for_calls("setWebhook", 1)
+    assert (registered.params["url"], registered.params["secret_token"]) == (hook.url, hook.secret)
+    assert telegram_api.calls_of("getUpdates") == [], "no polling while a webhook is set"
+
+    user_id = await accounts.add_user(
+        backend.pool, f"hook-{unique}@x.org", hash_password("pw"), role=accounts.Role.SERVER_ADMIN, project=None, by="t"
+    )
+    await telegram.add_link_token(backend.pool, user_id, token_digest("via-hook"), valid_for=timedelta(hours=1))
+    api: TestClient = await make_api(telegram_update=partial(webhook_update, bot))
+    update = {
+        "update_id": 7,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": 31337, "type": "private"},
+            "from": {"id": 31337, "is_bot": False, "first_name": "R", "username": "warden"},
+            "text": "/start via-hook",
+        },
+    }
+    forged = await api.post("/api/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"})
+    assert forged.status == 403
+    assert await telegram.link_of(backend.pool, user_id) is None
+    garbage = await api.post(
+        "/api/telegram/webhook", data=b"[1, 2", headers={"X-Telegram-Bot-Api-Secret-Token": hook.secret}
+    )
+    assert garbage.status == 400
+    posted = await api.post(
+        "/api/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": hook.secret}
+    )
+    assert posted.status == 200
+    link = await telegram.link_of(backend.pool, user_id)
+    assert link is not None and (link.chat_id, link.username) == (31337, "warden")
+    (answer,) = await telegram_api.wait_for_calls("sendMessage", 1)
+    assert answer.params["text"] == LINKED.format(email=f"hook-{unique}@x.org")
