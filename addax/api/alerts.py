@@ -17,7 +17,7 @@ from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, resp
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.channels.errors import DeliveryFailed
-from addax.domain.alerts import RuleBody, RuleError, parse_rule, rule_json
+from addax.domain.alerts import DetectionRule, RuleBody, RuleError, parse_rule, rule_json
 from addax.domain.delivery import next_run
 from addax.domain.secrets import token_digest
 from addax.store import accounts, alerts, audit, notifications, telegram
@@ -47,6 +47,23 @@ def _parsed(body: dict[str, Any], current: RuleBody | None = None) -> RuleBody:
         return parse_rule(body, current=current)
     except RuleError as error:
         raise json_error(400, str(error), field=error.field) from None
+
+
+async def _check_references(request: web.Request, project_id: int, body: RuleBody) -> None:
+    """Sites and zone cameras of a detection rule must be the project's own (400 naming the one that is not)."""
+    settings = body.settings
+    if not isinstance(settings, DetectionRule):
+        return
+    pool = request.app[SERVICES].pool
+    sites = set(await alerts.ids_in_project(pool, "sites", project_id, sorted(settings.sites)))
+    if foreign := sorted(settings.sites - sites):
+        raise json_error(400, f"sites: no site {foreign[0]} in this project", field="sites")
+    cameras = {zone.camera_id for zone in settings.zones}
+    known = set(await alerts.ids_in_project(pool, "cameras", project_id, sorted(cameras)))
+    for index, zone in enumerate(settings.zones):
+        if zone.camera_id not in known:
+            field = f"zones[{index}].camera"
+            raise json_error(400, f"{field}: no camera {zone.camera_id} in this project", field=field)
 
 
 async def _next_run(request: web.Request, project_id: int, body: RuleBody) -> datetime | None:
@@ -79,6 +96,7 @@ async def add_rule(request: web.Request) -> web.Response:
         raise json_error(403, f"no access to project {body.get('project')}", field="project")
     if rule.kind == "reminder" and roles[project_id] not in ADMIN_ROLES:
         raise json_error(403, "only a project admin sets reminders for the team", field="kind")
+    await _check_references(request, project_id, rule)
     rule_id = await alerts.add_rule(
         pool, user_id=user.id, project_id=project_id, body=rule, next_run_at=await _next_run(request, project_id, rule)
     )
@@ -120,6 +138,7 @@ async def change_rule(request: web.Request) -> web.Response:
     if "project" in body and body["project"] not in (rule.project, rule.project_id):
         raise json_error(400, "project: a rule stays in its project; make a new one", field="project")
     changed = _parsed(body, current=rule.body)
+    await _check_references(request, rule.project_id, changed)
     await alerts.update_rule(pool, rule.id, changed, next_run_at=await _next_run(request, rule.project_id, changed))
     await audit.record(pool, actor=user.email, action="alert_rule.change", target=f"alert_rule:{rule.id}")
     stored = await alerts.rule(pool, rule.id)

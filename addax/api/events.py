@@ -2,7 +2,7 @@
 
 Authenticate with ``?token=<bearer token>`` (browsers cannot set headers on WebSockets) or the
 Authorization header. Each message is ``{"type": ..., "data": {...}}``; events of projects the
-user cannot see are not sent.
+user cannot see are not sent, and ``alert.sent`` only to the user it was sent to (and server admins).
 
 While the socket is open, the token is re-checked every ``session_check_s`` seconds: after a logout, a
 password change or the user being disabled, the server closes it with code 4001 and the reason.
@@ -43,7 +43,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     await socket.prepare(request)
     with services.events.subscribe() as subscription:
         async with asyncio.TaskGroup() as group:
-            sender = group.create_task(_send(socket, subscription, projects, everything=user.is_server_admin))
+            sender = group.create_task(
+                _send(socket, subscription, projects, user_id=user.id, everything=user.is_server_admin)
+            )
             drained = group.create_task(_drain(socket))  # done when the client goes away
             ended = group.create_task(_session_ended(services.pool, digest, every_s=services.session_check_s))
             await asyncio.wait([drained, ended], return_when=asyncio.FIRST_COMPLETED)
@@ -66,12 +68,19 @@ async def _session_ended(pool: asyncpg.Pool, digest: bytes, *, every_s: float) -
 
 
 async def _send(
-    socket: web.WebSocketResponse, subscription: Subscription, projects: set[int], *, everything: bool
+    socket: web.WebSocketResponse, subscription: Subscription, projects: set[int], *, user_id: int, everything: bool
 ) -> None:
     while True:
         event = await subscription.next()
-        if everything or event.data.get("project_id") in projects:
+        if everything or _visible(event.type, event.data, projects, user_id):
             await socket.send_str(json.dumps({"type": event.type, "data": event.data}, default=_default))
+
+
+def _visible(kind: str, data: dict[str, object], projects: set[int], user_id: int) -> bool:
+    """A project's events for its members; an alert for the one it was sent to (a theft watch is private)."""
+    if kind == "alert.sent":
+        return data.get("user_id") == user_id
+    return data.get("project_id") in projects
 
 
 async def _drain(socket: web.WebSocketResponse) -> None:

@@ -139,6 +139,20 @@ async def matched_per_photo(db: asyncpg.Connection, project_id: int) -> list[Sto
     return [_rule(row) for row in rows]
 
 
+_IDS_IN_PROJECT = {
+    "sites": "SELECT id FROM sites WHERE project_id = $1 AND id = ANY($2::bigint[])",
+    "cameras": "SELECT id FROM cameras WHERE project_id = $1 AND id = ANY($2::bigint[])",
+}
+
+
+async def ids_in_project(db: asyncpg.Pool, table: str, project_id: int, ids: list[int]) -> list[int]:
+    """Which of ``ids`` (of sites or cameras) belong to the project."""
+    if not ids:
+        return []
+    rows = await db.fetch(_IDS_IN_PROJECT[table], project_id, ids)
+    return [int(row["id"]) for row in rows]
+
+
 async def project_timezone(db: asyncpg.Pool | asyncpg.Connection, project_id: int) -> str:
     return str(await db.fetchval("SELECT timezone FROM projects WHERE id = $1", project_id) or "UTC")
 

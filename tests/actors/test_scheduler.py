@@ -18,6 +18,7 @@ from addax.actors.outbox import Addressing
 from addax.actors.scheduler import Scheduler
 from addax.domain.alerts import (
     CameraHealthRule,
+    DigestRule,
     ProjectRule,
     ReminderRule,
     RuleBody,
@@ -331,3 +332,41 @@ async def test_dead_letters_piling_up_alert_the_server_admins_once(timetable: Ti
     assert "25" in " ".join(json.loads(sent[0]["payload"])["lines"])
     await timetable.until(datetime(2026, 11, 29, 7, 0))
     assert len([row for row in await timetable.notifications("admin") if row["user_id"] == admin]) == 1
+
+
+async def test_the_daily_digest_sums_up_yesterday_in_the_project_time_zone(timetable: Timetable) -> None:
+    camera = await timetable.camera("cam-digest", battery=10)
+    # Saturday 28 November in Berlin: 00:30 local is 23:30 UTC on the 27th, and counts for the 28th.
+    yesterday = [datetime(2026, 11, 27, 23, 30, tzinfo=UTC), datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
+    too_early = [datetime(2026, 11, 27, 22, 30, tzinfo=UTC)]  # 23:30 on the 27th in Berlin
+    await timetable.photos(camera, yesterday + too_early)
+    for started, label, taxon in (
+        (yesterday[0], "animal", "Capreolus capreolus"),
+        (yesterday[1], "person", None),
+        (too_early[0], "animal", "Sus scrofa"),
+    ):
+        await timetable.pool.execute(
+            """INSERT INTO events (project_id, camera_id, started_at, ended_at, label, taxon, common_name, score)
+               VALUES ($1, $2, $3, $3, $4, $5, $6, 0.9)""",
+            timetable.project_id,
+            camera,
+            started,
+            label,
+            taxon,
+            "roe deer" if taxon == "Capreolus capreolus" else None,
+        )
+    await timetable.rule(DigestRule(at=time(7, 0)), kind="digest")
+    await timetable.start()
+    await timetable.until(datetime(2026, 11, 29, 7, 0))
+    (digest,) = await timetable.notifications("digest")
+    payload = json.loads(digest["payload"])
+    assert payload["date"] == "2026-11-28"
+    (project,) = payload["projects"]
+    assert (project["photos"], project["events"]) == (2, {"animal": 1, "person": 1, "vehicle": 0})
+    assert project["top_species"] == [{"name": "roe deer", "count": 1}]
+    assert any("cam-digest" in line and "10 %" in line for line in project["attention"])
+    await timetable.until(datetime(2026, 11, 30, 7, 0))
+    assert [json.loads(row["payload"])["date"] for row in await timetable.notifications("digest")] == [
+        "2026-11-28",
+        "2026-11-29",
+    ]

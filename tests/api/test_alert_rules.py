@@ -291,3 +291,54 @@ async def test_with_a_webhook_telegram_posts_updates_that_link_a_chat(
     assert link is not None and (link.chat_id, link.username) == (31337, "warden")
     (answer,) = await telegram_api.wait_for_calls("sendMessage", 1)
     assert answer.params["text"] == LINKED.format(email=f"hook-{unique}@x.org")
+
+
+async def test_alert_sent_reaches_only_the_user_it_was_sent_to(
+    make_api: Callable, backend: Backend, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    ranger = await accounts.find_user(backend.pool, f"ranger-{unique}@x.org")
+    assert ranger is not None
+    project_id = await accounts.project_id(backend.pool, f"wolves-{unique}")
+    sockets = {
+        who: await api.ws_connect(f"/api/ws?token={team[who]['Authorization'].split()[1]}")
+        for who in ("ranger", "guide")
+    }
+    # The guide is in the same project: a theft watch's alert to the ranger is not theirs to see.
+    backend.events.publish("alert.sent", {"id": 1, "user_id": ranger.id, "project_id": project_id})
+    backend.events.publish("camera.updated", {"id": 2, "project_id": project_id})  # the project's: both see it
+    first = await sockets["ranger"].receive_json(timeout=10)
+    assert (first["type"], first["data"]["user_id"]) == ("alert.sent", ranger.id)
+    seen_by_guide = await sockets["guide"].receive_json(timeout=10)
+    assert seen_by_guide["type"] == "camera.updated", "the ranger's alert was not sent to the guide"
+    for socket in sockets.values():
+        await socket.close()
+
+
+async def test_a_rule_names_only_sites_and_cameras_of_its_own_project(
+    make_api: Callable, backend: Backend, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    own = await accounts.project_id(backend.pool, f"wolves-{unique}")
+    other = await accounts.project_id(backend.pool, f"other-{unique}")
+    site = {
+        project: await backend.pool.fetchval(
+            "INSERT INTO sites (project_id, name) VALUES ($1, 'gate') RETURNING id", project
+        )
+        for project in (own, other)
+    }
+    camera = await backend.pool.fetchval(
+        "INSERT INTO cameras (project_id, identity, identity_kind, name) VALUES ($1, 'x', 'serial', 'x') RETURNING id",
+        other,
+    )
+    body = {"project": f"wolves-{unique}", **PEOPLE_AT_THE_GATE}
+    foreign_site = await api.post(
+        "/api/alert-rules", json={**body, "sites": [site[own], site[other]]}, headers=team["ranger"]
+    )
+    assert foreign_site.status == 400
+    assert (await foreign_site.json())["error"] == f"sites: no site {site[other]} in this project"
+    zone = {"camera": camera, "polygon": [[0, 0], [1, 0], [1, 1]]}
+    foreign_camera = await api.post("/api/alert-rules", json={**body, "zones": [zone]}, headers=team["ranger"])
+    assert foreign_camera.status == 400 and (await foreign_camera.json())["field"] == "zones[0].camera"
+    fine = await api.post("/api/alert-rules", json={**body, "sites": [site[own]]}, headers=team["ranger"])
+    assert fine.status == 201
