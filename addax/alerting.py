@@ -71,18 +71,19 @@ async def start_alerting(
     arq queue of deliveries (tests sharing one Redis use one each)."""
     clock = clock or SystemClock()
     rules = addressing(config)
-    channel = TelegramChannel(config.telegram) if config.telegram.bot_token else None
+    channel = TelegramChannel(config.telegram) if service and config.telegram.bot_token else None  # the bot's
     deliveries = partial(enqueue, redis, queue=queue)
     courier = Courier(
         pool,
         objects,
         Delivering(
             smtp=config.smtp,
-            telegram=channel,
+            telegram=TelegramChannel(config.telegram) if config.telegram.bot_token else None,
             instance_name=config.general.instance_name,
             public_url=config.http.public_url,
             max_attempts=config.notifications.max_attempts,
             retry_base_s=config.notifications.retry_base_s,
+            addressing=rules,
         ),
     )
     await supervisor.start(CourierActor(redis_url=redis_url, courier=courier, queue=queue))

@@ -24,11 +24,8 @@ A notification's Message-ID names it; its row names the image, whose file name n
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import re
 import statistics
-import threading
 import time
 import urllib.request
 import uuid
@@ -38,53 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from tests.actors.ftps import client
+from tests.background_servers import BackgroundServers
 from tests.conftest import world_readable_tempdir
 from tests.domain.jpeg_factory import trail_photo
-from tests.mail_server import MailServer, Mode
 from tests.models.graphs import FakeBox, detector_model
 from tests.service import AddaxProcess, environment, free_port_range
-from tests.telegram_standin import TelegramStandIn
 
 PASSWORD = "bench upload password"
 CHAT_ID = 777
 ANIMAL = FakeBox(32, 32, 16, 8, 0, 0.9)
 
 
-class Servers:
-    """The SMTP server and the Telegram stand-in, on an event loop in a thread of their own."""
-
-    def __init__(self, folder: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.mail = MailServer(folder, mode=Mode.PLAIN)
-        self.telegram = TelegramStandIn()
-        self.run(self.mail.start())
-        self.run(self.telegram.start())
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
-
-    def stop(self) -> None:
-        self.run(self.telegram.stop())
-        self.run(self.mail.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-
-    def arrivals(self) -> tuple[dict[int, float], dict[int, float]]:
-        """When each notification's mail arrived (by notification id), and each photo at Telegram (by image id)."""
-        mails = {}
-        for received in self.mail.messages:
-            message_id = str(received.message["Message-ID"])  # <notification-42@addax>
-            mails[int(message_id.split("-", 1)[1].split("@", 1)[0])] = received.at
-        photos = {}  # by image id, from the link in the caption
-        for call in self.telegram.calls_of("sendPhoto"):
-            found = re.search(r"/images/(\d+)", call.params.get("caption", ""))
-            if found:
-                photos[int(found.group(1))] = call.at
-        return mails, photos
-
-
-def start(home: Path, servers: Servers) -> AddaxProcess:
+def start(home: Path, servers: BackgroundServers) -> AddaxProcess:
     addax = AddaxProcess(home=home, env=environment())
     smtp, bot = servers.mail.settings(), servers.telegram.settings()
     addax.env.update(
@@ -205,7 +167,9 @@ def burst(addax: AddaxProcess, device: str, upload: Uploader, files: list[Path],
     return ended
 
 
-def latencies(addax: AddaxProcess, servers: Servers, ended: dict[str, float]) -> tuple[list[float], list[float]]:
+def latencies(
+    addax: AddaxProcess, servers: BackgroundServers, ended: dict[str, float]
+) -> tuple[list[float], list[float]]:
     mails, photos = servers.arrivals()
     rows = addax.query(
         """SELECT n.id, n.channel, i.id AS image_id, i.original_name FROM notifications n
@@ -257,7 +221,7 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=10, help="cameras (concurrent uploaders) of a burst")
     args = parser.parse_args()
     home = world_readable_tempdir("addax-bench-alerts-")
-    servers = Servers(home / "certs")
+    servers = BackgroundServers(home / "certs")
     addax = start(home, servers)
     rows = []
     try:

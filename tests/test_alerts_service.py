@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.background_servers import BackgroundServers
 from tests.conftest import world_readable_tempdir
 from tests.domain.jpeg_factory import trail_photo
 from tests.mail_server import MailServer
@@ -20,6 +21,15 @@ from tests.service import AddaxProcess, environment
 
 ANIMAL = FakeBox(32, 32, 16, 8, 0, 0.9)
 CAMERAS = 10
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """On a loop of its own: this test blocks (urllib, the service's database through asyncio.run)."""
+    folder = world_readable_tempdir("addax-alerts-mail-")
+    with BackgroundServers(folder) as servers:
+        yield servers.mail
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def test_runs_stops_on_sigterm_and_finds_its_data_again(addax: AddaxProcess) -> 
     assert set(health["actors"]) == {
         *("postgres", "redis", "database", "queue", "ingestor", "ftp", "http", "ui"),
         *("relay", "detector-model", "detector", "classifier-model", "classifier", "finisher"),
+        *("courier", "notifier", "scheduler"),  # no "telegram": no bot token
     }
     password = addax.first_admin_password()
     assert password, "the first admin's password is printed once"

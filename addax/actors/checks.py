@@ -188,7 +188,9 @@ async def _digest(connection: asyncpg.Connection, rule: StoredRule, now: datetim
                     "events": {label: figures.events.get(label, 0) for label in ("animal", "person", "vehicle")},
                     "top_species": [{"name": name, "count": count} for name, count in figures.top_species],
                     "attention": attention,
-                    "alerts": await notifications.counted_since(connection, rule.user_id, since, until),
+                    "alerts": await notifications.counted_since(
+                        connection, rule.user_id, rule.project_id, since, until
+                    ),
                 }
             ],
         },

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +26,13 @@ from arq import Retry
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
 
+from addax.actors.outbox import Addressing
 from addax.channels.email import Attachment, compose_email, send_email
 from addax.channels.errors import DeliveryFailed
 from addax.channels.telegram import TelegramChannel
 from addax.channels.templates import Rendered, render
 from addax.config import Smtp
-from addax.domain.delivery import retry_delay_s
+from addax.domain.delivery import retry_delay_s, suppressed_reason
 from addax.runtime import Actor
 from addax.store import notifications
 from addax.store.notifications import Delivery
@@ -53,11 +55,13 @@ class Delivering:
     """What deliveries need, fixed at start."""
 
     smtp: Smtp
-    telegram: TelegramChannel | None
+    telegram: TelegramChannel | None  # the courier's own session (closed when it stops)
     instance_name: str
     public_url: str
     max_attempts: int
     retry_base_s: float
+    addressing: Addressing  # checked again at sending: a test copy restored from a backup sends nothing
+    timeout_s: float = 90.0  # one delivery, all included (within arq's job timeout)
 
 
 class Courier:
@@ -66,20 +70,39 @@ class Courier:
     def __init__(self, pool: asyncpg.Pool, objects: FilesystemObjectStore, delivering: Delivering) -> None:
         self._pool, self._objects, self._delivering = pool, objects, delivering
 
+    async def close(self) -> None:
+        if self._delivering.telegram is not None:
+            await self._delivering.telegram.close()
+
     async def deliver(self, notification_id: int) -> str:
         delivery = await notifications.for_delivery(self._pool, notification_id)
         if delivery is None:
             return "not pending"
+        addressing = self._delivering.addressing
+        reason = suppressed_reason(addressing.enabled, addressing.allowed_recipients, delivery.recipient)
+        if reason is not None:
+            await notifications.suppress(self._pool, delivery.id, reason)
+            return "suppressed"
         try:
-            await self._send(delivery)
+            async with asyncio.timeout(self._delivering.timeout_s):
+                await self._send(delivery)
         except DeliveryFailed as failure:
             return await self._failed(delivery, failure)
+        except TimeoutError:
+            return await self._failed(delivery, DeliveryFailed(f"no answer within {self._delivering.timeout_s} s"))
+        except Exception as error:  # a bug or a surprise must count as an attempt, not loop forever
+            log.exception("notification delivery crashed", extra={"notification": delivery.id})
+            return await self._failed(delivery, DeliveryFailed(f"delivery crashed: {error!r}"))
         await notifications.mark_sent(self._pool, delivery.id)
         log.info("notification sent", extra={"notification": delivery.id, "channel": delivery.channel})
         return "sent"
 
     async def _failed(self, delivery: Delivery, failure: DeliveryFailed) -> str:
         error = str(failure)
+        if failure.retry_after_s is not None and not failure.permanent:
+            # Rate limited (Telegram's 429): not the message's fault, so not an attempt; spread the retries.
+            await notifications.failed_attempt(self._pool, delivery.id, error, counted=False)
+            raise Retry(defer=failure.retry_after_s + random.uniform(0, 1))
         if failure.permanent or delivery.attempts + 1 >= self._delivering.max_attempts:
             await notifications.give_up(self._pool, delivery.id, error)
             log.warning(
@@ -88,7 +111,7 @@ class Courier:
             )
             return "failed"
         attempts = await notifications.failed_attempt(self._pool, delivery.id, error)
-        delay = failure.retry_after_s or retry_delay_s(attempts, self._delivering.retry_base_s)
+        delay = retry_delay_s(attempts, self._delivering.retry_base_s)
         log.info(
             "notification will be retried",
             extra={"notification": delivery.id, "attempts": attempts, "retry_in_s": delay, "error": error},
@@ -105,10 +128,10 @@ class Courier:
         photo = await self._photo(delivery.image_id)
         if delivery.channel == "email":
             await self._email(delivery, rendered, photo)
-        elif self._delivering.telegram is not None:
+        elif self._delivering.telegram is not None and delivery.recipient.lstrip("-").isdigit():
             await self._delivering.telegram.send_alert(int(delivery.recipient), rendered.telegram, photo)
         else:
-            raise DeliveryFailed("Telegram is not set up on this server (telegram.bot_token)", permanent=True)
+            raise DeliveryFailed("Telegram is not set up here, or the chat id is not one", permanent=True)
 
     async def _email(self, delivery: Delivery, rendered: Rendered, photo: bytes | None) -> None:
         attachments = [Attachment(filename=f"addax-{delivery.image_id}.jpg", data=photo)] if photo else []
@@ -146,11 +169,18 @@ class Courier:
 
 class CourierActor(Actor[None]):
     def __init__(
-        self, *, redis_url: str, courier: Courier, queue: str = QUEUE, concurrency: int = 10, poll_s: float = 0.1
+        self,
+        *,
+        redis_url: str,
+        courier: Courier,
+        queue: str = QUEUE,
+        concurrency: int = 10,
+        poll_s: float = 0.1,
+        drain_s: float = 5.0,
     ) -> None:
         super().__init__(name="courier")
         self._redis_url, self._courier, self._queue = redis_url, courier, queue
-        self._concurrency, self._poll_s = concurrency, poll_s
+        self._concurrency, self._poll_s, self._drain_s = concurrency, poll_s, drain_s
         self._worker: Worker | None = None
         self._polling: asyncio.Task[None] | None = None
 
@@ -187,11 +217,21 @@ class CourierActor(Actor[None]):
         return True
 
     async def on_stop(self) -> None:
+        """Let running deliveries finish (briefly: the supervisor's deadline is shared), then close for sure."""
         worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        running = [task for task in worker.tasks.values() if not task.done()]
-        if running:
-            await asyncio.wait(running, timeout=10)
-        with contextlib.suppress(Exception):
-            await worker.close()
+        if self._polling is not None:
+            self._polling.cancel()
+        try:
+            if worker is not None:
+                running = [task for task in worker.tasks.values() if not task.done()]
+                if running:
+                    await asyncio.wait(running, timeout=self._drain_s)
+        finally:
+            if worker is not None:
+                for task in worker.tasks.values():
+                    task.cancel()  # arq runs it again once its lease in Redis runs out; it is still pending
+                pool = worker.pool
+                if pool is not None:
+                    with contextlib.suppress(Exception):
+                        await pool.close(close_connection_pool=True)
+            await self._courier.close()

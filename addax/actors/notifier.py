@@ -40,6 +40,7 @@ log = logging.getLogger("addax.notifier")
 
 Enqueue = Callable[[Sequence[int]], Awaitable[None]]
 PEOPLE_HISTORY = timedelta(days=365)
+FRESH_FOR = timedelta(hours=24)  # a photo received longer ago than this alerts nobody
 
 
 class Notifier(Actor[None]):
@@ -100,6 +101,11 @@ class Notifier(Actor[None]):
     async def _match(self, connection: asyncpg.Connection, photo: Photo) -> list[int]:
         if not photo.boxes:
             return []
+        if self._clock.now() - photo.received_at > FRESH_FOR:
+            # A photo received long ago and finished only now (an approved camera's reprocessed rejections, a
+            # retried dead letter) is history, not news.
+            log.info("too old to alert", extra={"image_id": photo.id, "received_at": str(photo.received_at)})
+            return []
         sighting = Sighting(
             camera_id=photo.camera_id or 0,
             site_id=photo.site_id,
@@ -108,6 +114,10 @@ class Notifier(Actor[None]):
         )
         waiting: list[int] = []
         for rule in await alerts.matched_per_photo(connection, photo.project_id):
+            if photo.event_id is not None and await notifications.alerted_for_event(
+                connection, rule.id, photo.event_id
+            ):
+                continue  # an earlier photo of this event (or of one merged into it) alerted already
             match = await self._matches(connection, rule, photo, sighting)
             if match is None:
                 continue

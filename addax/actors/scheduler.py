@@ -107,6 +107,8 @@ class Scheduler(Actor[None]):
         if rule is None or not rule.body.enabled:
             return [], None
         tz = ZoneInfo(await alerts.project_timezone(connection, rule.project_id))
+        if not rule.owner_active:  # the owner left the project or was disabled: the rule sleeps
+            return [], next_run(rule.body.settings, now, tz)
         waiting = []
         for tell in await run_rule(connection, rule, now, tz):
             waiting += await self._address(connection, tell)
@@ -128,7 +130,7 @@ class Scheduler(Actor[None]):
         problems = admin_problems(
             disk_used_pct=100.0 * usage.used / usage.total if usage.total else 0.0,
             actors=self._actor_snapshots(now),
-            open_dead_letters=await summaries.open_dead_letters(connection),
+            open_dead_letters=await summaries.failed_images(connection),
         )
         new = await fired(connection, "admin:", problems)
         if not new:

@@ -89,37 +89,37 @@ async def add_rule(request: web.Request) -> web.Response:
     pool = request.app[SERVICES].pool
     user = await require_user(request)
     body = await _body(request)
-    project_id = await _project_of(request, body.get("project"))
-    rule = _parsed(body)
     roles = await accounts.project_roles(pool, user)
-    if project_id not in roles:
-        raise json_error(403, f"no access to project {body.get('project')}", field="project")
+    project_id = await _project_of(request, body.get("project"), roles)
+    rule = _parsed(body)
     if rule.kind == "reminder" and roles[project_id] not in ADMIN_ROLES:
         raise json_error(403, "only a project admin sets reminders for the team", field="kind")
     await _check_references(request, project_id, rule)
-    rule_id = await alerts.add_rule(
-        pool, user_id=user.id, project_id=project_id, body=rule, next_run_at=await _next_run(request, project_id, rule)
-    )
+    next_run_at = await _next_run(request, project_id, rule)
+    if rule.kind == "reminder" and next_run_at is None and rule.enabled:
+        raise json_error(400, "on: that day has passed in the project's time zone", field="on")
+    rule_id = await alerts.add_rule(pool, user_id=user.id, project_id=project_id, body=rule, next_run_at=next_run_at)
     await audit.record(pool, actor=user.email, action="alert_rule.add", target=f"alert_rule:{rule_id}", kind=rule.kind)
     stored = await alerts.rule(pool, rule_id)
     assert stored is not None
     return respond(_shown(stored), status=201)
 
 
-async def _project_of(request: web.Request, named: Any) -> int:
-    """The project of a body's ``project``: a name or an id."""
+async def _project_of(request: web.Request, named: Any, roles: dict[int, accounts.Role]) -> int:
+    """The project of a body's ``project`` (a name or an id) among the caller's; 403 for any other, so that
+    nobody learns which project names exist elsewhere."""
     if named is None or named == "":
         raise json_error(400, "project: required (the project's name or id)", field="project")
     pool = request.app[SERVICES].pool
     if isinstance(named, int) and not isinstance(named, bool):
-        exists = await pool.fetchval("SELECT id FROM projects WHERE id = $1", named)
+        found = await pool.fetchval("SELECT id FROM projects WHERE id = $1", named)
     elif isinstance(named, str):
-        exists = await pool.fetchval("SELECT id FROM projects WHERE name = $1", named)
+        found = await pool.fetchval("SELECT id FROM projects WHERE name = $1", named)
     else:
         raise json_error(400, "project: expected a name or an id", field="project")
-    if exists is None:
-        raise json_error(400, f"project: no project {named!r}", field="project")
-    return int(exists)
+    if found is None or found not in roles:
+        raise json_error(403, f"project: no access to project {named!r}", field="project")
+    return int(found)
 
 
 async def _own_rule(request: web.Request) -> tuple[StoredRule, accounts.User]:
@@ -139,7 +139,10 @@ async def change_rule(request: web.Request) -> web.Response:
         raise json_error(400, "project: a rule stays in its project; make a new one", field="project")
     changed = _parsed(body, current=rule.body)
     await _check_references(request, rule.project_id, changed)
-    await alerts.update_rule(pool, rule.id, changed, next_run_at=await _next_run(request, rule.project_id, changed))
+    next_run_at = await _next_run(request, rule.project_id, changed)
+    if changed.kind == "reminder" and next_run_at is None and changed.enabled:
+        raise json_error(400, "on: that day has passed in the project's time zone", field="on")
+    await alerts.update_rule(pool, rule.id, changed, next_run_at=next_run_at)
     await audit.record(pool, actor=user.email, action="alert_rule.change", target=f"alert_rule:{rule.id}")
     stored = await alerts.rule(pool, rule.id)
     assert stored is not None
@@ -194,12 +197,12 @@ async def my_notifications(request: web.Request) -> web.Response:
     everyone = request.query.get("all") in {"1", "true"}
     if everyone and not user.is_server_admin:
         raise json_error(403, "only a server admin may read everyone's notifications")
-    limit = int_param(request, "limit", default=100) or 100
+    limit = min(max(int_param(request, "limit", default=100) or 100, 1), 500)
     found = await notifications.listing(
         request.app[SERVICES].pool,
         user_id=None if everyone else user.id,
         before=int_param(request, "before"),
-        limit=min(max(limit, 1), 500),
+        limit=limit,
     )
     return respond({"notifications": found, "next_before": found[-1]["id"] if len(found) == limit else None})
 

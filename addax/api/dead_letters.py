@@ -5,29 +5,34 @@ from __future__ import annotations
 from aiohttp import web
 
 from addax.api.access import (
+    ADMIN_ROLES,
     int_param,
     path_id,
-    require_admin_of,
     require_admin_of_owner,
-    require_server_admin,
     require_user,
     respond,
     visible_projects,
 )
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import audit, browse, notifications, work
+from addax.store import accounts, audit, browse, notifications, work
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/dead-letters")
 async def list_dead_letters(request: web.Request) -> web.Response:
+    pool = request.app[SERVICES].pool
     only = int_param(request, "project")
     projects = await visible_projects(request, only=only)
     user = await require_user(request)
+    roles = await accounts.project_roles(pool, user)
     found = await work.dead_letters(
-        request.app[SERVICES].pool, projects=projects, unowned=user.is_server_admin and only is None
+        pool,
+        projects=projects,
+        administered=[project for project in projects if roles.get(project) in ADMIN_ROLES],
+        user_id=user.id,
+        everything=user.is_server_admin and only is None,
     )
     return respond({"dead_letters": found})
 
@@ -50,10 +55,21 @@ async def retry(request: web.Request) -> web.Response:
 
 
 async def _retry_notification(request: web.Request, letter_id: int) -> web.Response:
-    """A notification that could not be delivered: pending again, and queued (after the admin fixed the cause)."""
+    """A notification that could not be delivered: pending again, and queued (after the cause was fixed). For
+    those who may see it in the list; a viewer only their own."""
     services = request.app[SERVICES]
-    project_id = await browse.project_of(services.pool, browse.Owned.DEAD_LETTER, letter_id)
-    user = await (require_admin_of(request, project_id) if project_id is not None else require_server_admin(request))
+    user = await require_user(request)
+    roles = await accounts.project_roles(services.pool, user)
+    visible = await work.dead_letters(
+        services.pool,
+        projects=[],
+        administered=[project for project, role in roles.items() if role in ADMIN_ROLES],
+        user_id=user.id,
+        everything=user.is_server_admin,
+        letter=letter_id,
+    )
+    if not visible:
+        raise json_error(404, "no such dead letter")
     if services.enqueue_deliveries is None:
         raise json_error(409, "nothing delivers notifications in this process")
     async with services.pool.acquire() as connection, connection.transaction():

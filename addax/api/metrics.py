@@ -71,9 +71,11 @@ class _PipelineCollector(Collector):
         for quantile, key in (("0.5", "latency_p50_s"), ("0.95", "latency_p95_s")):
             if self.figures[key] is not None:
                 latency.add_metric([quantile], float(self.figures[key]))
-        letters = GaugeMetricFamily("addax_dead_letters", "Failed images waiting for a retry")
+        letters = GaugeMetricFamily("addax_dead_letters", "Failed images and notifications waiting for a retry")
         letters.add_metric([], self.figures["dead_letters"])
-        yield from (images, latency, letters)
+        pending = GaugeMetricFamily("addax_notifications_pending", "Notifications matched and not yet delivered")
+        pending.add_metric([], self.figures["notifications_pending"])
+        yield from (images, latency, letters, pending)
 
 
 class Metrics:

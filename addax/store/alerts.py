@@ -28,6 +28,7 @@ class StoredRule:
     project_id: int
     project: str
     body: RuleBody
+    owner_active: bool = True  # the owner is enabled and still sees the project: else the rule sleeps
 
     @property
     def kind(self) -> str:
@@ -35,7 +36,10 @@ class StoredRule:
 
 
 _SELECT = """SELECT r.id, r.user_id, u.email, r.project_id, p.name AS project, r.name, r.kind, r.settings,
-                    r.channels, r.enabled
+                    r.channels, r.enabled,
+                    NOT u.disabled AND (u.is_server_admin OR EXISTS (
+                        SELECT 1 FROM memberships m WHERE m.user_id = r.user_id AND m.project_id = r.project_id
+                    )) AS owner_active
              FROM alert_rules r JOIN users u ON u.id = r.user_id JOIN projects p ON p.id = r.project_id"""
 
 
@@ -55,6 +59,7 @@ def _rule(row: asyncpg.Record) -> StoredRule:
         project_id=row["project_id"],
         project=row["project"],
         body=body,
+        owner_active=row["owner_active"],
     )
 
 
@@ -131,12 +136,13 @@ async def rules_for(pool: asyncpg.Pool, *, user_id: int, administered: list[int]
 
 
 async def matched_per_photo(db: asyncpg.Connection, project_id: int) -> list[StoredRule]:
+    """The project's enabled rules that look at each photo, of owners who may still see the project."""
     rows = await db.fetch(
         f"{_SELECT} WHERE r.project_id = $1 AND r.enabled AND r.kind = ANY($2::text[]) ORDER BY r.id",
         project_id,
         list(MATCHED_PER_PHOTO),
     )
-    return [_rule(row) for row in rows]
+    return [rule for rule in map(_rule, rows) if rule.owner_active]
 
 
 _IDS_IN_PROJECT = {

@@ -88,6 +88,10 @@ async def _merge(
         await connection.execute(
             "UPDATE images SET event_id = $1 WHERE event_id = ANY($2::bigint[])", keep["id"], other_ids
         )
+        # What alerted about a merged event alerted about the whole: a rule must not alert for it again.
+        await connection.execute(
+            "UPDATE notifications SET event_id = $1 WHERE event_id = ANY($2::bigint[])", keep["id"], other_ids
+        )
         await connection.execute("DELETE FROM events WHERE id = ANY($1::bigint[])", other_ids)
     await connection.execute(
         """UPDATE events SET started_at = $2, ended_at = $3, image_count = $4,

@@ -150,15 +150,24 @@ async def mark_sent(pool: asyncpg.Pool, notification_id: int) -> None:
             await work.announce(connection, "alert.sent", dict(row))
 
 
-async def failed_attempt(pool: asyncpg.Pool, notification_id: int, error: str) -> int:
-    """Count a failed try; returns the attempts so far."""
+async def failed_attempt(pool: asyncpg.Pool, notification_id: int, error: str, *, counted: bool = True) -> int:
+    """Record a failed try (``counted``: as an attempt); returns the attempts so far."""
     attempts = await pool.fetchval(
-        """UPDATE notifications SET attempts = attempts + 1, error = $2
+        """UPDATE notifications SET attempts = attempts + $3::int, error = $2
            WHERE id = $1 AND status = 'pending' RETURNING attempts""",
         notification_id,
         error[:1000],
+        1 if counted else 0,
     )
     return int(attempts or 0)
+
+
+async def suppress(pool: asyncpg.Pool, notification_id: int, reason: str) -> None:
+    await pool.execute(
+        "UPDATE notifications SET status = 'suppressed', error = $2 WHERE id = $1 AND status = 'pending'",
+        notification_id,
+        reason,
+    )
 
 
 async def give_up(pool: asyncpg.Pool, notification_id: int, error: str) -> None:
@@ -227,12 +236,26 @@ async def last_alert_at(
     )
 
 
-async def counted_since(db: asyncpg.Connection | asyncpg.Pool, user_id: int, since: datetime, until: datetime) -> int:
+async def alerted_for_event(connection: asyncpg.Connection, rule_id: int, event_id: int) -> bool:
+    """Whether the rule already alerted about this event (under this id, or one merged into it)."""
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM notifications WHERE rule_id = $1 AND event_id = $2)", rule_id, event_id
+        )
+    )
+
+
+async def counted_since(
+    db: asyncpg.Connection | asyncpg.Pool, user_id: int, project_id: int, since: datetime, until: datetime
+) -> int:
+    """Detection alerts a user had about a project in a period: events, however many channels told them."""
     return int(
         await db.fetchval(
-            """SELECT count(*) FROM notifications WHERE user_id = $1 AND created_at >= $2 AND created_at < $3
-                 AND kind = 'detection'""",
+            """SELECT count(DISTINCT coalesce(event_id::text, delivery_key)) FROM notifications
+               WHERE user_id = $1 AND project_id = $2 AND created_at >= $3 AND created_at < $4
+                 AND kind = 'detection' AND status <> 'suppressed'""",
             user_id,
+            project_id,
             since,
             until,
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
@@ -22,13 +23,20 @@ class Photo:
     site: str | None
     event_id: int | None
     taken_at: datetime  # UTC (the arrival time when the photo has no time of its own)
-    utc_offset_minutes: int
+    received_at: datetime
+    utc_offset_minutes: int | None
+    zone: str  # the camera's (else the project's) time zone, for a photo without an offset of its own
     boxes: tuple[SeenBox, ...]
 
     @property
     def local_time(self) -> datetime:
         """The camera's wall clock when it took the photo, with its offset."""
-        return self.taken_at.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))
+        if self.utc_offset_minutes is not None:
+            return self.taken_at.astimezone(timezone(timedelta(minutes=self.utc_offset_minutes)))
+        try:
+            return self.taken_at.astimezone(ZoneInfo(self.zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.taken_at.astimezone(UTC)
 
 
 async def take_pending(connection: asyncpg.Connection, limit: int) -> list[int]:
@@ -47,7 +55,8 @@ async def photo(connection: asyncpg.Connection, image_id: int) -> Photo | None:
     row = await connection.fetchrow(
         """SELECT i.id, i.project_id, p.name AS project, i.camera_id, coalesce(c.name, 'unknown camera') AS camera,
                   i.site_id, s.name AS site, i.event_id, coalesce(i.taken_at, i.received_at) AS taken_at,
-                  coalesce(i.utc_offset_minutes, 0) AS utc_offset_minutes, p.detection_threshold
+                  i.received_at, i.utc_offset_minutes, coalesce(c.timezone, p.timezone) AS zone,
+                  p.detection_threshold
            FROM images i JOIN projects p ON p.id = i.project_id
                 LEFT JOIN cameras c ON c.id = i.camera_id LEFT JOIN sites s ON s.id = i.site_id
            WHERE i.id = $1""",
@@ -73,7 +82,9 @@ async def photo(connection: asyncpg.Connection, image_id: int) -> Photo | None:
         site=row["site"],
         event_id=row["event_id"],
         taken_at=row["taken_at"],
+        received_at=row["received_at"],
         utc_offset_minutes=row["utc_offset_minutes"],
+        zone=row["zone"],
         boxes=tuple(
             SeenBox(
                 label=box["label"],
@@ -104,14 +115,16 @@ async def site_history(
     before: datetime,
     excluding_event: int | None,
 ) -> list[PastEvent]:
-    """The events seen at a site (or at the camera, for a photo of no site) in a time window, but one."""
+    """The events seen at a site in a time window, but one: those of the cameras that were there, with a photo
+    filed at the site (a camera that moved brings no history along). A photo of no site: its camera's."""
     rows = await connection.fetch(
         """SELECT e.label::text, e.taxon, e.common_name, e.ended_at FROM events e
            WHERE e.camera_id = ANY(
                    CASE WHEN $1::bigint IS NULL THEN ARRAY[$2::bigint]
                         ELSE ARRAY(SELECT DISTINCT camera_id FROM deployments WHERE site_id = $1) || ARRAY[$2::bigint]
                    END)
-             AND e.ended_at >= $3 AND e.started_at < $4 AND e.id IS DISTINCT FROM $5""",
+             AND e.ended_at >= $3 AND e.started_at < $4 AND e.id IS DISTINCT FROM $5
+             AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM images i WHERE i.event_id = e.id AND i.site_id = $1))""",
         site_id,
         camera_id,
         since,

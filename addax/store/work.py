@@ -187,23 +187,38 @@ RETRY_FROM = {"detect": "stored", "classify": "detected", "finish": "classified"
 
 
 async def dead_letters(
-    pool: asyncpg.Pool, *, projects: Sequence[int], unowned: bool = False, limit: int = 200
+    pool: asyncpg.Pool,
+    *,
+    projects: Sequence[int],
+    administered: Sequence[int] = (),
+    user_id: int | None = None,
+    everything: bool = False,
+    letter: int | None = None,
+    limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Failed work not yet retried, newest first: images, and notifications that could not be delivered
-    (``unowned``: also those of no project, such as the admin alerts)."""
+    """Failed work not yet retried, newest first: the images of ``projects``, and the notifications that could
+    not be delivered: one's own, those of the ``administered`` projects (not another user's private theft
+    watch), or (``everything``, a server admin) all of them. ``letter``: only that one, if visible so."""
     rows = await pool.fetch(
         """SELECT d.id, d.image_id, d.notification_id, coalesce(i.project_id, n.project_id) AS project_id,
                   d.stage, d.error, d.attempts, d.created_at, i.original_name,
                   coalesce(i.camera_id, n.camera_id) AS camera_id, n.channel, n.recipient, n.subject
            FROM dead_letters d LEFT JOIN images i ON i.id = d.image_id
                 LEFT JOIN notifications n ON n.id = d.notification_id
+                LEFT JOIN alert_rules r ON r.id = n.rule_id
            WHERE d.retried_at IS NULL
-             AND (coalesce(i.project_id, n.project_id) = ANY($1::bigint[])
-                  OR ($3 AND d.notification_id IS NOT NULL AND n.project_id IS NULL))
-           ORDER BY d.id DESC LIMIT $2""",
+             AND ((d.image_id IS NOT NULL AND i.project_id = ANY($1::bigint[]))
+                  OR (d.notification_id IS NOT NULL
+                      AND ($4 OR n.user_id = $3
+                           OR (n.project_id = ANY($2::bigint[]) AND r.kind IS DISTINCT FROM 'theft_watch'))))
+             AND ($6::bigint IS NULL OR d.id = $6)
+           ORDER BY d.id DESC LIMIT $5""",
         list(projects),
+        list(administered),
+        user_id,
+        everything,
         limit,
-        unowned,
+        letter,
     )
     return [dict(row) for row in rows]
 
@@ -268,7 +283,8 @@ async def requeue(pool: asyncpg.Pool, *, stage: str, ids: Sequence[int] = ()) ->
 
 async def figures(pool: asyncpg.Pool) -> dict[str, Any]:
     """For /metrics: images waiting in each working stage (and failed), and seconds from arrival to done of the
-    last 1,000 processed; both read through partial indexes, never the whole table."""
+    last 1,000 processed, open dead letters, undelivered notifications; all read through partial indexes, never
+    the whole table."""
     stages = await pool.fetch(
         "SELECT stage::text, count(*) AS n FROM images WHERE stage NOT IN ('done', 'rejected') GROUP BY stage"
     )
@@ -280,10 +296,12 @@ async def figures(pool: asyncpg.Pool) -> dict[str, Any]:
                  WHERE processed_at IS NOT NULL ORDER BY processed_at DESC LIMIT 1000) recent"""
     )
     open_letters = await pool.fetchval("SELECT count(*) FROM dead_letters WHERE retried_at IS NULL")
+    pending = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'pending'")
     waiting = {"received": 0, "stored": 0, "detected": 0, "classified": 0, "failed": 0}
     return {
         "stages": waiting | {row["stage"]: int(row["n"]) for row in stages},
         "latency_p50_s": latency["p50"],
         "latency_p95_s": latency["p95"],
         "dead_letters": int(open_letters),
+        "notifications_pending": int(pending),
     }

@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from addax.actors.courier import Courier, Delivering
+from addax.actors.outbox import Addressing
 from addax.alerting import Alerting, start_alerting
 from addax.config import Http, Notifications
 from addax.domain.alerts import RuleBody, parse_rule
@@ -217,7 +219,7 @@ async def test_telegram_429_is_retried_after_the_retry_after_it_asked_for(watch:
     await watch.bot.wait_for_calls("sendPhoto", 1, timeout=30)
     await watch.settled()
     (row,) = await watch.rows()
-    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert (row["status"], row["attempts"]) == ("sent", 1), "being rate limited is not a failed attempt"
     assert time.monotonic() - started >= 1.0
 
 
@@ -279,3 +281,44 @@ async def test_the_payload_names_the_rule_site_camera_and_local_time(watch: Watc
     assert payload["rule"] == "test rule" and payload["label"] == "animal"
     assert payload["camera"] and payload["local_time"].count(":") == 2  # "2026-... 06:00 +01:00"
     assert payload["score"] == pytest.approx(0.9, abs=0.01)
+
+
+async def test_what_config_forbids_at_sending_time_is_suppressed_though_it_matched_before(watch: Watch) -> None:
+    """A test copy restored from a backup finds notifications still pending: it must not send them."""
+    notification_id = await watch.pool.fetchval(
+        """INSERT INTO notifications (delivery_key, user_id, channel, recipient, kind, subject, payload)
+           VALUES ('restored', $1, 'email', $2, 'status', 'restored',
+                   '{"title": "t", "project": null, "rule": null, "lines": [], "cleared": false}') RETURNING id""",
+        watch.user_id,
+        watch.email,
+    )
+    delivering = Delivering(
+        smtp=watch.mail.settings(),
+        telegram=None,
+        instance_name="Addax",
+        public_url="",
+        max_attempts=3,
+        retry_base_s=0.05,
+        addressing=Addressing(allowed_recipients=("tester@example.org",)),
+    )
+    assert await Courier(watch.pool, watch.line.objects, delivering).deliver(notification_id) == "suppressed"
+    (row,) = await watch.rows()
+    assert (row["status"], row["error"]) == ("suppressed", "not in notifications.allowed_recipients")
+    assert watch.mail.messages == []
+
+
+async def test_a_delivery_that_crashes_counts_as_an_attempt_and_ends_as_a_dead_letter(watch: Watch) -> None:
+    await watch.rule(labels=["person"], channels=["email"])
+    await watch.pool.execute(
+        "CREATE FUNCTION break_payload() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN NEW.kind := 'no-such-template'; RETURN NEW; END $$"
+    )
+    await watch.pool.execute(
+        "CREATE TRIGGER break_payload BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION break_payload()"
+    )
+    await watch.line.send_photos(1)
+    await watch.settled()
+    (row,) = await watch.rows()
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+    assert "crashed" in row["error"]
+    assert await watch.pool.fetchval("SELECT count(*) FROM dead_letters WHERE notification_id = $1", row["id"]) == 1

@@ -323,8 +323,12 @@ async def test_dead_letters_piling_up_alert_the_server_admins_once(timetable: Ti
         project=None,
         by="test",
     )
-    for _ in range(25):
-        await timetable.pool.execute("INSERT INTO dead_letters (stage, error, attempts) VALUES ('detect', 'x', 5)")
+    camera = await timetable.camera("cam-broken")
+    now = timetable.clock.now()
+    for image_id in await timetable.photos(camera, [now - timedelta(minutes=minute) for minute in range(25)]):
+        await timetable.pool.execute(
+            "INSERT INTO dead_letters (image_id, stage, error, attempts) VALUES ($1, 'detect', 'x', 5)", image_id
+        )
     await timetable.start()
     await timetable.until(datetime(2026, 11, 29, 6, 1))
     sent = [row for row in await timetable.notifications("admin") if row["user_id"] == admin]

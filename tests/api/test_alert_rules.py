@@ -105,14 +105,26 @@ async def test_a_bad_rule_body_gets_a_400_naming_the_field(
     assert body["field"] == field and body["error"].startswith(field), body
 
 
-async def test_not_json_and_unknown_projects_are_400s(make_api: Callable, team: dict[str, dict[str, str]]) -> None:
+async def test_not_json_and_unknown_projects_are_refused_without_telling_which_projects_exist(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str
+) -> None:
     api: TestClient = await make_api()
     response = await api.post("/api/alert-rules", data=b"{not json", headers=team["ranger"])
     assert response.status == 400
-    response = await api.post(
+    missing = await api.post(
         "/api/alert-rules", json={"project": "nowhere", **PEOPLE_AT_THE_GATE}, headers=team["ranger"]
     )
-    assert response.status == 400 and (await response.json())["field"] == "project"
+    elsewhere = await api.post(
+        "/api/alert-rules", json={"project": f"other-{unique}", **PEOPLE_AT_THE_GATE}, headers=team["ranger"]
+    )
+    assert missing.status == elsewhere.status == 403
+    assert (await missing.json())["field"] == (await elsewhere.json())["field"] == "project"
+    past = await api.post(
+        "/api/alert-rules",
+        json={"project": f"wolves-{unique}", "name": "late", "kind": "reminder", "on": "2020-01-01", "message": "x"},
+        headers=team["admin"],
+    )
+    assert past.status == 400 and (await past.json())["field"] == "on"
 
 
 async def test_rules_stay_inside_their_owner_and_project(

@@ -66,4 +66,5 @@ async def test_a_viewer_sees_blurred_copies_and_an_admin_unblurs_the_original_au
     assert 'addax_images{stage="stored"} 0.0' in metrics
     assert 'addax_processing_latency_seconds{quantile="0.95"}' in metrics
     assert "addax_dead_letters 0.0" in metrics
+    assert "addax_notifications_pending 0.0" in metrics
     assert 'addax_actor_up{actor="detector"} 1.0' in metrics
