@@ -83,13 +83,24 @@ class Notifier(Actor[None]):
                 return False
             waiting: list[int] = []
             for image_id in image_ids:
-                photo = await sightings.photo(connection, image_id)
-                if photo is not None:
-                    waiting += await self._match(connection, photo)
+                waiting += await self._match_one(connection, image_id)
             await sightings.matched(connection, image_ids)
         if waiting:
             await self._enqueue(waiting)
         return True
+
+    async def _match_one(self, connection: asyncpg.Connection, image_id: int) -> list[int]:
+        """One photo, in a savepoint: a photo that breaks matching is logged and skipped, never a crash loop."""
+        try:
+            async with connection.transaction():
+                photo = await sightings.photo(connection, image_id)
+                return await self._match(connection, photo) if photo is not None else []
+        except database.OUTAGE_ERRORS:
+            raise
+        except Exception as error:
+            log.exception("matching a photo against the rules failed; it alerts nobody", extra={"image_id": image_id})
+            self.record_error(error)
+            return []
 
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()

@@ -8,13 +8,16 @@ check, a reminder, a report) has a row in ``schedules`` with its next run, writt
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from addax.domain.alerts import RuleBody, settings_from_json, settings_json
+from addax.domain.alerts import RuleBody, RuleError, settings_from_json, settings_json
+
+log = logging.getLogger("addax.alerts")
 
 #: Kinds matched against each finished photo (the rest run on the scheduler's timetable).
 MATCHED_PER_PHOTO = ("detection", "theft_watch")
@@ -41,6 +44,21 @@ _SELECT = """SELECT r.id, r.user_id, u.email, r.project_id, p.name AS project, r
                         SELECT 1 FROM memberships m WHERE m.user_id = r.user_id AND m.project_id = r.project_id
                     )) AS owner_active
              FROM alert_rules r JOIN users u ON u.id = r.user_id JOIN projects p ON p.id = r.project_id"""
+
+
+def _rules(rows: list[asyncpg.Record]) -> list[StoredRule]:
+    """The rules of the rows that still parse; one edited into nonsense behind the API's back is logged and
+    skipped, so it cannot stop the others (or every photo's matching)."""
+    rules = []
+    for row in rows:
+        try:
+            rules.append(_rule(row))
+        except RuleError as error:
+            log.warning(
+                "an alert rule's stored settings are invalid; it is skipped",
+                extra={"rule": row["id"], "error": str(error)},
+            )
+    return rules
 
 
 def _rule(row: asyncpg.Record) -> StoredRule:
@@ -120,7 +138,8 @@ async def delete_rule(pool: asyncpg.Pool, rule_id: int) -> bool:
 
 async def rule(db: asyncpg.Pool | asyncpg.Connection, rule_id: int) -> StoredRule | None:
     row = await db.fetchrow(f"{_SELECT} WHERE r.id = $1", rule_id)
-    return _rule(row) if row else None
+    found = _rules([row]) if row else []
+    return found[0] if found else None
 
 
 async def rules_for(pool: asyncpg.Pool, *, user_id: int, administered: list[int]) -> list[StoredRule]:
@@ -132,7 +151,7 @@ async def rules_for(pool: asyncpg.Pool, *, user_id: int, administered: list[int]
         user_id,
         administered,
     )
-    return [_rule(row) for row in rows]
+    return _rules(rows)
 
 
 async def matched_per_photo(db: asyncpg.Connection, project_id: int) -> list[StoredRule]:
@@ -142,7 +161,7 @@ async def matched_per_photo(db: asyncpg.Connection, project_id: int) -> list[Sto
         project_id,
         list(MATCHED_PER_PHOTO),
     )
-    return [rule for rule in map(_rule, rows) if rule.owner_active]
+    return [rule for rule in _rules(rows) if rule.owner_active]
 
 
 _IDS_IN_PROJECT = {

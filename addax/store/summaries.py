@@ -159,9 +159,7 @@ async def day_figures(connection: asyncpg.Connection, project_id: int, since: da
 
 async def failed_images(db: asyncpg.Connection | asyncpg.Pool) -> int:
     """Images failed for good and not retried yet (undelivered notifications are in the notification log)."""
-    return int(
-        await db.fetchval("SELECT count(*) FROM dead_letters WHERE retried_at IS NULL AND image_id IS NOT NULL")
-    )
+    return int(await db.fetchval("SELECT count(*) FROM dead_letters WHERE retried_at IS NULL AND image_id IS NOT NULL"))
 
 
 async def project_name(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -> str:
