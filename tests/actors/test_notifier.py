@@ -198,7 +198,7 @@ async def test_a_group_size_needs_that_many_boxes_in_one_photo(scene: Scene) -> 
 
 async def test_a_rule_edited_into_nonsense_behind_the_api_does_not_stop_the_others(scene: Scene) -> None:
     broken = await scene.rule(labels=["animal"])
-    await scene.pool.execute("UPDATE alert_rules SET settings = '{\"min_score\": \"high\"}' WHERE id = $1", broken)
+    await scene.pool.execute('UPDATE alert_rules SET settings = \'{"min_score": "high"}\' WHERE id = $1', broken)
     good = await scene.rule(labels=["animal"])
     await scene.photo(0, [ANIMAL])
     (alert,) = await scene.alerts()
