@@ -42,6 +42,7 @@ class Alerting:
     enqueue: Callable[[Sequence[int]], Awaitable[None]]
     telegram_username: Callable[[], Awaitable[str]] | None
     telegram_update: Callable[[str, bytes], Awaitable[bool]] | None
+    try_rule: Callable[..., Awaitable[dict[str, object]]]
     scheduler: Scheduler | None
 
 
@@ -87,7 +88,8 @@ async def start_alerting(
         ),
     )
     await supervisor.start(CourierActor(redis_url=redis_url, courier=courier, queue=queue))
-    await supervisor.start(Notifier(pool=pool, wake=done, enqueue=deliveries, addressing=rules, clock=clock))
+    notifier = Notifier(pool=pool, wake=done, enqueue=deliveries, addressing=rules, clock=clock)
+    await supervisor.start(notifier)
     scheduler, bot = None, None
     if service:
         if channel is not None:
@@ -110,6 +112,7 @@ async def start_alerting(
         enqueue=deliveries,
         telegram_username=channel.username if channel is not None else None,
         telegram_update=partial(webhook_update, bot) if bot is not None and bot.webhook is not None else None,
+        try_rule=notifier.try_rule,
         scheduler=scheduler,
     )
 

@@ -171,6 +171,7 @@ async def start_web(
         telegram_username=alerting.telegram_username,
         enqueue_deliveries=alerting.enqueue,
         telegram_update=alerting.telegram_update,
+        try_rule=alerting.try_rule,
     )
     https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(

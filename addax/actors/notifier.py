@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import asyncpg
@@ -102,6 +104,38 @@ class Notifier(Actor[None]):
             self.record_error(error)
             return []
 
+    async def try_rule(self, rule: StoredRule, image_id: int, *, send: bool) -> dict[str, object]:
+        """Would ``rule`` alert about this (past) photo? Its labels, species, score, sites, zones, hours and group
+        size are checked; its cooldown, rarity and the photo's age are not. ``send``: deliver a test copy."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            photo = await sightings.photo(connection, image_id)
+            if photo is None or photo.project_id != rule.project_id:
+                raise LookupError(f"no image {image_id} in the rule's project")
+            settings = rule.body.settings
+            if isinstance(settings, TheftWatchRule):
+                settings = DetectionRule(labels=frozenset({"person"}), min_score=0.0)
+            if not isinstance(settings, DetectionRule):
+                raise ValueError(f"a {rule.kind} rule runs on its timetable, not on a photo")
+            match = match_detection(settings, _sighting(photo))
+            if match is None:
+                return {"matches": False, "sent": []}
+            message = _message(rule, photo, match)
+            sent: list[int] = []
+            if send:
+                test = replace(
+                    message,
+                    key=f"test:{uuid.uuid4()}",
+                    subject=f"[test] {message.subject}",
+                    payload={**message.payload, "test": True},
+                    event_id=None,
+                )
+                sent = await address(
+                    connection, self._addressing, test, user_ids=[rule.user_id], channels=rule.body.channels
+                )
+        if sent:
+            await self._enqueue(sent)
+        return {"matches": True, "subject": message.subject, "payload": message.payload, "sent": sent}
+
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
         left = await notifications.pending(self._pool, older_than_s=self._sweep_every_s)
@@ -117,12 +151,7 @@ class Notifier(Actor[None]):
             # retried dead letter) is history, not news.
             log.info("too old to alert", extra={"image_id": photo.id, "received_at": str(photo.received_at)})
             return []
-        sighting = Sighting(
-            camera_id=photo.camera_id or 0,
-            site_id=photo.site_id,
-            local_time=photo.local_time.replace(tzinfo=None),
-            boxes=photo.boxes,
-        )
+        sighting = _sighting(photo)
         waiting: list[int] = []
         for rule in await alerts.matched_per_photo(connection, photo.project_id):
             if photo.event_id is not None and await notifications.alerted_for_event(
@@ -197,6 +226,15 @@ class Notifier(Actor[None]):
         )
         people = sum(1 for past in history if past.label == "person")
         return match if unusual_person(rule, people, len(history)) else None
+
+
+def _sighting(photo: Photo) -> Sighting:
+    return Sighting(
+        camera_id=photo.camera_id or 0,
+        site_id=photo.site_id,
+        local_time=photo.local_time.replace(tzinfo=None),
+        boxes=photo.boxes,
+    )
 
 
 def _message(rule: StoredRule, photo: Photo, match: Match) -> Message:

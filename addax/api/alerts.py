@@ -158,6 +158,28 @@ async def delete_rule(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/api/alert-rules/{id}/test")
+async def test_rule(request: web.Request) -> web.Response:
+    """``{"image_id": N, "send": false}``: would my rule alert about that past photo (and, with ``send``, a
+    ``[test]`` copy to my channels)? The cooldown, rarity and the photo's age are not checked."""
+    services = request.app[SERVICES]
+    rule, _ = await _own_rule(request)
+    body = await _body(request)
+    image_id, send = body.get("image_id"), body.get("send", False)
+    if not isinstance(image_id, int) or isinstance(image_id, bool):
+        raise json_error(400, "image_id: the id of a photo of the rule's project", field="image_id")
+    if not isinstance(send, bool):
+        raise json_error(400, "send: true or false", field="send")
+    if services.try_rule is None:
+        raise json_error(409, "no notifier runs in this process")
+    try:
+        return respond(await services.try_rule(rule, image_id, send=send))
+    except LookupError as error:
+        raise json_error(404, str(error)) from None
+    except ValueError as error:
+        raise json_error(400, str(error), field="kind") from None
+
+
 @routes.get("/api/me/telegram")
 async def my_telegram(request: web.Request) -> web.Response:
     """Whether my chat is linked, and a fresh one-time deep link to link one (valid 24 h)."""

@@ -35,6 +35,8 @@ class ApiServices:
     telegram_username: Callable[[], Awaitable[str]] | None = None
     #: hand an update posted to the Telegram webhook to the bot: (secret header, body) -> accepted or not
     telegram_update: Callable[[str, bytes], Awaitable[bool]] | None = None
+    #: would a rule alert about a past photo (rule, image id, send a test copy?); None: no notifier here
+    try_rule: Callable[..., Awaitable[dict[str, object]]] | None = None
     #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
     enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
 

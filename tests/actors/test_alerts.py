@@ -322,3 +322,28 @@ async def test_a_delivery_that_crashes_counts_as_an_attempt_and_ends_as_a_dead_l
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert "crashed" in row["error"]
     assert await watch.pool.fetchval("SELECT count(*) FROM dead_letters WHERE notification_id = $1", row["id"]) == 1
+
+
+async def test_a_rule_is_tried_on_a_past_photo_and_sends_a_test_copy(watch: Watch) -> None:
+    await watch.line.send_photos(1)
+    await watch.settled()  # no rule yet: nothing sent
+    image_id = await watch.pool.fetchval("SELECT id FROM images")
+    people = await alerts.rule(watch.pool, await watch.rule(labels=["person"], channels=["email"]))
+    vehicles = await alerts.rule(watch.pool, await watch.rule(labels=["vehicle"], channels=["email"]))
+    assert people is not None and vehicles is not None
+
+    assert (await watch.alerting.try_rule(vehicles, image_id, send=True)) == {"matches": False, "sent": []}
+    dry = await watch.alerting.try_rule(people, image_id, send=False)
+    assert dry["matches"] is True and dry["sent"] == [] and "person" in str(dry["subject"]).lower()
+    assert await watch.rows() == []
+
+    sent = await watch.alerting.try_rule(people, image_id, send=True)
+    (mail,) = await watch.mail.wait_for(1)
+    assert mail.message["Subject"].startswith("[test]")
+    await watch.settled()
+    (row,) = await watch.rows()
+    assert sent["sent"] == [row["id"]] and row["event_id"] is None, "a test is not the event's alert"
+    # The real alert of that event is still to come, if it happens: trying did not use it up.
+    assert not await notifications.alerted_for_event(
+        watch.pool, people.id, await watch.pool.fetchval("SELECT event_id FROM images WHERE id = $1", image_id)
+    )

@@ -354,3 +354,19 @@ async def test_a_rule_names_only_sites_and_cameras_of_its_own_project(
     assert foreign_camera.status == 400 and (await foreign_camera.json())["field"] == "zones[0].camera"
     fine = await api.post("/api/alert-rules", json={**body, "sites": [site[own]]}, headers=team["ranger"])
     assert fine.status == 201
+
+
+async def test_trying_a_rule_needs_an_image_id_and_a_notifier(
+    make_api: Callable, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    made = await api.post(
+        "/api/alert-rules", json={"project": f"wolves-{unique}", **PEOPLE_AT_THE_GATE}, headers=team["ranger"]
+    )
+    rule_id = (await made.json())["id"]
+    bad = await api.post(f"/api/alert-rules/{rule_id}/test", json={"image_id": "x"}, headers=team["ranger"])
+    assert bad.status == 400 and (await bad.json())["field"] == "image_id"
+    nobody = await api.post(f"/api/alert-rules/{rule_id}/test", json={"image_id": 1}, headers=team["ranger"])
+    assert nobody.status == 409
+    foreign = await api.post(f"/api/alert-rules/{rule_id}/test", json={"image_id": 1}, headers=team["guide"])
+    assert foreign.status == 404, "only the owner tries their rule"
