@@ -189,7 +189,7 @@ async def test_a_mail_server_that_keeps_failing_makes_a_dead_letter_that_a_retry
     await watch.settled()
     (row,) = await watch.rows()
     assert (row["status"], row["attempts"]) == ("failed", 3) and "451" in row["error"]
-    letters = await work.dead_letters(watch.pool, projects=[watch.line.intake.project_id])
+    letters = await work.dead_letters(watch.pool, projects=[watch.line.intake.project_id], user_id=watch.user_id)
     assert [(letter["notification_id"], letter["stage"]) for letter in letters] == [(row["id"], "notify")]
     assert watch.mail.messages == []
 

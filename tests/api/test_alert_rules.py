@@ -370,3 +370,47 @@ async def test_trying_a_rule_needs_an_image_id_and_a_notifier(
     assert nobody.status == 409
     foreign = await api.post(f"/api/alert-rules/{rule_id}/test", json={"image_id": 1}, headers=team["guide"])
     assert foreign.status == 404, "only the owner tries their rule"
+
+
+async def test_undelivered_notifications_are_dead_letters_for_their_user_and_admins_only(
+    make_api: Callable, backend: Backend, team: dict[str, dict[str, str]], unique: str
+) -> None:
+    api: TestClient = await make_api()
+    project_id = await accounts.project_id(backend.pool, f"wolves-{unique}")
+    ranger = await accounts.find_user(backend.pool, f"ranger-{unique}@x.org")
+    assert ranger is not None
+    letters = {}
+    for kind in ("detection", "theft_watch"):
+        rule = await (
+            await api.post(
+                "/api/alert-rules",
+                json={"project": f"wolves-{unique}", "name": kind, "kind": kind, "channels": ["email"]},
+                headers=team["ranger"],
+            )
+        ).json()
+        notification = await backend.pool.fetchval(
+            """INSERT INTO notifications (delivery_key, rule_id, user_id, project_id, channel, recipient, kind,
+                   subject, payload, status)
+               VALUES ($1, $2, $3, $4, 'email', $5, 'detection', $1, '{}', 'failed') RETURNING id""",
+            f"{kind}-{unique}",
+            rule["id"],
+            ranger.id,
+            project_id,
+            ranger.email,
+        )
+        letters[kind] = await backend.pool.fetchval(
+            "INSERT INTO dead_letters (notification_id, stage, error, attempts) VALUES ($1, 'notify', 'x', 5)"
+            " RETURNING id",
+            notification,
+        )
+
+    async def seen_by(who: str) -> set[int]:
+        body = await (await api.get("/api/dead-letters", headers=team[who])).json()
+        return {letter["id"] for letter in body["dead_letters"]}
+
+    assert await seen_by("ranger") == {letters["detection"], letters["theft_watch"]}
+    assert await seen_by("admin") == {letters["detection"]}, "a theft watch stays private"
+    assert await seen_by("guide") == set(), "not a colleague's"
+    assert await seen_by("stranger") == set()
+    refused = await api.post(f"/api/dead-letters/{letters['theft_watch']}/retry", headers=team["guide"])
+    assert refused.status == 404
