@@ -18,7 +18,9 @@ Four runs, each over fresh photos (1920x1080 Willfine JPEGs, made first, untimed
 
 Latency of a photo: the end of its upload (the HTTP answer, or the FTP 226) to the moment the mail server had
 the whole mail, and to the moment the stand-in had the whole sendPhoto request (both stamped by the servers).
-A notification's Message-ID names it; its row names the image, whose file name names the upload.
+A notification's Message-ID names it; its row names the image, whose file name names the upload. CPU: user +
+system time of `addax run` (all its threads) and of its PostgreSQL over the run, per photo: in a burst the
+last photo waits for the work of those before it, so that is what a burst's latency is made of.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.ingest import Usage, usage
 from tests.actors.ftps import client
 from tests.background_servers import BackgroundServers
 from tests.conftest import world_readable_tempdir
@@ -132,10 +135,12 @@ def upload_ftps(addax: AddaxProcess, _device: str, files: Sequence[Path], ended:
 Uploader = Callable[[AddaxProcess, str, Sequence[Path], dict[str, float]], None]
 
 
-def make_photos(folder: Path, first: int, count: int, cameras: int) -> list[Path]:
+def make_photos(folder: Path, first_shot: int, count: int, cameras: int) -> list[Path]:
+    """``count`` photos of ``cameras`` cameras, each camera's shots from ``first_shot`` on (30 s apart): no two
+    runs share a camera and a time, so every photo is an event of its own."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index in range(first, first + count):
+    for index in range(first_shot * cameras, first_shot * cameras + count):
         name, data = trail_photo(index, cameras)
         path = folder / name
         path.write_bytes(data)
@@ -185,7 +190,7 @@ def latencies(
     return to_mail, to_telegram
 
 
-def row(label: str, mail: list[float], telegram: list[float]) -> dict[str, Any]:
+def row(label: str, mail: list[float], telegram: list[float], cpu: Usage, count: int) -> dict[str, Any]:
     def cut(values: list[float], q: float) -> str:
         if not values:
             return "-"
@@ -202,6 +207,8 @@ def row(label: str, mail: list[float], telegram: list[float]) -> dict[str, Any]:
         "telegram p95 ms": cut(telegram, 0.95),
         "telegram max ms": cut(telegram, 1.0),
         "mean ms": f"{statistics.fmean(mail + telegram) * 1000:.0f}" if mail else "-",
+        "addax CPU ms/photo": f"{cpu.cpu_s * 1000 / count:.0f}",
+        "PostgreSQL CPU ms/photo": f"{cpu.pg_cpu_s * 1000 / count:.0f}",
     }
 
 
@@ -245,9 +252,12 @@ def main() -> None:
         ]
         for label, run, count, cameras in runs:
             files = make_photos(home / "photos" / str(first), first, count, cameras)
-            first += count
+            first += -(-count // cameras)  # the next run's shots come after this run's last
+            before = usage(addax)
             ended = run(files)
-            rows.append(row(label, *latencies(addax, servers, ended)))
+            after = usage(addax)
+            spent = Usage(0, 0, 0, after.cpu_s - before.cpu_s, after.pg_cpu_s - before.pg_cpu_s)
+            rows.append(row(label, *latencies(addax, servers, ended), spent, count))
             print(table(rows[-1:]), flush=True)
         print("\nalert latency: end of upload -> mail at the SMTP server / sendPhoto at the Telegram stand-in")
         print(table(rows))

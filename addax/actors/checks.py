@@ -7,7 +7,7 @@ transaction, so a crash repeats nothing and loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ import asyncpg
 from addax.actors.outbox import Message
 from addax.domain.alerts import (
     CameraHealthRule,
+    CameraState,
     DigestRule,
     ProjectRule,
     ReminderRule,
@@ -91,20 +92,31 @@ def _status(rule: StoredRule, key: str, title: str, lines: list[str], *, camera_
 async def _camera_health(
     connection: asyncpg.Connection, rule: StoredRule, settings: CameraHealthRule, now: datetime
 ) -> list[Tell]:
+    return await _per_camera(
+        connection,
+        rule,
+        now,
+        problems_of=lambda camera: health_problems(settings, camera, now),
+        title=lambda camera: f"Camera {camera.name} needs attention",
+    )
+
+
+async def _per_camera(
+    connection: asyncpg.Connection,
+    rule: StoredRule,
+    now: datetime,
+    *,
+    problems_of: Callable[[CameraState], Mapping[str, str]],
+    title: Callable[[CameraState], str],
+) -> list[Tell]:
+    """One message per camera with problems that are new since the last run."""
     tells = []
     for camera in await summaries.camera_states(connection, rule.project_id):
         prefix = f"rule:{rule.id}:camera:{camera.camera_id}:"
-        new = await fired(connection, prefix, health_problems(settings, camera, now))
+        new = await fired(connection, prefix, problems_of(camera))
         if new:
-            tells.append(
-                _status(
-                    rule,
-                    f"{prefix}{','.join(new)}:{now:%Y-%m-%dT%H:%M}",
-                    f"Camera {camera.name} needs attention",
-                    list(new.values()),
-                    camera_id=camera.camera_id,
-                )
-            )
+            key = f"{prefix}{','.join(new)}:{now:%Y-%m-%dT%H:%M}"
+            tells.append(_status(rule, key, title(camera), list(new.values()), camera_id=camera.camera_id))
     return tells
 
 
@@ -132,22 +144,17 @@ async def _project(
 async def _theft_silence(
     connection: asyncpg.Connection, rule: StoredRule, settings: TheftWatchRule, now: datetime
 ) -> list[Tell]:
-    tells = []
-    for camera in await summaries.camera_states(connection, rule.project_id):
+    def silence(camera: CameraState) -> dict[str, str]:
         line = silent_against_rhythm(settings, camera, now)
-        prefix = f"rule:{rule.id}:camera:{camera.camera_id}:"
-        new = await fired(connection, prefix, {"silent": line} if line else {})
-        if new:
-            tells.append(
-                _status(
-                    rule,
-                    f"{prefix}silent:{now:%Y-%m-%dT%H:%M}",
-                    f"Theft watch: camera {camera.name} went silent",
-                    list(new.values()),
-                    camera_id=camera.camera_id,
-                )
-            )
-    return tells
+        return {"silent": line} if line else {}
+
+    return await _per_camera(
+        connection,
+        rule,
+        now,
+        problems_of=silence,
+        title=lambda camera: f"Theft watch: camera {camera.name} went silent",
+    )
 
 
 async def _reminder(connection: asyncpg.Connection, rule: StoredRule, settings: ReminderRule) -> list[Tell]:
