@@ -63,6 +63,7 @@ class Notifier(Actor[None]):
         self._clock = clock or SystemClock()
         self._batch, self._poll_s, self._sweep_every_s = batch, poll_s, sweep_every_s
         self._last_sweep = float("-inf")
+        self._rules_without_channel = 0
 
     async def run(self) -> None:
         while True:
@@ -136,8 +137,18 @@ class Notifier(Actor[None]):
             await self._enqueue(sent)
         return {"matches": True, "subject": message.subject, "payload": message.payload, "sent": sent}
 
+    def detail(self) -> str | None:
+        if self._rules_without_channel:
+            return (
+                f"waiting: {self._rules_without_channel} alert rule(s) but no channel to send with:"
+                " set smtp.host and smtp.from_address, or telegram.bot_token"
+            )
+        return None
+
     async def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
+        if not (self._addressing.email_ready or self._addressing.telegram_ready):
+            self._rules_without_channel = await alerts.enabled_rules(self._pool)
         left = await notifications.pending(self._pool, older_than_s=self._sweep_every_s)
         if left:
             log.info("re-queueing notifications left pending", extra={"count": len(left)})

@@ -203,3 +203,33 @@ async def test_a_rule_edited_into_nonsense_behind_the_api_does_not_stop_the_othe
     await scene.photo(0, [ANIMAL])
     (alert,) = await scene.alerts()
     assert alert["rule_id"] == good
+
+
+async def test_rules_with_no_channel_to_send_with_are_a_health_notice(fresh_dsn: str, unique: str) -> None:
+    async with Supervisor(stop_timeout=5) as supervisor:
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=2), probe=ping)
+        project = f"quiet-{unique}"
+        await accounts.add_project(pool, project, by="t")
+        user_id = await accounts.add_user(
+            pool, f"q-{unique}@example.org", hash_password("pw"), role=accounts.Role.VIEWER, project=project, by="t"
+        )
+        await alerts.add_rule(
+            pool,
+            user_id=user_id,
+            project_id=await accounts.project_id(pool, project),
+            body=parse_rule({"name": "r", "labels": ["animal"]}),
+            next_run_at=None,
+        )
+
+        async def enqueue(ids: list[int]) -> None:
+            raise AssertionError("nothing to send")
+
+        notifier = Notifier(
+            pool=pool, wake=Signal(), enqueue=enqueue, addressing=Addressing(email_ready=False, telegram_ready=False)
+        )
+        await supervisor.start(notifier)
+        await eventually(lambda: notifier.detail() is not None, timeout=10, what="the notice")
+        assert notifier.detail() == (
+            "waiting: 1 alert rule(s) but no channel to send with:"
+            " set smtp.host and smtp.from_address, or telegram.bot_token"
+        )
