@@ -5,7 +5,7 @@ processes never run it twice), run, and its next run written in the same transac
 it decided; a restart therefore neither skips nor repeats a run. The next run is computed from the time
 the job ran, so runs missed while the service was down run once. The clock is given (a test sets it).
 
-    loop: run every due job ─► sleep until the earliest next run (at most a minute), or a wake-up
+    loop: run every due job ─► sleep until the earliest next run (at most a minute)
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ class Scheduler(Actor[None]):
         self._pool, self._clock, self._enqueue, self._addressing = pool, clock, enqueue, addressing
         self._actor_health, self._disk_path = actor_health, disk_path
         self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
-        self.wake = asyncio.Event()
-        self.runs = 0  # jobs run by this actor, for health and tests
 
     async def on_start(self) -> None:
         await alerts.ensure_system_job(self._pool, ADMIN_CHECKS, self._clock.now() + timedelta(minutes=1))
@@ -72,8 +70,7 @@ class Scheduler(Actor[None]):
                 log.warning("database unavailable; the timetable waits", extra={"error": str(error)})
                 due = None
             latest = self._clock.now() + LONGEST_SLEEP
-            self.wake.clear()
-            await self._clock.sleep_until(min(due, latest) if due else latest, wake=self.wake)
+            await self._clock.sleep_until(min(due, latest) if due else latest)
 
     async def _run_one(self) -> bool:
         """Run the most overdue job; False when none is due."""
@@ -93,7 +90,6 @@ class Scheduler(Actor[None]):
                 log.exception("a scheduled job failed", extra={"job": job.job, "rule": job.rule_id})
                 self.record_error(error)
                 await alerts.record_failed_run(connection, job.id, str(error), retry_at=now + RETRY_FAILED_RUN)
-        self.runs += 1
         if waiting:
             await self._enqueue(waiting)
         return True

@@ -7,7 +7,6 @@ test moves a :class:`ManualClock` past midnight or a month's end in an instant i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -17,8 +16,8 @@ class Clock(Protocol):
         """The current time, timezone-aware UTC."""
         ...
 
-    async def sleep_until(self, moment: datetime, *, wake: asyncio.Event | None = None) -> None:
-        """Return at ``moment``, or earlier when ``wake`` is set."""
+    async def sleep_until(self, moment: datetime) -> None:
+        """Return at ``moment`` (or soon after)."""
         ...
 
 
@@ -28,13 +27,8 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    async def sleep_until(self, moment: datetime, *, wake: asyncio.Event | None = None) -> None:
-        seconds = min(max((moment - self.now()).total_seconds(), 0.0), 60.0)
-        if wake is None:
-            await asyncio.sleep(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), seconds)
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(min(max((moment - self.now()).total_seconds(), 0.0), 60.0))
 
 
 class ManualClock:
@@ -59,16 +53,6 @@ class ManualClock:
     async def advance(self, by: timedelta) -> None:
         await self.set(self._now + by)
 
-    async def sleep_until(self, moment: datetime, *, wake: asyncio.Event | None = None) -> None:
-        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._reach(moment))]
-        if wake is not None:
-            waits.append(asyncio.ensure_future(wake.wait()))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-
-    async def _reach(self, moment: datetime) -> None:
+    async def sleep_until(self, moment: datetime) -> None:
         async with self._moved:
             await self._moved.wait_for(lambda: self._now >= moment)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,6 @@ class Delivery:
     attempts: int
     user_id: int | None
     project_id: int | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def add(connection: asyncpg.Connection, outgoing: Outgoing) -> int | None:
