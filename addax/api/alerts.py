@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond
+from addax.api.auth import read_json
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.channels.errors import DeliveryFailed
@@ -30,16 +31,6 @@ LINK_VALID_FOR = timedelta(hours=24)
 
 def _shown(rule: StoredRule) -> dict[str, Any]:
     return {"id": rule.id, "project": rule.project, "owner": rule.owner, **rule_json(rule.body)}
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise json_error(400, "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise json_error(400, "the body must be a JSON object")
-    return body
 
 
 def _parsed(body: dict[str, Any], current: RuleBody | None = None) -> RuleBody:
@@ -88,7 +79,7 @@ async def list_rules(request: web.Request) -> web.Response:
 async def add_rule(request: web.Request) -> web.Response:
     pool = request.app[SERVICES].pool
     user = await require_user(request)
-    body = await _body(request)
+    body = await read_json(request)
     roles = await accounts.project_roles(pool, user)
     project_id = await _project_of(request, body.get("project"), roles)
     rule = _parsed(body)
@@ -134,7 +125,7 @@ async def _own_rule(request: web.Request) -> tuple[StoredRule, accounts.User]:
 async def change_rule(request: web.Request) -> web.Response:
     pool = request.app[SERVICES].pool
     rule, user = await _own_rule(request)
-    body = await _body(request)
+    body = await read_json(request)
     if "project" in body and body["project"] not in (rule.project, rule.project_id):
         raise json_error(400, "project: a rule stays in its project; make a new one", field="project")
     changed = _parsed(body, current=rule.body)
@@ -164,7 +155,7 @@ async def test_rule(request: web.Request) -> web.Response:
     ``[test]`` copy to my channels)? The cooldown, rarity and the photo's age are not checked."""
     services = request.app[SERVICES]
     rule, _ = await _own_rule(request)
-    body = await _body(request)
+    body = await read_json(request)
     image_id, send = body.get("image_id"), body.get("send", False)
     if not isinstance(image_id, int) or isinstance(image_id, bool):
         raise json_error(400, "image_id: the id of a photo of the rule's project", field="image_id")
