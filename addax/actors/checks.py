@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from addax.actors.outbox import Message
 from addax.domain.alerts import (
     CameraHealthRule,
     CameraState,
@@ -33,6 +32,7 @@ from addax.domain.schedules import period_before
 from addax.domain.species_report import species_rows, trap_days
 from addax.store import alerts, notifications, summaries
 from addax.store.alerts import StoredRule
+from addax.store.notifications import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from addax.actors.outbox import Addressing, Message, address
+from addax.actors.outbox import Addressing, address
 from addax.domain.alerts import (
     DetectionRule,
     Match,
@@ -36,6 +36,7 @@ from addax.runtime.clock import Clock, SystemClock
 from addax.runtime.signal import Signal
 from addax.store import alerts, database, notifications, sightings
 from addax.store.alerts import StoredRule
+from addax.store.notifications import Message
 from addax.store.sightings import Photo
 
 log = logging.getLogger("addax.notifier")
@@ -85,19 +86,26 @@ class Notifier(Actor[None]):
             if not image_ids:
                 return False
             waiting: list[int] = []
+            rules: dict[int, list[StoredRule]] = {}  # by project, read once per batch
             for image_id in image_ids:
-                waiting += await self._match_one(connection, image_id)
+                waiting += await self._match_one(connection, image_id, rules)
             await sightings.matched(connection, image_ids)
         if waiting:
             await self._enqueue(waiting)
         return True
 
-    async def _match_one(self, connection: asyncpg.Connection, image_id: int) -> list[int]:
+    async def _match_one(
+        self, connection: asyncpg.Connection, image_id: int, rules: dict[int, list[StoredRule]]
+    ) -> list[int]:
         """One photo, in a savepoint: a photo that breaks matching is logged and skipped, never a crash loop."""
         try:
             async with connection.transaction():
                 photo = await sightings.photo(connection, image_id)
-                return await self._match(connection, photo) if photo is not None else []
+                if photo is None:
+                    return []
+                if photo.project_id not in rules:
+                    rules[photo.project_id] = await alerts.matched_per_photo(connection, photo.project_id)
+                return await self._match(connection, photo, rules[photo.project_id])
         except database.OUTAGE_ERRORS:
             raise
         except Exception as error:
@@ -154,7 +162,7 @@ class Notifier(Actor[None]):
             log.info("re-queueing notifications left pending", extra={"count": len(left)})
             await self._enqueue(left)
 
-    async def _match(self, connection: asyncpg.Connection, photo: Photo) -> list[int]:
+    async def _match(self, connection: asyncpg.Connection, photo: Photo, rules: list[StoredRule]) -> list[int]:
         if not photo.boxes:
             return []
         if self._clock.now() - photo.received_at > FRESH_FOR:
@@ -164,7 +172,7 @@ class Notifier(Actor[None]):
             return []
         sighting = _sighting(photo)
         waiting: list[int] = []
-        for rule in await alerts.matched_per_photo(connection, photo.project_id):
+        for rule in rules:
             if photo.event_id is not None and await notifications.alerted_for_event(
                 connection, rule.id, photo.event_id
             ):

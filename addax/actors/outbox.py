@@ -9,14 +9,13 @@ the notification log shows it instead of a silence nobody can explain.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
 from addax.domain.delivery import suppressed_reason
 from addax.store import notifications
-from addax.store.notifications import Outgoing
+from addax.store.notifications import Message, Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +26,6 @@ class Addressing:
     allowed_recipients: tuple[str, ...] = ()
     email_ready: bool = True
     telegram_ready: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    key: str  # what this message is about, unique per rule and thing: 'rule:7:event:42'
-    kind: str  # the template
-    subject: str
-    payload: dict[str, Any]
-    rule_id: int | None = None
-    project_id: int | None = None
-    camera_id: int | None = None
-    image_id: int | None = None
-    event_id: int | None = None
 
 
 async def address(
@@ -55,12 +41,12 @@ async def address(
     skip Telegram for users without a linked chat (instead of logging a failure for them)."""
     reachable = await notifications.recipients(connection, user_ids)
     waiting: list[int] = []
-    for user_id, recipient in sorted(reachable.items()):
+    for _, recipient in sorted(reachable.items()):
         for channel in channels:
             if only_linked and channel == "telegram" and recipient.chat_id is None:
                 continue
             outgoing = _outgoing(addressing, message, channel, recipient)
-            notification_id = await notifications.add(connection, replace(outgoing, user_id=user_id))
+            notification_id = await notifications.add(connection, outgoing)
             if notification_id is not None and outgoing.status == "pending":
                 waiting.append(notification_id)
     return waiting
@@ -78,17 +64,5 @@ def _outgoing(addressing: Addressing, message: Message, channel: str, recipient:
     elif (reason := suppressed_reason(addressing.enabled, addressing.allowed_recipients, address_of)) is not None:
         status, error = "suppressed", reason
     return Outgoing(
-        delivery_key=f"{message.key}:user:{recipient.user_id}:{channel}",
-        channel=channel,
-        recipient=address_of,
-        kind=message.kind,
-        subject=message.subject,
-        payload=message.payload,
-        rule_id=message.rule_id,
-        project_id=message.project_id,
-        camera_id=message.camera_id,
-        image_id=message.image_id,
-        event_id=message.event_id,
-        status=status,
-        error=error,
+        message=message, user_id=recipient.user_id, channel=channel, recipient=address_of, status=status, error=error
     )

@@ -22,13 +22,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from addax.actors.checks import Tell, fired, run_rule
-from addax.actors.outbox import Addressing, Message, address
+from addax.actors.outbox import Addressing, address
 from addax.domain.alerts import ActorSnapshot, admin_problems
 from addax.domain.delivery import next_run
 from addax.runtime import Actor, ActorHealth
 from addax.runtime.clock import Clock
 from addax.store import alerts, database, notifications, summaries
 from addax.store.alerts import DueJob
+from addax.store.notifications import Message
 
 log = logging.getLogger("addax.scheduler")
 

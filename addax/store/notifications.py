@@ -19,21 +19,34 @@ from addax.store import work
 
 
 @dataclass(frozen=True, slots=True)
-class Outgoing:
-    delivery_key: str
-    channel: str  # email | telegram
-    recipient: str  # address or chat id
+class Message:
+    """What to tell, and what about: the same for every user and channel it goes to."""
+
+    key: str  # what this message is about, unique per rule and thing: 'rule:7:event:42'
     kind: str  # the template
     subject: str
     payload: dict[str, Any]
-    user_id: int | None = None
     rule_id: int | None = None
     project_id: int | None = None
     camera_id: int | None = None
     image_id: int | None = None
     event_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to one user on one channel."""
+
+    message: Message
+    user_id: int
+    channel: str  # email | telegram
+    recipient: str  # address or chat id
     status: str = "pending"  # or, decided at once, 'suppressed' / 'failed' with the reason in error
     error: str | None = None
+
+    @property
+    def delivery_key(self) -> str:
+        return f"{self.message.key}:user:{self.user_id}:{self.channel}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +78,17 @@ async def add(connection: asyncpg.Connection, outgoing: Outgoing) -> int | None:
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
            ON CONFLICT (delivery_key) DO NOTHING RETURNING id""",
         outgoing.delivery_key,
-        outgoing.rule_id,
+        outgoing.message.rule_id,
         outgoing.user_id,
-        outgoing.project_id,
-        outgoing.camera_id,
-        outgoing.image_id,
-        outgoing.event_id,
+        outgoing.message.project_id,
+        outgoing.message.camera_id,
+        outgoing.message.image_id,
+        outgoing.message.event_id,
         outgoing.channel,
         outgoing.recipient,
-        outgoing.kind,
-        outgoing.subject,
-        json.dumps(outgoing.payload, default=str),
+        outgoing.message.kind,
+        outgoing.message.subject,
+        json.dumps(outgoing.message.payload, default=str),
         outgoing.status,
         outgoing.error,
     )
