@@ -35,6 +35,9 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
+    # A pooled connection whose backend was terminated while idle can fail its next BEGIN this way ("cannot switch
+    # to state ...; another operation is in progress"): the pool drops it, and the next try gets a fresh one.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -9,7 +9,6 @@ import json
 import signal
 import sys
 import textwrap
-import urllib.parse
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -25,6 +24,7 @@ from addax.store.spool import Spool
 from tests.actors.conftest import Intake
 from tests.conftest import Servers
 from tests.domain import jpeg_factory
+from tests.outage import database_down
 from tests.waiting import eventually
 
 
@@ -97,12 +97,7 @@ async def test_a_database_outage_is_waited_out_and_not_counted_against_the_file(
     actor = ingestor(intake, outcomes, sweep_every_s=None)
     await supervisor.start(actor)
     receiver = Receiver(spool=intake.spool, deliver=actor.send, max_bytes=None, min_free_bytes=0)
-    database = urllib.parse.urlparse(fresh_dsn).path.lstrip("/")
-    admin = await asyncpg.connect(servers.postgres.dsn)
-    try:
-        # identifiers of the test's own making, not input: ALTER DATABASE takes no parameters
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database)
+    async with database_down(servers, fresh_dsn):
         arrival = await receiver.receive(chunks(jpeg_factory.willfine_jpeg()), intake.origin("IMG_0002.JPG"))
         attempts = intake.spool.directory / f"{arrival.id}.attempts"
 
@@ -116,9 +111,6 @@ async def test_a_database_outage_is_waited_out_and_not_counted_against_the_file(
         state = await eventually(retrying, what="a failed attempt and a retry")
         assert outcomes.seen == []
         assert state["count"] <= 1, "outages are not counted against the file"
-    finally:
-        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-        await admin.close()
     await eventually(lambda: outcomes.seen, timeout=60, what="the file stored once the database is back")
     assert [outcome.kind for _, outcome in outcomes.seen] == ["stored"]
 

@@ -20,6 +20,8 @@ from addax.runtime import Supervisor
 from addax.runtime.signal import Signal
 from addax.store import accounts, alerts, events
 from addax.store.database import open_database, ping
+from tests.conftest import Servers
+from tests.outage import database_down
 from tests.waiting import eventually
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -33,6 +35,7 @@ class Scene:
     project: str
     user_id: int
     camera_id: int
+    notifier: Notifier | None = None
     queued: list[int] = field(default_factory=list)
 
     async def rule(self, **body: object) -> int:
@@ -127,7 +130,8 @@ async def scene(fresh_dsn: str, unique: str) -> AsyncIterator[Scene]:
         async def enqueue(ids: list[int]) -> None:
             scene.queued.extend(ids)
 
-        await supervisor.start(Notifier(pool=pool, wake=wake, enqueue=enqueue, addressing=Addressing(), poll_s=0.1))
+        scene.notifier = Notifier(pool=pool, wake=wake, enqueue=enqueue, addressing=Addressing(), poll_s=0.1)
+        await supervisor.start(scene.notifier)
         yield scene
 
 
@@ -233,3 +237,16 @@ async def test_rules_with_no_channel_to_send_with_are_a_health_notice(fresh_dsn:
             "waiting: 1 alert rule(s) but no channel to send with:"
             " set smtp.host and smtp.from_address, or telegram.bot_token"
         )
+
+
+async def test_a_dead_database_is_waited_out_and_matching_goes_on(
+    scene: Scene, servers: Servers, fresh_dsn: str
+) -> None:
+    await scene.rule(labels=["animal"])
+    notifier = scene.notifier
+    assert notifier is not None
+    async with database_down(servers, fresh_dsn):
+        await eventually(lambda: notifier.last_error is not None, timeout=10, what="the notifier to see the outage")
+    await scene.photo(0, [ANIMAL])  # the pool reconnects
+    assert len(await scene.alerts()) == 1
+    assert notifier.restarts == 0, "an outage is waited out, not a crash"

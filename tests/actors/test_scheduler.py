@@ -32,6 +32,8 @@ from addax.runtime import Supervisor
 from addax.runtime.clock import ManualClock
 from addax.store import accounts, alerts
 from addax.store.database import open_database, ping
+from tests.conftest import Servers
+from tests.outage import database_down
 from tests.waiting import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -374,3 +376,20 @@ async def test_the_daily_digest_sums_up_yesterday_in_the_project_time_zone(timet
         "2026-11-28",
         "2026-11-29",
     ]
+
+
+async def test_a_run_due_while_the_database_is_down_runs_once_it_is_back(
+    timetable: Timetable, servers: Servers, fresh_dsn: str
+) -> None:
+    await timetable.camera("cam-outage", battery=5)
+    rule_id = await timetable.rule(
+        CameraHealthRule(battery_below_pct=20, sd_above_pct=None, silent=False, at=time(8, 0)), kind="camera_health"
+    )
+    scheduler = await timetable.start()
+    async with database_down(servers, fresh_dsn):
+        await timetable.clock.set(datetime(2026, 11, 29, 8, 0, tzinfo=BERLIN).astimezone(UTC))
+        await eventually(lambda: scheduler.last_error is not None, timeout=10, what="the scheduler to see the outage")
+    await timetable.until(datetime(2026, 11, 29, 8, 1))  # its next look (at most a minute later) finds the db back
+    assert len(await timetable.notifications()) == 1
+    assert await timetable.pool.fetchval("SELECT last_run_at FROM schedules WHERE rule_id = $1", rule_id)
+    assert scheduler.restarts == 0
