@@ -3,6 +3,7 @@ long-polling the Telegram stand-in, over a real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,6 @@ from addax.runtime import Supervisor
 from addax.store import accounts, telegram
 from addax.store.database import open_database, ping
 from tests.telegram_standin import TelegramStandIn
-from tests.waiting import eventually
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Chat:
     bot: TelegramStandIn
     user_id: int
     email: str
+    actor: TelegramBot
 
     async def says(self, chat_id: int, text: str) -> str:
         """Write to the bot; its answer."""
@@ -46,8 +47,9 @@ async def chat(fresh_dsn: str, telegram_api: TelegramStandIn, unique: str) -> As
             pool, email, hash_password("pw"), role=accounts.Role.SERVER_ADMIN, project=None, by="t"
         )
         channel = TelegramChannel(telegram_api.settings(poll_timeout_s=1))
-        await supervisor.start(TelegramBot(pool=pool, channel=channel, poll_timeout_s=1, retry_s=0.1))
-        yield Chat(pool, telegram_api, user_id, email)
+        actor = TelegramBot(pool=pool, channel=channel, poll_timeout_s=1, retry_s=0.1)
+        await supervisor.start(actor)
+        yield Chat(pool, telegram_api, user_id, email, actor)
 
 
 async def test_start_with_a_fresh_token_links_the_chat_once(chat: Chat) -> None:
@@ -80,11 +82,20 @@ async def test_stop_unlinks_and_other_text_gets_help(chat: Chat) -> None:
 
 
 async def test_the_bot_keeps_polling_after_telegram_fails(chat: Chat) -> None:
+    polls = len(chat.bot.calls_of("getUpdates"))
     chat.bot.fail_next("getUpdates", status=502)
+    await chat.bot.wait_for_calls("getUpdates", polls + 2)  # the one that failed, and the next
+    assert chat.actor.last_error is not None and "Bad Gateway" in chat.actor.last_error
     await telegram.add_link_token(chat.pool, chat.user_id, token_digest("t3"), valid_for=timedelta(hours=1))
     assert await chat.says(801, "/start t3") == LINKED.format(email=chat.email)
+    assert chat.actor.restarts == 0, "a failing Telegram is waited out, not a crash"
 
-    async def linked() -> bool:
-        return await telegram.link_of(chat.pool, chat.user_id) is not None
 
-    await eventually(linked, timeout=10, what="the link")
+async def test_two_chats_racing_with_one_token_link_one_of_them(chat: Chat) -> None:
+    await telegram.add_link_token(chat.pool, chat.user_id, token_digest("race"), valid_for=timedelta(hours=1))
+    won = await asyncio.gather(
+        *(telegram.link(chat.pool, token_digest("race"), chat_id=900 + n, username=None) for n in range(2))
+    )
+    assert sorted(won, key=str) == [None, chat.email]
+    link = await telegram.link_of(chat.pool, chat.user_id)
+    assert link is not None and link.chat_id in {900, 901}
