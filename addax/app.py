@@ -197,7 +197,14 @@ async def start_web(
             storage_dir=config.data_path / "ui",
             storage_secret=config.ui.storage_secret or persistent_secret(config.data_path / "ui-secret"),
             pool=storage.pool,
+            objects=storage.objects,
+            events=storage.events,
             instance_name=config.general.instance_name,
+            map_tiles=config.ui.map_tiles,
+            map_attribution=config.ui.map_attribution,
+            telegram_username=alerting.telegram_username,
+            try_rule=alerting.try_rule,
+            enqueue_deliveries=alerting.enqueue,
         )
     )
     await supervisor.start(

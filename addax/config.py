@@ -42,11 +42,17 @@ class Http:
     key_file: str = ""
 
 
+OSM_TILES = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+
 @dataclass(frozen=True, slots=True)
 class Ui:
     host: str = "0.0.0.0"
     port: int = 8081
     storage_secret: str = ""
+    map_tiles: str = OSM_TILES  # Leaflet tile URL template; point it at your own tile server if you have one
+    map_attribution: str = OSM_ATTRIBUTION
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from addax.store import audit
 class Role(StrEnum):
     SERVER_ADMIN = "server-admin"
     PROJECT_ADMIN = "project-admin"
+    ANNOTATOR = "annotator"  # sees the project and verifies its photos; administers nothing
     VIEWER = "viewer"
 
 
@@ -426,3 +427,8 @@ async def project_roles(db: asyncpg.Pool, user: User) -> dict[int, Role]:
         return {int(row["id"]): Role.SERVER_ADMIN for row in await db.fetch("SELECT id FROM projects")}
     rows = await db.fetch("SELECT project_id, role::text FROM memberships WHERE user_id = $1", user.id)
     return {int(row["project_id"]): Role(row["role"]) for row in rows}
+
+
+async def project_names(db: asyncpg.Pool, project_ids: list[int]) -> dict[int, str]:
+    rows = await db.fetch("SELECT id, name FROM projects WHERE id = ANY($1::bigint[]) ORDER BY name", project_ids)
+    return {int(row["id"]): row["name"] for row in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -187,3 +188,20 @@ async def project_of(db: asyncpg.Pool, thing: Owned, thing_id: int) -> int | Non
     """The project that a thing of this kind belongs to (None: no such thing)."""
     found = await db.fetchval(thing.value, thing_id)
     return int(found) if found is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageKeys:
+    project_id: int
+    kind: str
+    original_key: str | None
+    thumbnail_key: str | None
+    annotated_key: str | None
+
+
+async def image_keys(db: asyncpg.Pool, image_id: int) -> ImageKeys | None:
+    row = await db.fetchrow(
+        "SELECT project_id, kind::text, original_key, thumbnail_key, annotated_key FROM images WHERE id = $1",
+        image_id,
+    )
+    return ImageKeys(**dict(row)) if row is not None else None

@@ -57,7 +57,7 @@ async def test_login_and_status_page(addax: AddaxProcess) -> None:
 
         await page.get_by_label("Password").fill(password)
         await page.get_by_role("button", name="Sign in").click()
-        await expect(page.get_by_text("Addax: status")).to_be_visible(timeout=20_000)
+        await expect(page.get_by_text("Addax: Overview")).to_be_visible(timeout=20_000)
         for actor in ("postgres", "database", "ingestor", "ftp", "http", "ui"):
             await expect(page.get_by_role("cell", name=actor, exact=True)).to_be_visible()
         await page.screenshot(path=str(addax.home / "status.png"))
@@ -100,7 +100,7 @@ async def test_an_open_page_is_signed_out_when_the_user_is_disabled_or_gets_a_ne
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = await browser.new_page()
-        status, sign_in_button = page.get_by_text("Addax: status"), page.get_by_role("button", name="Sign in")
+        status, sign_in_button = page.get_by_text("Addax: Overview"), page.get_by_role("button", name="Sign in")
         await sign_in(page, addax, email, "first one")
         await expect(status).to_be_visible(timeout=20_000)
 

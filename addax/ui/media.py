@@ -1,0 +1,67 @@
+"""Photos for the dashboard (``/media/{image_id}/{variant}``), with the same rules as the API's file endpoint.
+
+The browser has a session cookie, not a bearer token, so the dashboard serves its own images: thumbnails and
+annotated images (blurred where people or vehicles are) to anyone who may see the project; the original of a
+photo that may show people only to the project's admins, and that is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import Response
+from fastapi.responses import StreamingResponse
+from nicegui import app as nicegui_app
+
+from addax.store import audit, browse
+from addax.ui.context import UiServices
+from addax.ui.session import signed_in, viewer_of
+
+VARIANTS = ("thumbnail", "annotated", "original")
+CONTENT_TYPES = {"photo": "image/jpeg", "video": "video/mp4"}
+
+
+def media_url(image_id: int, variant: str) -> str:
+    return f"/media/{image_id}/{variant}"
+
+
+def register(services: UiServices) -> None:
+    @nicegui_app.get("/media/{image_id}/{variant}", include_in_schema=False)
+    async def media(image_id: int, variant: str) -> Response:
+        if variant not in VARIANTS:
+            return Response("unknown variant", status_code=404)
+        user = await signed_in(services.pool, nicegui_app.storage.user)
+        if user is None:
+            return Response("sign in first", status_code=401)
+        viewer = await viewer_of(services.pool, user)
+        found = await browse.image_keys(services.pool, image_id)
+        if found is None or not viewer.can_see(found.project_id):
+            return Response("not found", status_code=404)
+        key = {"thumbnail": found.thumbnail_key, "annotated": found.annotated_key}.get(variant, found.original_key)
+        if key is None:
+            return Response(f"no {variant} of this photo yet", status_code=404)
+        content_type = (
+            "image/jpeg" if variant != "original" else CONTENT_TYPES.get(found.kind, "application/octet-stream")
+        )
+        if variant == "original" and await browse.shows_people(services.pool, image_id):
+            if not viewer.admin_of(found.project_id):
+                return Response(
+                    "this photo may show people: only its project's admins see the original", status_code=403
+                )
+            await audit.record(services.pool, actor=user.email, action="image.unblur", target=f"image:{image_id}")
+        try:
+            reader = await asyncio.to_thread(services.objects.open, key)
+            size = await asyncio.to_thread(services.objects.size, key)
+        except FileNotFoundError:
+            return Response("the file is missing from the object store", status_code=404)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await asyncio.to_thread(reader.read, 1 << 20):
+                    yield chunk
+            finally:
+                reader.close()
+
+        headers = {"Content-Length": str(size), "Cache-Control": "private, max-age=3600"}
+        return StreamingResponse(chunks(), media_type=content_type, headers=headers)

@@ -1,0 +1,53 @@
+-- The dashboard: human verification of photos, an annotator role, and what a photo shows kept on its own row
+-- so that the gallery filters by index instead of joining every box of every photo.
+
+-- Sees a project and verifies its photos; administers nothing.
+ALTER TYPE project_role ADD VALUE IF NOT EXISTS 'annotator' BEFORE 'viewer';
+
+-- What a person says a photo shows. It wins over the models everywhere (gallery, insights, exports).
+-- boxes: [{"detection": model box index or null for a box the model missed, "label": "animal", "taxon": ...,
+--          "common_name": ..., "count": 1, "bbox": [x, y, w, h]}]
+CREATE TABLE verifications (
+    image_id      bigint PRIMARY KEY REFERENCES images ON DELETE CASCADE,
+    boxes         jsonb NOT NULL DEFAULT '[]',
+    blank         boolean NOT NULL DEFAULT false,          -- nothing there (a false trigger or a wrong box)
+    individuals   integer CHECK (individuals >= 0),        -- how many animals, when the boxes don't say
+    notes         text NOT NULL DEFAULT '',
+    verified_by   bigint REFERENCES users ON DELETE SET NULL,
+    verified_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- The photo's summary: labels and species at or above the project's detection threshold (top-1 of each box),
+-- or the verification's when there is one. Kept by the trigger below when a photo is done, and by the store
+-- when someone verifies it.
+ALTER TABLE images
+    ADD COLUMN labels     text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN taxa       text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN best_score real,
+    ADD COLUMN verified   boolean NOT NULL DEFAULT false;
+CREATE INDEX images_taxa ON images USING gin (taxa);
+CREATE INDEX images_labels ON images USING gin (labels);
+CREATE INDEX images_project_taken ON images (project_id, taken_at);
+CREATE INDEX images_unverified ON images (project_id, id) WHERE NOT verified AND stage = 'done';
+
+CREATE FUNCTION summarise_image() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    threshold double precision;
+BEGIN
+    IF NEW.verified THEN
+        RETURN NEW;
+    END IF;
+    SELECT detection_threshold INTO threshold FROM projects WHERE id = NEW.project_id;
+    SELECT coalesce(array_agg(DISTINCT d.label::text), '{}'), max(d.score)
+      INTO NEW.labels, NEW.best_score
+      FROM detections d WHERE d.image_id = NEW.id AND d.score >= threshold;
+    SELECT coalesce(array_agg(DISTINCT c.taxon), '{}')
+      INTO NEW.taxa
+      FROM classifications c JOIN detections d ON d.id = c.detection_id
+     WHERE d.image_id = NEW.id AND d.score >= threshold AND c.rank = 1;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER images_summary BEFORE UPDATE OF stage ON images
+    FOR EACH ROW WHEN (NEW.stage = 'done') EXECUTE FUNCTION summarise_image();
+
+UPDATE images SET stage = stage WHERE stage = 'done';
