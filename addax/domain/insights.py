@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +80,17 @@ def pivot(cells: Iterable[tuple[str, str, int]], columns: Sequence[str] | None =
     axis = list(columns) if columns is not None else sorted(seen)
     order = sorted(counts, key=lambda key: (-sum(counts[key].values()), key))
     return Table(columns=axis, series={key: [counts[key].get(column, 0) for column in axis] for key in order})
+
+
+def bucket_labels(first: date, last: date, unit: str) -> list[str]:
+    """The buckets of a period as the store labels them (day, or the Monday of each ISO week), gaps included."""
+    step = timedelta(days=7 if unit == "week" else 1)
+    day = first - timedelta(days=first.weekday()) if unit == "week" else first
+    labels = []
+    while day <= last:
+        labels.append(day.isoformat())
+        day += step
+    return labels
 
 
 def by_hour(cells: Iterable[tuple[str, int, int]]) -> Table:
@@ -205,7 +216,7 @@ def von_mises_concentration(radians: Floats, weights: Floats) -> float:
         kappa = -0.4 + 1.39 * r + 0.43 / (1 - r)
     else:
         kappa = 1 / (r**3 - 4 * r**2 + 3 * r) if r < 1 else MAX_CONCENTRATION
-    return min(kappa, MAX_CONCENTRATION)
+    return float(min(kappa, MAX_CONCENTRATION))
 
 
 def taylor_concentration(kappa: float, n: float) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from addax.domain.insights import (
     Sighting,
     activity_overlap,
     bessel_i,
+    bucket_labels,
     by_hour,
     class_scores,
     confusion,
@@ -36,6 +37,11 @@ def test_pivot_fills_zeros_and_puts_the_largest_series_first() -> None:
     assert table.columns == ["2024-06-03", "2024-06-10"]
     assert table.series == {"deer": [2, 3], "fox": [1, 0]}
     assert table.rows()[-1] == ("fox", "2024-06-10", 0)
+
+
+def test_bucket_labels_cover_the_period_with_its_gaps() -> None:
+    assert bucket_labels(date(2024, 6, 5), date(2024, 6, 17), "week") == ["2024-06-03", "2024-06-10", "2024-06-17"]
+    assert bucket_labels(date(2024, 6, 29), date(2024, 7, 1), "day") == ["2024-06-29", "2024-06-30", "2024-07-01"]
 
 
 def test_hours_and_group_sizes_have_every_column() -> None:
