@@ -233,7 +233,7 @@ async def _charts(services: UiServices, view: View, sites: list[dict[str, Any]],
     deployments = await store.deployments(pool, scope)
     chart_card(
         "Deployments",
-        charts.timeline(deployments, view.last),
+        charts.timeline(deployments, view.first, view.last),
         csv=(
             ["camera", "site", "starts on", "ends on"],
             [

@@ -47,8 +47,8 @@ def table_card(title: str, header: Sequence[str], rows: Rows, *, filename: str, 
 
 def _title(title: str, csv: tuple[Sequence[str], Rows], filename: str) -> None:
     header, rows = csv
-    with ui.row().classes("w-full items-center justify-between"):
-        ui.label(title).classes("text-subtitle1 text-weight-medium")
+    with ui.row().classes("w-full items-start no-wrap"):
+        ui.label(title).classes("text-subtitle1 text-weight-medium col")
         ui.button(
             "Download CSV",
             icon="download",

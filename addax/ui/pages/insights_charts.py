@@ -11,19 +11,34 @@ from addax.store.insights import Deployment
 
 Options = dict[str, Any]
 
-_GRID = {"left": 48, "right": 16, "top": 40, "bottom": 56, "containLabel": True}
+_GRID = {"left": 40, "right": 28, "top": 64, "bottom": 48, "containLabel": True}
 _LEGEND = {"type": "scroll", "top": 0}
 
 
 def stacked_bars(table: Table, x_name: str, y_name: str) -> Options:
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis"},
         "legend": _LEGEND,
         "grid": _GRID,
-        "xAxis": {"type": "category", "data": table.columns, "name": x_name, "nameLocation": "middle", "nameGap": 30},
+        "xAxis": {
+            "type": "category",
+            "data": table.columns,
+            "name": x_name,
+            "nameLocation": "middle",
+            "nameGap": 30,
+            "axisLabel": {"hideOverlap": True},
+        },
         "yAxis": {"type": "value", "name": y_name, "minInterval": 1},
         "series": [
-            {"name": key, "type": "bar", "stack": "all", "data": values, "emphasis": {"focus": "series"}}
+            {
+                "name": key,
+                "type": "bar",
+                "stack": "all",
+                "barMaxWidth": 28,
+                "data": values,
+                "emphasis": {"focus": "series"},
+            }
             for key, values in table.series.items()
         ],
     }
@@ -47,6 +62,7 @@ def rates(found: Sequence[Rate]) -> Options:
     sites = sorted({rate.site for rate in found})
     value = {(rate.site, rate.taxon): round(rate.per_100_trap_days, 2) for rate in found}
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis"},
         "legend": _LEGEND,
         "grid": _GRID,
@@ -60,6 +76,7 @@ def rates(found: Sequence[Rate]) -> Options:
 
 def occupancy(found: Sequence[Occupancy]) -> Options:
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis"},
         "grid": _GRID,
         "xAxis": {"type": "category", "data": [row.taxon for row in found], "axisLabel": {"interval": 0, "rotate": 30}},
@@ -74,6 +91,7 @@ def overlap(result: Overlap, first: str, second: str) -> Options:
 
     shared = [min(a, b) for a, b in zip(result.first, result.second, strict=True)]
     return {
+        "animation": False,
         "tooltip": {"trigger": "axis"},
         "legend": _LEGEND,
         "grid": _GRID,
@@ -89,7 +107,7 @@ def overlap(result: Overlap, first: str, second: str) -> Options:
     }  # fmt: skip
 
 
-def timeline(deployments: Sequence[Deployment], until: date) -> Options:
+def timeline(deployments: Sequence[Deployment], since: date, until: date) -> Options:
     cameras = sorted({d.camera for d in deployments})
     sites = sorted({d.site for d in deployments})
     # one line per deployment, coloured by site: a camera's gaps are the blanks on its row
@@ -101,15 +119,24 @@ def timeline(deployments: Sequence[Deployment], until: date) -> Options:
             "symbolSize": [4, 16],
             "lineStyle": {"width": 14},
             "color": _palette(sites.index(d.site)),
-            "data": [[d.starts_on.isoformat(), d.camera], [(d.ends_on or until).isoformat(), d.camera]],
+            "data": [
+                [max(d.starts_on, since).isoformat(), d.camera],
+                [min(d.ends_on or until, until).isoformat(), d.camera],
+            ],
         }
         for d in deployments
     ]
     return {
+        "animation": False,
         "tooltip": {"trigger": "item"},
         "legend": {**_LEGEND, "data": sites},
-        "grid": {**_GRID, "bottom": 32},
-        "xAxis": {"type": "time"},
+        "grid": {**_GRID, "top": 40, "bottom": 24},
+        "xAxis": {
+            "type": "time",
+            "min": since.isoformat(),
+            "max": until.isoformat(),
+            "axisLabel": {"hideOverlap": True},
+        },
         "yAxis": {"type": "category", "data": cameras},
         "series": series,
     }
@@ -119,6 +146,7 @@ def confusion(table: Confusion) -> Options:
     size = len(table.labels)
     largest = max((max(row) for row in table.matrix), default=1)
     return {
+        "animation": False,
         "tooltip": {"position": "top"},
         "grid": {"left": 8, "right": 8, "top": 16, "bottom": 64, "containLabel": True},
         "xAxis": {"type": "category", "data": table.labels, "name": "model", "nameLocation": "middle", "nameGap": 48,
