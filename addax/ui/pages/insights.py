@@ -291,7 +291,7 @@ async def _model_card(services: UiServices, view: View) -> None:
     with chart_card(
         f"Model against verified photos (per {view.per})",
         charts.confusion(table),
-        csv=(["verified", "model", f"{view.per}s"], table.cells()),
+        csv=(["verified", "model", "boxes" if view.per == "box" else "photos"], table.cells()),
         filename=f"confusion-per-{view.per}.csv",
         empty=empty,
     ):

@@ -148,10 +148,11 @@ def confusion(table: Confusion) -> Options:
     return {
         "animation": False,
         "tooltip": {"position": "top"},
-        "grid": {"left": 8, "right": 8, "top": 16, "bottom": 64, "containLabel": True},
+        "grid": {"left": 8, "right": 24, "top": 36, "bottom": 56, "containLabel": True},
         "xAxis": {"type": "category", "data": table.labels, "name": "model", "nameLocation": "middle", "nameGap": 48,
                   "axisLabel": {"interval": 0, "rotate": 30}},
-        "yAxis": {"type": "category", "data": table.labels, "name": "verified", "inverse": True},
+        "yAxis": {"type": "category", "data": table.labels, "name": "verified", "nameLocation": "start",
+                  "inverse": True},
         "visualMap": {"min": 0, "max": largest, "show": False, "inRange": {"color": ["#f4f1e8", "#5b6b3a"]}},
         "series": [{
             "type": "heatmap",
