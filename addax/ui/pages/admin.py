@@ -36,7 +36,7 @@ def register(services: UiServices) -> None:
         first = chosen if chosen in {name for name, *_ in TABS} else TABS[0][0]
         with ui.tabs().props("dense inline-label outside-arrows mobile-arrows").classes("w-full") as tabs:
             handles = {name: ui.tab(name, label=label, icon=icon) for name, label, icon, _ in TABS}
-        with ui.tab_panels(tabs, value=handles[first]).classes("w-full"):
+        with ui.tab_panels(tabs, value=handles[first], animated=False).classes("w-full"):
             for name, _, _, build in TABS:
                 with ui.tab_panel(handles[name]).classes("q-pa-sm"):
                     await build(services, viewer)

@@ -64,7 +64,7 @@ def _new_form(services: UiServices, viewer: Viewer, what: str, action: str, add:
         listing.refresh()
 
     choices = project_choices(viewer)
-    with ui.row().classes("w-full items-end q-gutter-sm"):
+    with ui.row().classes("w-full items-end gap-x-3 gap-y-1"):
         name = ui.input(f"{what}: name").props("dense outlined autocomplete=off").classes("col-12 col-sm-4")
         project = ui.select(choices, label="Project", value=next(iter(choices), None))
         project.props("dense outlined").classes("col-12 col-sm-3")
@@ -104,7 +104,7 @@ def _upload_account_row(services: UiServices, viewer: Viewer, account: dict[str,
         await change(services.pool, int(account["id"]), by=now.user.email)
         changed()
 
-    with ui.item().classes("w-full"), ui.row().classes("w-full items-center q-gutter-sm"):
+    with ui.item().classes("w-full"), ui.row().classes("w-full items-center gap-x-3 gap-y-1"):
         ui.label(account["name"]).classes("text-weight-medium")
         ui.label(viewer.project_names.get(account["project_id"], "")).classes("text-grey-8")
         if account["disabled"]:
@@ -134,7 +134,7 @@ def _device_token_row(services: UiServices, viewer: Viewer, token: dict[str, Any
             ui.button("Cancel", on_click=confirm.close).props("flat")
             ui.button("Revoke", on_click=revoke).props("color=negative")
 
-    with ui.item().classes("w-full"), ui.row().classes("w-full items-center q-gutter-sm"):
+    with ui.item().classes("w-full"), ui.row().classes("w-full items-center gap-x-3 gap-y-1"):
         ui.label(token["name"]).classes("text-weight-medium")
         ui.label(viewer.project_names.get(token["project_id"], "")).classes("text-grey-8")
         if token["revoked"]:

@@ -88,7 +88,7 @@ def _invite_form(services: UiServices, viewer: Viewer, changed: Any) -> None:
 
     choices = project_choices(viewer)
     section("Add a member")
-    with ui.row().classes("w-full items-end q-gutter-sm"):
+    with ui.row().classes("w-full items-end gap-x-3 gap-y-1"):
         email = ui.input("E-mail").props("dense outlined autocomplete=off").classes("col-12 col-sm-4")
         project = ui.select(choices, label="Project", value=next(iter(choices), None))
         project.props("dense outlined").classes("col-12 col-sm-3")
@@ -113,8 +113,8 @@ def _user_row(services: UiServices, viewer: Viewer, user: dict[str, Any], change
             await accounts.enable_user(services.pool, user_id, by=now.user.email)
         changed()
 
-    with ui.item().classes("w-full"), ui.column().classes("w-full q-gutter-xs"):
-        with ui.row().classes("items-center q-gutter-sm"):
+    with ui.item().classes("w-full"), ui.column().classes("w-full gap-1"):
+        with ui.row().classes("items-center gap-x-3 gap-y-1"):
             ui.label(user["email"]).classes("text-weight-medium")
             if user["server_admin"]:
                 ui.badge("server admin", color="primary")
@@ -152,7 +152,7 @@ def _membership_row(
         ui.notify(f"{user['email']} removed from {now.project_names[project_id]}")
         changed()
 
-    with ui.row().classes("items-center q-gutter-sm q-pl-md"):
+    with ui.row().classes("items-center gap-x-3 gap-y-1 q-pl-md"):
         ui.label(viewer.project_names.get(project_id, str(project_id))).classes("text-body2")
         ui.select(ASSIGNABLE_ROLES, value=role, on_change=lambda event: change_role(event.value)).props(
             f"dense borderless aria-label='Role of {user['email']} in project {project_id}'"
@@ -171,7 +171,7 @@ async def projects_tab(services: UiServices, viewer: Viewer) -> None:
         found = await projects.settings(services.pool, projects=now.administered)
         if not found:
             empty("No projects yet.")
-        with ui.row().classes("w-full q-gutter-md"):
+        with ui.row().classes("w-full gap-4"):
             for project in found:
                 _project_card(project)
 
@@ -191,7 +191,7 @@ async def projects_tab(services: UiServices, viewer: Viewer) -> None:
 
     if viewer.is_server_admin:
         section("New project")
-        with ui.row().classes("items-end q-gutter-sm"):
+        with ui.row().classes("items-end gap-x-3 gap-y-1"):
             new_name = ui.input("Project name").props("dense outlined")
             ui.button("Create project", icon="add", on_click=create)
     section("Projects")
@@ -200,7 +200,7 @@ async def projects_tab(services: UiServices, viewer: Viewer) -> None:
 
 
 def _project_card(project: dict[str, Any]) -> None:
-    with ui.card().classes("col-12 col-sm-5 col-md-3").props("flat bordered"):
+    with ui.card().classes("w-full sm:w-72 gap-1").props("flat bordered"):
         ui.label(project["name"]).classes("text-subtitle1 text-weight-medium")
         for label, value in [
             ("Time zone", project["timezone"]),

@@ -30,7 +30,7 @@ async def system_tab(services: UiServices, viewer: Viewer) -> None:
         found = [health for health in services.health() if any(part in health.name for part in MODEL_ACTORS)]
         if not found:
             empty("No model actors run in this process.")
-        with ui.row().classes("w-full q-gutter-md"):
+        with ui.row().classes("w-full gap-4"):
             for health in found:
                 _model_card(health)
 
@@ -44,7 +44,7 @@ async def system_tab(services: UiServices, viewer: Viewer) -> None:
     used = await projects.storage_use(services.pool, projects=now.administered)
     with ui.list().props("bordered separator dense").classes("w-full rounded-borders"):
         for project_id, (files, size) in sorted(used.items(), key=lambda item: -item[1][1]):
-            with ui.item(), ui.row().classes("w-full justify-between"):
+            with ui.item().classes("w-full"), ui.row().classes("w-full justify-between items-center"):
                 ui.label(now.project_names.get(project_id, str(project_id)))
                 ui.label(f"{files} files · {size_text(size)}")
     disk = await asyncio.to_thread(shutil.disk_usage, services.storage_dir.parent)  # the data directory
@@ -55,8 +55,8 @@ async def system_tab(services: UiServices, viewer: Viewer) -> None:
 def _model_card(health: ActorHealth) -> None:
     state = "ok" if health.healthy else ("running, unhealthy" if health.alive else "down")
     colour = "positive" if health.healthy else "negative"
-    with ui.card().classes("col-12 col-sm-5").props("flat bordered"):
-        with ui.row().classes("items-center q-gutter-sm"):
+    with ui.card().classes("w-full sm:w-96").props("flat bordered"):
+        with ui.row().classes("items-center gap-x-3 gap-y-1"):
             ui.icon("check_circle" if health.healthy else "error", color=colour)
             ui.label(health.name).classes("text-subtitle1 text-weight-medium")
             ui.badge(state, color=colour)

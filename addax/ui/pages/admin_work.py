@@ -77,7 +77,7 @@ def _rejection_row(services: UiServices, viewer: Viewer, rejection: dict[str, An
             ui.notify("That file is no longer rejected.", type="warning")
         changed()
 
-    with ui.item().classes("w-full"), ui.row().classes("w-full items-center q-gutter-sm"):
+    with ui.item().classes("w-full"), ui.row().classes("w-full items-center gap-x-3 gap-y-1"):
         with ui.column().classes("col gap-0"):
             ui.label(rejection["original_name"] or f"file {image_id}").classes("text-weight-medium ellipsis")
             reason = rejection["reject_reason"] or "rejected"
@@ -106,7 +106,7 @@ def _letter_row(services: UiServices, viewer: Viewer, letter: dict[str, Any], ch
             await _retry_image(services, viewer, letter_id)
         changed()
 
-    with ui.item().classes("w-full"), ui.row().classes("w-full items-center q-gutter-sm"):
+    with ui.item().classes("w-full"), ui.row().classes("w-full items-center gap-x-3 gap-y-1"):
         with ui.column().classes("col gap-0"):
             if letter["image_id"] is not None:
                 subject = letter["original_name"] or f"image {letter['image_id']}"
