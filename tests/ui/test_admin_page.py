@@ -111,7 +111,7 @@ async def test_an_admin_of_otters_sees_nothing_of_wolves(dashboard: Dashboard) -
     assert added.returncode == 0, added.stderr
     async with signed_in_page(dashboard, "otter@example.org", path="/admin") as page:
         await expect(page.get_by_role("button", name="Add member")).to_be_visible(timeout=WAIT)
-        await expect(page.get_by_text("otter@example.org")).to_be_visible()
+        await expect(page.get_by_role("listitem").get_by_text("otter@example.org")).to_be_visible()
         for email in ("admin@example.org", "viewer@example.org", "annotator@example.org", "root@example.org"):
             await expect(page.get_by_text(email)).to_have_count(0)
         await page.get_by_role("tab", name="Upload access").click()
@@ -139,3 +139,30 @@ async def test_screens_of_a_server_admin(dashboard: Dashboard) -> None:
                 await page.get_by_role("tab", name=tab).click()
                 await expect(page.get_by_text(ready)).to_be_visible(timeout=WAIT)
                 await screenshot(page, name)
+
+
+async def test_an_invited_member_signs_in_with_the_password_shown_once(dashboard: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    email = f"ranger-{uuid.uuid4().hex[:6]}@example.org"
+    async with signed_in_page(dashboard, "admin@example.org", path="/admin") as page:
+        await page.get_by_label("E-mail").fill(email)
+        await page.get_by_role("button", name="Add member").click()
+        secret = page.get_by_label("Secret")
+        await expect(secret).to_be_visible(timeout=WAIT)
+        password = await secret.input_value()
+        await page.get_by_role("button", name="Done").click()
+        await expect(page.get_by_role("listitem").get_by_text(email)).to_be_visible(timeout=WAIT)
+
+    [member] = await _rows(
+        dashboard,
+        f"""SELECT m.role::text AS role, p.name AS project FROM memberships m JOIN users u ON u.id = m.user_id
+            JOIN projects p ON p.id = m.project_id WHERE u.email = '{email}'""",
+    )
+    assert member == {"role": "viewer", "project": "wolves"}
+    assert await _value(dashboard, f"SELECT actor FROM audit_log WHERE action = 'user.add' AND target = '{email}'") == (
+        "admin@example.org"
+    )
+    async with signed_in_page(dashboard, email, password=password) as page:
+        await expect(page.get_by_text("Addax: Overview")).to_be_visible(timeout=WAIT)
+        await expect(page.get_by_role("banner").get_by_text(email)).to_be_visible()
