@@ -100,7 +100,7 @@ def verification_from_row(
                 taxon=box.get("taxon"),
                 common_name=box.get("common_name"),
                 count=int(box.get("count", 1)),
-                bbox=tuple(box["bbox"]) if box.get("bbox") is not None else None,  # type: ignore[arg-type]
+                bbox=tuple(box["bbox"]) if box.get("bbox") is not None else None,
             )
             for box in boxes
         ),
@@ -282,3 +282,25 @@ def _bbox(value: Any, field: str) -> tuple[float, float, float, float]:
 
 def _common_name_of(taxon: str | None, detections: Sequence[ModelBox]) -> str | None:
     return next((box.common_name for box in detections if taxon and box.taxon == taxon and box.common_name), None)
+
+
+def species_from_text(text: str, known: Mapping[str, str | None]) -> tuple[str, str | None] | None:
+    """(taxon, common name) from what someone typed or picked: a known taxon or common name (any case), or a new
+    one written "red deer (Cervus elaphus)" or "Cervus elaphus (red deer)", or just a name. None: nothing typed.
+
+    ``known``: taxon -> common name, the species seen in the project.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return None
+    for taxon, common_name in known.items():
+        if text.lower() in (taxon.lower(), (common_name or "").lower()):
+            return taxon, common_name
+    before, bracket, after = text.partition(" (")
+    if bracket and after.endswith(")"):
+        inside = after[:-1].strip()
+        # the scientific name is the capitalised one ("Cervus elaphus"); common names are written lower case
+        if before[:1].isupper() and not inside[:1].isupper():
+            return before, inside or None
+        return inside or before, before if inside else None
+    return text, None

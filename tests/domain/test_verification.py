@@ -12,6 +12,7 @@ from addax.domain.verification import (
     VerificationError,
     VerifiedBox,
     parse_verification,
+    species_from_text,
     verification_from_row,
 )
 
@@ -139,3 +140,24 @@ def test_a_wrong_field_is_named(body: Any, field: str) -> None:
         parse_verification(body, BOXES)
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
+
+
+KNOWN = {"Capreolus capreolus": "roe deer", "Vulpes vulpes": "red fox", "Canis lupus": None}
+
+
+@pytest.mark.parametrize(
+    ("typed", "species"),
+    [
+        ("roe deer", ("Capreolus capreolus", "roe deer")),
+        ("  VULPES   vulpes ", ("Vulpes vulpes", "red fox")),
+        ("canis lupus", ("Canis lupus", None)),
+        ("red deer (Cervus elaphus)", ("Cervus elaphus", "red deer")),
+        ("Cervus elaphus (red deer)", ("Cervus elaphus", "red deer")),
+        ("Martes", ("Martes", None)),
+        ("", None),
+    ],
+)
+def test_typed_species_are_found_among_the_known_or_split_into_taxon_and_common_name(
+    typed: str, species: tuple[str, str | None] | None
+) -> None:
+    assert species_from_text(typed, KNOWN) == species
