@@ -32,7 +32,7 @@ SHORTCUTS = [
 
 def register(services: UiServices) -> None:
     @signed_in_page(services, "/images/{image_id}", "Photo")
-    async def image_page(viewer: Viewer, request: Request, image_id: int) -> None:
+    async def image_page(viewer: Viewer, request: Request, *, image_id: int) -> None:
         found = await browse.image(services.pool, image_id)
         if found is None or not viewer.can_see(found["project_id"]):
             raise NotFound
@@ -55,7 +55,7 @@ def register(services: UiServices) -> None:
         )
         editable = viewer.can_verify(project_id)
 
-        _navigation(found, near, viewer)
+        _navigation(found, near, viewer, known)
         with ui.element("div").classes("row q-col-gutter-md w-full q-pa-sm"):
             with ui.element("div").classes("col-12 col-md-8"):
                 if blurred:
@@ -122,14 +122,20 @@ def _set_boxes(photo: PhotoView, visible: bool) -> None:
         photo.toggle()
 
 
-def _navigation(found: dict[str, Any], near: photo_context.Neighbours, viewer: Viewer) -> None:
+def _navigation(
+    found: dict[str, Any], near: photo_context.Neighbours, viewer: Viewer, known: dict[str, str | None]
+) -> None:
     with ui.row().classes("w-full items-center justify-between no-wrap q-px-sm q-pt-sm"):
         ui.button(icon="chevron_left", on_click=lambda: ui.navigate.to(f"/images/{near.previous}")).props(
             f"flat round aria-label='Previous photo (k)' {'disable' if near.previous is None else ''}"
         )
         with ui.column().classes("items-center gap-0 min-w-0"):
             ui.label(found["original_name"]).classes("text-subtitle1 ellipsis")
-            taxa = ", ".join(found["taxa"]) or ", ".join(found["labels"]) or "nothing detected"
+            taxa = (
+                ", ".join(known.get(taxon) or taxon for taxon in found["taxa"])
+                or ", ".join(found["labels"])
+                or "nothing detected"
+            )
             ui.label(f"{viewer.project_names.get(found['project_id'], '')} · {taxa}").classes(
                 "text-caption text-grey-8 ellipsis"
             )

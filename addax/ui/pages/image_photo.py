@@ -36,7 +36,7 @@ class PhotoView:
         self.image = (
             ui.interactive_image(source, events=["mousedown", "mouseup"], on_mouse=self._mouse)
             .classes("w-full rounded-borders")
-            .props('alt="the photo"')
+            .props('data-testid="photo"')
         )
         self.image.on("loaded", self._loaded)
         self.hint = ui.label("").classes("text-caption text-accent")
@@ -69,7 +69,7 @@ class PhotoView:
             return
         width, height = self._size
         stroke = max(2.0, width / 300)
-        font = max(12.0, width / 45)
+        font = max(12.0, width / 28)  # readable when a phone shrinks the photo
         parts = []
         for box in self.boxes:
             x, y, w, h = box.bbox

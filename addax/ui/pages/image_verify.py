@@ -125,22 +125,22 @@ class VerifyPanel:
             options = dict(self.options)
             if row.species and row.species not in options:
                 options[row.species] = row.species
-            with ui.row().classes("w-full items-center no-wrap gap-2"):
-                ui.select(
-                    options,
-                    value=row.species,
-                    label="Species",
-                    with_input=True,
-                    new_value_mode="add-unique",
-                    clearable=True,
-                    on_change=lambda e: self._change(position, species=e.value or None),
-                ).classes("col-grow").props(f'dense outlined data-testid="species-{position}"')
-                ui.number("Count", value=row.count, min=1, max=1000, step=1, format="%d").classes("w-16").props(
+            ui.select(
+                options,
+                value=row.species,
+                label="Species",
+                with_input=True,
+                new_value_mode="add-unique",
+                clearable=True,
+                on_change=lambda e: self._change(position, species=e.value or None),
+            ).classes("w-full").props(f'dense outlined data-testid="species-{position}"')
+            with ui.row().classes("w-full items-center justify-between no-wrap gap-2"):
+                ui.toggle(LABELS, value=row.label, on_change=lambda e: self._change(position, label=e.value)).props(
+                    "dense size=sm no-caps"
+                )
+                ui.number("Count", value=row.count, min=1, max=1000, step=1, format="%d").classes("w-20").props(
                     "dense outlined"
                 ).on_value_change(lambda e: self._change(position, count=int(e.value or 1)))
-            ui.toggle(LABELS, value=row.label, on_change=lambda e: self._change(position, label=e.value)).props(
-                "dense size=sm no-caps"
-            )
 
     def _change(self, position: int, **changes: Any) -> None:
         refresh = "keep" in changes
