@@ -81,8 +81,8 @@ class VerifyPanel:
             )
         who = self.current.get("verified_by_email") or "someone"
         when = self.current["verified_at"].strftime("%Y-%m-%d %H:%M UTC")
-        with ui.row().classes("items-center q-gutter-xs"):
-            ui.icon("verified", color="positive")
+        with ui.row().classes("items-center no-wrap gap-1"):
+            ui.icon("verified", color="positive").classes("shrink-0")
             ui.label(f"Verified: {said or 'nothing'}").classes("text-weight-medium").props('data-testid="verified"')
         ui.label(f"by {who}, {when}").classes("text-caption text-grey-8")
         if self.current["notes"]:
