@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 
-async def camera_rows(pool: asyncpg.Pool, *, projects: list[int]) -> list[dict[str, Any]]:
+async def camera_rows(pool: asyncpg.Pool, *, projects: list[int], camera_id: int | None = None) -> list[dict[str, Any]]:
     """Every camera of these projects with its site, position (its own GPS, else its site's) and latest report."""
     rows = await pool.fetch(
         """SELECT c.id, c.project_id, p.name AS project, c.name, c.identity, c.make, c.model, c.status::text,
@@ -23,9 +23,10 @@ async def camera_rows(pool: asyncpg.Pool, *, projects: list[int]) -> list[dict[s
            LEFT JOIN LATERAL (
                SELECT report_date, battery_pct, signal_csq, sd_free_mb, sd_total_mb, temperature_c
                FROM camera_health_reports WHERE camera_id = c.id ORDER BY report_date DESC LIMIT 1) h ON true
-           WHERE c.project_id = ANY($1::bigint[])
+           WHERE c.project_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR c.id = $2)
            ORDER BY c.id""",
         projects,
+        camera_id,
     )
     return [dict(row) for row in rows]
 
