@@ -56,7 +56,7 @@ class World:
     sites: dict[str, int] = field(default_factory=dict)
     cameras: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
-    #: image ids by (camera, days ago, what), the three photos of the burst in order
+    #: image ids by (camera, days ago, what): the photos of those bursts (three each), in order
     bursts: dict[tuple[str, int, str], list[int]] = field(default_factory=dict)
 
     def photo(self, camera: str, days_ago: int, what: str) -> int:
@@ -188,7 +188,7 @@ async def _seed(connection: asyncpg.Connection, objects: FilesystemObjectStore) 
                         event_id=event_id,
                     )
                 )
-            world.bursts[(camera, days_ago, what)] = ids
+            world.bursts.setdefault((camera, days_ago, what), []).extend(ids)
         await connection.execute(
             """UPDATE cameras c SET last_seen_at = (SELECT max(received_at) FROM images i WHERE i.camera_id = c.id)
                WHERE project_id = $1""",
