@@ -54,10 +54,12 @@ def register(services: UiServices) -> None:
         rows.sort(key=lambda row: attention_order(condition(row), now))
         with ui.column().classes("w-full q-pa-sm gap-4"):
             _pending(services, viewer, [row for row in rows if row["status"] == "pending"])
-            table = ui.table(columns=COLUMNS, rows=[_table_row(row, now) for row in rows], row_key="id")
-            table.classes("w-full").props("dense flat bordered wrap-cells :pagination='{rowsPerPage: 50}'")
+            table_rows = [_table_row(row, now) for row in rows]
+            table = ui.table(columns=COLUMNS, rows=table_rows, row_key="id")
+            table.classes("w-full gt-xs").props("dense flat bordered wrap-cells :pagination='{rowsPerPage: 50}'")
             table.add_slot("body-cell-name", _NAME_CELL)
             table.add_slot("body-cell-attention", _ATTENTION_CELL)
+            _phone_cards(table_rows)
             if not rows:
                 ui.label("No cameras yet: a camera appears here when it sends its first photo or report.")
             await cameras_feed.feed(services, viewer, {row["id"]: row for row in rows})
@@ -79,6 +81,27 @@ def _table_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         "temperature": or_dash(row["temperature_c"], " °C"),
         "seen": ago(row["last_seen_at"], now),
     }
+
+
+def _phone_cards(rows: list[dict[str, Any]]) -> None:
+    """The table's rows as cards on a phone (a ten-column table does not fit 390 px)."""
+    with ui.column().classes("xs w-full gap-2"):
+        for row in rows:
+            with ui.card().classes("w-full q-pa-sm").props("flat bordered"):
+                with ui.row().classes("items-center gap-2 no-wrap"):
+                    ui.element("span").style(
+                        f"display:inline-block;width:10px;height:10px;border-radius:50%;background:{row['colour']}"
+                    )
+                    ui.link(row["name"], f"/cameras/{row['id']}").classes("text-weight-medium")
+                    ui.label(f"{row['status']} · {row['site']}").classes("text-caption text-grey-7 ellipsis")
+                if row["attention"]:
+                    with ui.row().classes("gap-1"):
+                        for problem in row["attention"]:
+                            ui.badge(problem, color="orange-2", text_color="brown-10")
+                ui.label(
+                    f"battery {row['battery']} · signal {row['signal']} · SD {row['sd']} · {row['temperature']}"
+                    f" · seen {row['seen']}"
+                ).classes("text-caption")
 
 
 def _pending(services: UiServices, viewer: Viewer, pending: list[dict[str, Any]]) -> None:

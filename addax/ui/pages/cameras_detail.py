@@ -29,7 +29,7 @@ HEALTH_SERIES = (
 
 def register(services: UiServices) -> None:
     @signed_in_page(services, "/cameras/{camera_id}", "Camera")
-    async def camera_page(viewer: Viewer, request: Request, camera_id: int) -> None:
+    async def camera_page(viewer: Viewer, request: Request, *, camera_id: int) -> None:
         found = await camera_board.camera_rows(services.pool, projects=viewer.projects, camera_id=camera_id)
         if not found:
             raise NotFound
@@ -87,12 +87,13 @@ def _summary(services: UiServices, viewer: Viewer, camera: dict[str, Any], now: 
 
 def _line_chart(title: str, days: list[str], values: list[Any], colour: str) -> None:
     options = {
+        "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 13}},
         "grid": {"left": 48, "right": 12, "top": 36, "bottom": 28},
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "category", "data": days},
         "yAxis": {"type": "value", "scale": True},
-        "series": [{"type": "line", "data": values, "smooth": True, "connectNulls": False, "color": colour}],
+        "series": [{"type": "line", "data": values, "connectNulls": False, "color": colour}],
     }
     ui.echart(options).classes("w-full h-52 addax-chart")
 
@@ -108,6 +109,7 @@ def _charts(reports: list[dict[str, Any]], per_day: list[dict[str, Any]]) -> Non
             ui.label("No health reports from this camera yet.")
         photo_days = [row["day"].isoformat() for row in per_day]
         options = {
+            "animation": False,
             "title": {"text": "Photos per day", "textStyle": {"fontSize": 13}},
             "grid": {"left": 48, "right": 12, "top": 36, "bottom": 28},
             "tooltip": {"trigger": "axis"},

@@ -71,7 +71,7 @@ async def section(services: UiServices, viewer: Viewer, camera: dict[str, Any]) 
     async def log() -> None:
         await _maintenance(services, viewer, camera_id, may_edit, log.refresh)
 
-    with ui.grid().classes("grid-cols-1 md:grid-cols-2 gap-4 w-full"):
+    with ui.grid().classes("grid-cols-1 md:grid-cols-2 gap-4 w-full items-start"):
         with ui.card().classes("w-full"):
             await photo()
         with ui.card().classes("w-full"):
@@ -118,9 +118,10 @@ async def _reference_photo(
             return
         await asyncio.to_thread(services.objects.put_bytes, key, data)
         ui.notify("Reference photo saved.", type="positive")
+        upload.reset()
         redraw()
 
-    ui.upload(label="Upload a photo (JPEG or PNG)", auto_upload=True, on_upload=received,
+    upload = ui.upload(label="Upload a photo (JPEG or PNG)", auto_upload=True, on_upload=received,
               max_file_size=MAX_REFERENCE_PHOTO_BYTES).props("accept='image/jpeg,image/png' flat bordered").classes(
         "w-full"
     )  # fmt: skip

@@ -22,6 +22,7 @@ from addax.ui.pages.cameras_common import ACTIVITY_WORDS, activity_of, ago
 from addax.ui.session import NotFound, Viewer
 
 TILES_FAILED = "addax_map_tiles_failed"
+LABELLED_SITES = 25
 
 # Runs once the Leaflet map exists in the browser. Names come from cameras and EXIF: they only ever reach
 # the page as text (textContent), never as HTML.
@@ -50,7 +51,8 @@ _DRAW = """
       radius: site ? 13 : 7, color: site ? p.colour : "#ffffff", weight: site ? 3 : 2,
       fillColor: site ? "#ffffff" : p.colour, fillOpacity: site ? 0.35 : 0.95,
       className: `addax-marker addax-${p.kind} addax-${p.activity}`,
-    }).bindPopup(box).bindTooltip(p.name).addTo(map);
+    }).bindPopup(box).bindTooltip(p.name, {permanent: site && data.label_sites, direction: "right", offset: [10, 0]})
+      .addTo(map);
     bounds.push([p.lat, p.lon]);
   }
   if (bounds.length) map.fitBounds(bounds, {padding: [40, 40], maxZoom: 14});
@@ -100,7 +102,13 @@ def _chosen_project(viewer: Viewer, value: str | None) -> int | None:
 
 
 def _map_data(services: UiServices, points: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"tiles": services.map_tiles, "attribution": services.map_attribution, "points": points}
+    sites = sum(1 for point in points if point["kind"] == "site")
+    return {
+        "tiles": services.map_tiles,
+        "attribution": services.map_attribution,
+        "points": points,
+        "label_sites": sites <= LABELLED_SITES,  # names help most where tiles fail; many would hide the map
+    }
 
 
 def _site_point(site: dict[str, Any], now: datetime) -> dict[str, Any]:
