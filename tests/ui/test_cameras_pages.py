@@ -102,6 +102,41 @@ async def test_a_camera_page_charts_its_history_and_logs_field_work(dashboard: D
         await screenshot(page, "camera")
 
 
+async def test_an_admin_places_a_camera_by_hand_and_renames_its_site(dashboard: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    tag = uuid.uuid4().hex[:6]
+    wolves = dashboard.world.wolves
+    (site,) = await _sql(
+        dashboard,
+        f"""INSERT INTO sites (project_id, name, location)
+            VALUES ({wolves}, 'Clearing {tag}', ST_SetSRID(ST_MakePoint(13.41, 52.52), 4326)::geography)
+            RETURNING id""",
+    )
+    (camera,) = await _sql(
+        dashboard,
+        f"""INSERT INTO cameras (project_id, identity, identity_kind, name, status)
+            VALUES ({wolves}, 'SN-nogps-{tag}', 'serial', 'nogps-{tag}', 'active') RETURNING id""",
+    )
+    async with signed_in_page(dashboard, "admin@example.org", path=f"/cameras/{camera['id']}") as page:
+        await page.get_by_role("button", name="Place by hand").click()
+        await page.get_by_label("Site").click()
+        await page.get_by_role("option", name=f"Clearing {tag}").click()
+        await page.get_by_role("button", name="Place", exact=True).click()
+        placed = f"SELECT site_id FROM deployments WHERE camera_id = {camera['id']} AND ends_on IS NULL"
+        await eventually(
+            lambda: _sql_equals(dashboard, placed, [{"site_id": site["id"]}]), timeout=20, what="the placement"
+        )
+        await expect(page.get_by_text(f"now: Clearing {tag}")).to_be_visible(timeout=20_000)
+        await page.get_by_role("button", name="Rename site").click()
+        await page.get_by_label("New name").fill(f"Beaver dam {tag}")
+        await page.get_by_role("button", name="Rename", exact=True).click()
+        renamed = f"SELECT name FROM sites WHERE id = {site['id']}"
+        await eventually(
+            lambda: _sql_equals(dashboard, renamed, [{"name": f"Beaver dam {tag}"}]), timeout=20, what="the rename"
+        )
+
+
 async def test_a_viewer_reads_but_sees_no_controls_and_no_other_project(dashboard: Dashboard) -> None:
     from playwright.async_api import expect
 
