@@ -54,3 +54,17 @@ async def images_per_day(pool: asyncpg.Pool, camera_id: int, *, since: datetime)
         since,
     )
     return [dict(row) for row in rows]
+
+
+async def deployments_of(pool: asyncpg.Pool, camera_id: int) -> list[dict[str, Any]]:
+    """The camera's deployments, newest first, with their site's name and photo count (counted through the
+    camera's index on images, not per deployment: images has no index on deployment_id)."""
+    rows = await pool.fetch(
+        """WITH counts AS (SELECT deployment_id, count(*) AS images FROM images
+                           WHERE camera_id = $1 AND stage <> 'rejected' GROUP BY deployment_id)
+           SELECT d.id, d.site_id, s.name AS site, d.starts_on, d.ends_on, coalesce(n.images, 0) AS images
+           FROM deployments d LEFT JOIN sites s ON s.id = d.site_id LEFT JOIN counts n ON n.deployment_id = d.id
+           WHERE d.camera_id = $1 ORDER BY d.starts_on DESC, d.id DESC""",
+        camera_id,
+    )
+    return [dict(row) for row in rows]

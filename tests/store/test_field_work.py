@@ -197,3 +197,38 @@ async def test_camera_rows_carry_the_latest_report_and_a_position(pool: asyncpg.
 
     (point,) = await camera_board.site_points(pool, projects=[wolves])
     assert point["cameras"] == 1 and point["last_seen_at"] == rows[placed]["last_seen_at"]
+
+
+async def test_a_cameras_deployments_and_photos_per_day(pool: asyncpg.Pool, unique: str) -> None:
+    wolves = await _project(pool, f"wolves-{unique}")
+    camera = await _camera(pool, wolves, f"gate-{unique}")
+    site = await _site(pool, wolves, "North gate")
+    old, new = [
+        await pool.fetchval(
+            "INSERT INTO deployments (camera_id, site_id, starts_on, ends_on) VALUES ($1, $2, $3, $4) RETURNING id",
+            camera,
+            site if starts.month == 5 else None,
+            starts,
+            ends,
+        )
+        for starts, ends in ((date(2026, 5, 1), date(2026, 5, 31)), (date(2026, 6, 1), None))
+    ]
+    for number, (deployment, taken, stage) in enumerate(
+        [(old, "2026-05-02T10:00Z", "done"), (old, "2026-05-02T23:00Z", "done"), (new, "2026-06-03T08:00Z", "done"),
+         (new, "2026-06-03T09:00Z", "rejected")]
+    ):  # fmt: skip
+        await pool.execute(
+            """INSERT INTO images (project_id, camera_id, deployment_id, stage, sha256, original_name, source,
+                                   size_bytes, taken_at)
+               VALUES ($1, $2, $3, $4::image_stage, decode(md5($5), 'hex'), 'a.jpg', 'http', 1, $6)""",
+            wolves,
+            camera,
+            deployment,
+            stage,
+            f"{unique}-{number}",
+            datetime.fromisoformat(taken),
+        )
+    found = await camera_board.deployments_of(pool, camera)
+    assert [(d["id"], d["site"], d["images"]) for d in found] == [(new, None, 1), (old, "North gate", 2)]
+    per_day = await camera_board.images_per_day(pool, camera, since=datetime(2026, 5, 1, tzinfo=UTC))
+    assert [(row["day"], row["images"]) for row in per_day] == [(date(2026, 5, 2), 2), (date(2026, 6, 3), 1)]

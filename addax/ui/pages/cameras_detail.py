@@ -121,21 +121,18 @@ def _charts(reports: list[dict[str, Any]], per_day: list[dict[str, Any]]) -> Non
 
 
 async def _deployments(services: UiServices, viewer: Viewer, camera: dict[str, Any]) -> None:
-    project = camera["project_id"]
-    deployments = await browse.deployments(services.pool, projects=[project], camera=camera["id"])
-    sites = {site["id"]: site["name"] for site in await browse.sites(services.pool, projects=[project])}
+    deployments = await camera_board.deployments_of(services.pool, camera["id"])
     ui.label("Deployments").classes("text-h6")
     if not deployments:
         ui.label("Not placed on a site yet.")
         return
-    admin = viewer.admin_of(project)
+    admin = viewer.admin_of(camera["project_id"])
     with ui.list().props("bordered separator dense").classes("w-full rounded-borders"):
-        for deployment in reversed(deployments):
+        for deployment in deployments:
             with ui.item(), ui.item_section():
                 ends = deployment["ends_on"].isoformat() if deployment["ends_on"] else "now"
-                site = sites.get(deployment["site_id"], "no site")
                 with ui.row().classes("items-center gap-2"):
-                    ui.label(f"{deployment['starts_on'].isoformat()} – {ends}: {site}")
+                    ui.label(f"{deployment['starts_on'].isoformat()} – {ends}: {deployment['site'] or 'no site'}")
                     ui.label(f"{deployment['images']} photos").classes("text-caption text-grey-7")
                     if admin and deployment["site_id"] is not None:
                         ui.button(
