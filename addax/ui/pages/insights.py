@@ -209,7 +209,7 @@ async def _charts(services: UiServices, view: View, sites: list[dict[str, Any]],
 
     occupied = figures.naive_occupancy(await store.sites_by_species(pool, scope), spans)
     chart_card(
-        "Naive occupancy (sites with the species ÷ sites surveyed)",
+        "Naive occupancy (share of the surveyed sites)",
         charts.occupancy(occupied),
         csv=(
             ["species", "sites detected", "sites surveyed", "naive occupancy"],

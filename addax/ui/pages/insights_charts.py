@@ -80,7 +80,7 @@ def occupancy(found: Sequence[Occupancy]) -> Options:
         "tooltip": {"trigger": "axis"},
         "grid": _GRID,
         "xAxis": {"type": "category", "data": [row.taxon for row in found], "axisLabel": {"interval": 0, "rotate": 30}},
-        "yAxis": {"type": "value", "name": "sites with the species", "min": 0, "max": 1},
+        "yAxis": {"type": "value", "name": "share of sites", "min": 0, "max": 1},
         "series": [{"name": "naive occupancy", "type": "bar", "data": [round(row.naive, 3) for row in found]}],
     }
 
