@@ -75,10 +75,12 @@ def frame(services: UiServices, session: Session, viewer: Viewer, title: str) ->
             ui.navigate.to("/login")
 
     ui.colors(primary="#5b6b3a", secondary="#8a7a55", accent="#c07a2c")
-    drawer = ui.left_drawer(bordered=True).props("width=200 breakpoint=1023")
+    # Open on a wide screen, folded on a phone: Quasar decides in the browser (show-if-above). The value is not
+    # left to NiceGUI's default (None), which asks the browser on connect and fails a slow page after 1 s.
+    drawer = ui.left_drawer(value=False, bordered=True).props("width=200 breakpoint=1023 show-if-above")
     with ui.header().classes("items-center justify-between q-py-xs"):
         with ui.row().classes("items-center no-wrap"):
-            ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat round color=white aria-label=Menu")
+            ui.button(icon="menu", on_click=lambda: drawer.run_method("toggle")).props("flat round color=white aria-label=Menu")
             ui.label(f"{services.instance_name}: {title}").classes("text-h6 ellipsis")
         with ui.row().classes("items-center no-wrap"):
             ui.label(viewer.user.email).classes("gt-xs")
