@@ -205,6 +205,7 @@ async def start_web(
             telegram_username=alerting.telegram_username,
             try_rule=alerting.try_rule,
             enqueue_deliveries=alerting.enqueue,
+            email_ready=bool(config.smtp.host and config.smtp.from_address),
         )
     )
     await supervisor.start(
