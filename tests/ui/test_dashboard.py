@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -12,20 +11,9 @@ import pytest
 
 from tests.conftest import world_readable_tempdir
 from tests.service import AddaxProcess, environment
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium (make test installs it)")
-
-# A closed network: keep Chromium from reaching out (see the machine notes).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
