@@ -124,9 +124,9 @@ def _summary(rule: StoredRule) -> str:
     data = rule_json(rule.body)
     parts = []
     if rule.kind == "detection":
-        labels = ", ".join(data["labels"]) or "anything"
-        species = ", ".join(SPECIES_NAMES.get(name, name) for name in data["species"])
-        parts.append(f"{labels}: {species}" if species else labels)
+        species = [SPECIES_NAMES.get(name, name) for name in data["species"]]
+        labels = [label for label in data["labels"] if label != "animal" or not species]
+        parts.append(" or ".join(species + labels) or "anything")
         parts.append(f"score ≥ {data['min_score']:.2f}")
         if data["hours"]:
             parts.append(f"{data['hours'][0]:02d}:00-{data['hours'][1] % 24:02d}:00")

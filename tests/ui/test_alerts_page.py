@@ -1,0 +1,168 @@
+"""``/alerts`` in Chromium: a rule made through the form lands in alert_rules, a wrong one is refused next to its
+field, Telegram links with a one-time t.me link and its QR code, and the log lists what was sent.
+
+The page runs on a service of this module's own whose Telegram bot is the stand-in (the shared dashboard has
+no bot), seeded with the same world as the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from addax.embedded.common import socket_directory
+from addax.embedded.postgres import dsn_for
+from addax.store.objects import FilesystemObjectStore
+from tests.background_servers import BackgroundServers
+from tests.conftest import world_readable_tempdir
+from tests.service import AddaxProcess, environment
+from tests.ui.conftest import Dashboard, needs_chromium, screenshot, signed_in_page
+from tests.ui.seed import seed_world
+
+pytestmark = needs_chromium
+
+VIEWER = "viewer@example.org"
+
+
+@pytest.fixture(scope="module")
+def with_bot() -> Iterator[Dashboard]:
+    home = world_readable_tempdir("addax-alerts-page-")
+    with BackgroundServers(home / "servers") as servers:
+        bot = servers.telegram.settings()
+        process = AddaxProcess(home=home, env=environment())
+        process.env.update(
+            {
+                "ADDAX_TELEGRAM_BOT_TOKEN": bot.bot_token,
+                "ADDAX_TELEGRAM_API_BASE_URL": bot.api_base_url,
+                "ADDAX_TELEGRAM_POLL_TIMEOUT_S": "5",
+            }
+        )
+        process.start()
+        try:
+            process.wait_healthy()
+            objects = FilesystemObjectStore(home / "data" / "objects")
+            world = asyncio.run(seed_world(dsn_for(socket_directory(home / "data"), 5432), objects))
+            yield Dashboard(process=process, world=world)
+        finally:
+            process.stop()
+    subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+async def test_a_viewer_makes_a_wolf_rule_through_the_form(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    name = "Wolves by the gate"
+    async with signed_in_page(with_bot, VIEWER, path="/alerts") as page:
+        await page.get_by_role("button", name="New rule").click()
+        await page.get_by_label("Name").fill(name)
+        await page.get_by_role("checkbox", name="Telegram").click()
+        await page.get_by_label("Species (search)").click()
+        await page.get_by_label("Species (search)").fill("wolf")
+        await page.get_by_role("option", name="wolf, gray wolf, grey wolf (Canis lupus)").click()
+        await page.keyboard.press("Escape")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_text(name, exact=True)).to_be_visible(timeout=20_000)
+        await expect(page.get_by_text("wolf · score ≥ 0.50 · e-mail + Telegram")).to_be_visible()
+        await screenshot(page, "alerts")
+
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        row = await connection.fetchrow(
+            """SELECT r.kind, r.settings, r.channels, r.enabled, r.project_id FROM alert_rules r
+               JOIN users u ON u.id = r.user_id WHERE u.email = $1 AND r.name = $2""",
+            VIEWER,
+            name,
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    settings = json.loads(row["settings"])
+    if isinstance(settings, str):  # store/alerts.py json.dumps what the pool's jsonb codec encodes again
+        settings = json.loads(settings)
+    assert (row["kind"], row["channels"], row["enabled"]) == ("detection", ["email", "telegram"], True)
+    assert settings["species"] == ["Canis lupus"] and row["project_id"] == with_bot.world.wolves
+
+
+async def test_a_wrong_rule_is_refused_next_to_its_field(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    async with signed_in_page(with_bot, VIEWER, path="/alerts", width=390) as page:
+        await page.get_by_role("button", name="New rule").click()
+        await page.get_by_role("checkbox", name="e-mail").click()
+        await page.get_by_label("Name").fill("Nowhere to send")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_text("channels: at least one channel")).to_be_visible(timeout=20_000)
+        await page.get_by_label("Name").fill("   ")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_text("name: must be a non-empty string")).to_be_visible(timeout=20_000)
+        await expect(page.get_by_text("channels: at least one channel")).to_be_hidden()
+        await screenshot(page, "alerts-form-error")
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM alert_rules WHERE name = 'Nowhere to send'") == 0
+    finally:
+        await connection.close()
+
+
+async def test_link_telegram_shows_a_one_time_link_and_its_qr_code(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    async with signed_in_page(with_bot, VIEWER, path="/alerts", width=390) as page:
+        await page.get_by_role("tab", name="Channels").click()
+        await expect(page.get_by_text("Not linked")).to_be_visible(timeout=20_000)
+        await page.get_by_role("button", name="Link Telegram").click()
+        link = page.locator("a[href^='https://t.me/AddaxTestBot?start=']")
+        await expect(link).to_be_visible(timeout=20_000)
+        await expect(link).to_have_text(re.compile(r"^https://t\.me/AddaxTestBot\?start=[\w-]{20,}$"))
+        qr = page.locator("img[src^='data:image/svg+xml']")
+        await expect(qr).to_be_visible()
+        await screenshot(page, "alerts-telegram")
+
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        tokens = await connection.fetchval(
+            """SELECT count(*) FROM telegram_link_tokens t JOIN users u ON u.id = t.user_id
+               WHERE u.email = $1 AND t.expires_at > now()""",
+            VIEWER,
+        )
+    finally:
+        await connection.close()
+    assert tokens >= 1
+
+
+async def test_the_log_lists_my_notifications_and_why_one_failed(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        user_id = await connection.fetchval("SELECT id FROM users WHERE email = $1", VIEWER)
+        for key, status, subject, error in [
+            ("page-test:sent", "sent", "Wolf at North gate (gate-cam), 02:14", None),
+            ("page-test:failed", "failed", "Wolf at South meadow (meadow-cam), 03:40", "550 mailbox unavailable"),
+        ]:
+            await connection.execute(
+                """INSERT INTO notifications (delivery_key, user_id, project_id, channel, recipient, kind, subject,
+                       payload, status, error)
+                   VALUES ($1, $2, $3, 'email', $4, 'detection', $5, '{}'::jsonb, $6, $7)""",
+                key,
+                user_id,
+                with_bot.world.wolves,
+                VIEWER,
+                subject,
+                status,
+                error,
+            )
+    finally:
+        await connection.close()
+
+    async with signed_in_page(with_bot, VIEWER, path="/alerts") as page:
+        await page.get_by_role("tab", name="Log").click()
+        await expect(page.get_by_text("Wolf at North gate (gate-cam), 02:14")).to_be_visible(timeout=20_000)
+        await expect(page.get_by_text("Why it failed: 550 mailbox unavailable")).to_be_visible()
+        await screenshot(page, "alerts-log")
