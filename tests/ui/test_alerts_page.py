@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import subprocess
+import uuid
 from collections.abc import Iterator
 
 import asyncpg
@@ -31,27 +32,34 @@ VIEWER = "viewer@example.org"
 
 
 @pytest.fixture(scope="module")
-def with_bot() -> Iterator[Dashboard]:
+def servers() -> Iterator[BackgroundServers]:
+    folder = world_readable_tempdir("addax-alerts-page-servers-")
+    with BackgroundServers(folder) as running:
+        yield running
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@pytest.fixture(scope="module")
+def with_bot(servers: BackgroundServers) -> Iterator[Dashboard]:
     home = world_readable_tempdir("addax-alerts-page-")
-    with BackgroundServers(home / "servers") as servers:
-        bot = servers.telegram.settings()
-        process = AddaxProcess(home=home, env=environment())
-        process.env.update(
-            {
-                "ADDAX_TELEGRAM_BOT_TOKEN": bot.bot_token,
-                "ADDAX_TELEGRAM_API_BASE_URL": bot.api_base_url,
-                "ADDAX_TELEGRAM_POLL_TIMEOUT_S": "5",
-            }
-        )
-        process.start()
-        try:
-            process.wait_healthy()
-            objects = FilesystemObjectStore(home / "data" / "objects")
-            world = asyncio.run(seed_world(dsn_for(socket_directory(home / "data"), 5432), objects))
-            yield Dashboard(process=process, world=world)
-        finally:
-            process.stop()
-    subprocess.run(["rm", "-rf", str(home)], check=False)
+    bot = servers.telegram.settings()
+    process = AddaxProcess(home=home, env=environment())
+    process.env.update(
+        {
+            "ADDAX_TELEGRAM_BOT_TOKEN": bot.bot_token,
+            "ADDAX_TELEGRAM_API_BASE_URL": bot.api_base_url,
+            "ADDAX_TELEGRAM_POLL_TIMEOUT_S": "5",
+        }
+    )
+    process.start()
+    try:
+        process.wait_healthy()
+        objects = FilesystemObjectStore(home / "data" / "objects")
+        world = asyncio.run(seed_world(dsn_for(socket_directory(home / "data"), 5432), objects))
+        yield Dashboard(process=process, world=world)
+    finally:
+        process.stop()
+        subprocess.run(["rm", "-rf", str(home)], check=False)
 
 
 async def test_a_viewer_makes_a_wolf_rule_through_the_form(with_bot: Dashboard) -> None:
@@ -110,7 +118,9 @@ async def test_a_wrong_rule_is_refused_next_to_its_field(with_bot: Dashboard) ->
         await connection.close()
 
 
-async def test_link_telegram_shows_a_one_time_link_and_its_qr_code(with_bot: Dashboard) -> None:
+async def test_link_telegram_shows_a_one_time_link_and_its_qr_code(
+    with_bot: Dashboard, servers: BackgroundServers
+) -> None:
     from playwright.async_api import expect
 
     async with signed_in_page(with_bot, VIEWER, path="/alerts", width=390) as page:
@@ -122,18 +132,61 @@ async def test_link_telegram_shows_a_one_time_link_and_its_qr_code(with_bot: Das
         await expect(link).to_have_text(re.compile(r"^https://t\.me/AddaxTestBot\?start=[\w-]{20,}$"))
         qr = page.locator("img[src^='data:image/svg+xml']")
         await expect(qr).to_be_visible()
+        await expect(qr).to_have_js_property("complete", True)
         await screenshot(page, "alerts-telegram")
+
+        token = (await link.inner_text()).split("start=", 1)[1]
+
+        async def start_in_telegram() -> None:
+            servers.telegram.queue_message(4242, f"/start {token}", username="ranger")
+
+        servers.run(start_in_telegram())
+        await expect(page.get_by_text("Linked to chat @ranger (4242).")).to_be_visible(timeout=30_000)
+        await page.get_by_role("button", name="Unlink").click()
+        await expect(page.get_by_text("Not linked")).to_be_visible(timeout=20_000)
 
     connection = await asyncpg.connect(with_bot.dsn)
     try:
-        tokens = await connection.fetchval(
-            """SELECT count(*) FROM telegram_link_tokens t JOIN users u ON u.id = t.user_id
-               WHERE u.email = $1 AND t.expires_at > now()""",
+        links = await connection.fetchval(
+            "SELECT count(*) FROM telegram_links t JOIN users u ON u.id = t.user_id WHERE u.email = $1", VIEWER
+        )
+    finally:
+        await connection.close()
+    assert links == 0
+
+
+async def test_trying_a_rule_on_past_photos_says_whether_it_would_alert(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    name = f"Wolf try {uuid.uuid4().hex[:6]}"
+    settings = {"species": ["Canis lupus"], "min_score": 0.3}
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        await connection.execute(
+            """INSERT INTO alert_rules (user_id, project_id, name, kind, settings, channels, enabled)
+               SELECT id, $1, $2, 'detection', $3::jsonb, ARRAY['email'], true FROM users WHERE email = $4""",
+            with_bot.world.wolves,
+            name,
+            json.dumps(settings),
             VIEWER,
         )
     finally:
         await connection.close()
-    assert tokens >= 1
+    wolf, fox = with_bot.world.photo("meadow-cam", 2, "wolf"), with_bot.world.photo("meadow-cam", 3, "red fox")
+
+    async with signed_in_page(with_bot, VIEWER, path="/alerts", width=390) as page:
+        card = page.locator(".q-card").filter(has_text=name)
+        await card.get_by_role("button", name="Try").click()
+        await page.get_by_role("img", name=f"photo {wolf}").click()
+        await page.get_by_role("button", name="Try it").click()
+        await expect(page.get_by_text(re.compile(r"^Would alert: "))).to_be_visible(timeout=20_000)
+        await page.get_by_role("img", name=f"photo {fox}").click()
+        await page.get_by_role("button", name="Try it").click()
+        answer = page.get_by_text(
+            re.compile(r"^Would not alert, because the species seen .* is not one of Canis lupus")
+        )
+        await expect(answer).to_be_visible(timeout=20_000)
+        await screenshot(page, "alerts-try")
 
 
 async def test_the_log_lists_my_notifications_and_why_one_failed(with_bot: Dashboard) -> None:

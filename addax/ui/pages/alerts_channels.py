@@ -27,7 +27,7 @@ async def channels(services: UiServices, viewer: Viewer) -> None:
         ui.label(f"Alerts by e-mail go to {viewer.user.email}.")
         if not services.email_ready:
             ui.label("No mail server is set up on this server (ask your admin): e-mail alerts are not sent.").classes(
-                "text-warning"
+                "text-orange-10"
             )
     with ui.card().classes("w-full"):
         ui.label("Telegram").classes("text-subtitle1 text-weight-medium")
@@ -68,7 +68,9 @@ async def _telegram(services: UiServices, viewer: Viewer) -> None:
         with offer:
             ui.label(f"Open this link on the phone with Telegram (or scan the code), then press Start in @{bot}:")
             ui.link(link, link, new_tab=True).classes("text-body2").style("word-break: break-all")
-            ui.image(qr_data_url(link)).classes("w-48 h-48").props("alt='QR code of the Telegram link' fit=contain")
+            ui.image(qr_data_url(link)).classes("w-48 h-48").props(
+                "alt='QR code of the Telegram link' fit=contain no-spinner no-transition"
+            )
             ui.label(f"The link works once, until {expires_at:%Y-%m-%d %H:%M} UTC.").classes("text-caption")
 
     await status()
