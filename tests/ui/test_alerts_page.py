@@ -175,7 +175,7 @@ async def test_trying_a_rule_on_past_photos_says_whether_it_would_alert(with_bot
     wolf, fox = with_bot.world.photo("meadow-cam", 2, "wolf"), with_bot.world.photo("meadow-cam", 3, "red fox")
 
     async with signed_in_page(with_bot, VIEWER, path="/alerts", width=390) as page:
-        card = page.locator(".q-card").filter(has_text=name)
+        card = page.locator(".rule-card").filter(has_text=name)
         await card.get_by_role("button", name="Try").click()
         await page.get_by_role("img", name=f"photo {wolf}").click()
         await page.get_by_role("button", name="Try it").click()
@@ -219,3 +219,46 @@ async def test_the_log_lists_my_notifications_and_why_one_failed(with_bot: Dashb
         await expect(page.get_by_text("Wolf at North gate (gate-cam), 02:14")).to_be_visible(timeout=20_000)
         await expect(page.get_by_text("Why it failed: 550 mailbox unavailable")).to_be_visible()
         await screenshot(page, "alerts-log")
+
+
+async def test_an_admin_sees_the_teams_rules_but_changes_and_deletes_only_their_own(with_bot: Dashboard) -> None:
+    from playwright.async_api import expect
+
+    theirs, mine = f"Viewer's boar {uuid.uuid4().hex[:6]}", f"Admin's digest {uuid.uuid4().hex[:6]}"
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        for owner, name, kind, settings in [
+            (VIEWER, theirs, "detection", {"species": ["Sus scrofa"]}),
+            ("admin@example.org", mine, "digest", {"at": "07:00"}),
+        ]:
+            await connection.execute(
+                """INSERT INTO alert_rules (user_id, project_id, name, kind, settings, channels, enabled)
+                   SELECT id, $1, $2, $3, $4::jsonb, ARRAY['email'], true FROM users WHERE email = $5""",
+                with_bot.world.wolves,
+                name,
+                kind,
+                json.dumps(settings),
+                owner,
+            )
+    finally:
+        await connection.close()
+
+    async with signed_in_page(with_bot, "admin@example.org", path="/alerts") as page:
+        their_card = page.locator(".rule-card").filter(has_text=theirs)
+        await expect(their_card.get_by_text(f"by {VIEWER}")).to_be_visible(timeout=20_000)
+        await expect(their_card.get_by_role("button", name="Edit")).to_have_count(0)
+        my_card = page.locator(".rule-card").filter(has_text=mine)
+        await my_card.get_by_role("button", name="Delete").click()
+        await expect(page.get_by_text(f"Delete the rule “{mine}”?")).to_be_visible()
+        await page.get_by_role("button", name="Keep it").click()
+        await expect(my_card).to_be_visible()
+        await my_card.get_by_role("button", name="Delete").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(page.get_by_text(mine, exact=True)).to_have_count(0, timeout=20_000)
+
+    connection = await asyncpg.connect(with_bot.dsn)
+    try:
+        left = await connection.fetch("SELECT name FROM alert_rules WHERE name = ANY($1::text[])", [theirs, mine])
+    finally:
+        await connection.close()
+    assert [row["name"] for row in left] == [theirs]

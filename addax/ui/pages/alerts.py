@@ -154,7 +154,7 @@ def _rule_card(
     test: Action,
     delete: Action,
 ) -> None:
-    with ui.card().classes("w-full q-pa-sm").props("flat bordered"):
+    with ui.card().classes("rule-card w-full q-pa-sm").props("flat bordered"):
         with ui.row().classes("w-full items-center no-wrap"):
             with ui.column().classes("col q-gutter-y-none"):
                 ui.label(rule.body.name).classes("text-subtitle1 text-weight-medium ellipsis")
