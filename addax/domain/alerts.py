@@ -153,7 +153,7 @@ def miss_reason(rule: DetectionRule, sighting: Sighting) -> str:
     if not sighting.boxes:
         return "nothing was detected in the photo"
     if rule.labels and not any(box.label in rule.labels for box in sighting.boxes):
-        seen = ", ".join(sorted({box.label for box in sighting.boxes}))
+        seen = " and ".join(sorted({box.label for box in sighting.boxes}))
         return f"the photo shows {seen}, not {' or '.join(sorted(rule.labels))}"
     if not any(box.score >= rule.min_score for box in sighting.boxes):
         best = max(box.score for box in sighting.boxes)
