@@ -65,7 +65,7 @@ def with_bot(servers: BackgroundServers) -> Iterator[Dashboard]:
 async def test_a_viewer_makes_a_wolf_rule_through_the_form(with_bot: Dashboard) -> None:
     from playwright.async_api import expect
 
-    name = "Wolves by the gate"
+    name = "Wolves by the gate"  # renamed through the form below
     async with signed_in_page(with_bot, VIEWER, path="/alerts") as page:
         await page.get_by_role("button", name="New rule").click()
         await page.get_by_label("Name").fill(name)
@@ -78,6 +78,14 @@ async def test_a_viewer_makes_a_wolf_rule_through_the_form(with_bot: Dashboard) 
         await expect(page.get_by_text(name, exact=True)).to_be_visible(timeout=20_000)
         await expect(page.get_by_text("wolf · score ≥ 0.50 · e-mail + Telegram")).to_be_visible()
         await screenshot(page, "alerts")
+
+        card = page.locator(".rule-card").filter(has_text=name)
+        await card.get_by_role("button", name="Edit").click()
+        await expect(page.get_by_text("Change the rule")).to_be_visible()
+        name = "Wolves anywhere"
+        await page.get_by_label("Name").fill(name)
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.get_by_text(name, exact=True)).to_be_visible(timeout=20_000)
 
     connection = await asyncpg.connect(with_bot.dsn)
     try:
@@ -243,10 +251,11 @@ async def test_an_admin_sees_the_teams_rules_but_changes_and_deletes_only_their_
     finally:
         await connection.close()
 
-    async with signed_in_page(with_bot, "admin@example.org", path="/alerts") as page:
+    async with signed_in_page(with_bot, "admin@example.org", path="/alerts", width=390) as page:
         their_card = page.locator(".rule-card").filter(has_text=theirs)
         await expect(their_card.get_by_text(f"by {VIEWER}")).to_be_visible(timeout=20_000)
         await expect(their_card.get_by_role("button", name="Edit")).to_have_count(0)
+        await screenshot(page, "alerts-team")
         my_card = page.locator(".rule-card").filter(has_text=mine)
         await my_card.get_by_role("button", name="Delete").click()
         await expect(page.get_by_text(f"Delete the rule “{mine}”?")).to_be_visible()

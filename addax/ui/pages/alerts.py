@@ -114,7 +114,7 @@ class _Rules:
 async def _rules(services: UiServices, viewer: Viewer) -> None:
     rules = _Rules(services, viewer)
     with ui.row().classes("w-full items-center justify-between"):
-        ui.label("My rules").classes("text-h6")
+        ui.label("Rules: mine and my projects'" if viewer.administered else "My rules").classes("text-h6")
         ui.button("New rule", icon="add", on_click=lambda: rules.form.open()).props("color=primary")
     await rules.listing()
 

@@ -189,7 +189,12 @@ class RuleForm:
                 "w-full"
             ).props("use-chips")
             self._error_slot("labels")
-            species = ui.select(self.species_options, multiple=True, with_input=True, label="Species (search)")
+            # A rule made through the API may name a species in its own words ("any deer"): offer it as it is.
+            options = {
+                **self.species_options,
+                **{name: name for name in values.species if name not in self.species_options},
+            }
+            species = ui.select(options, multiple=True, with_input=True, label="Species (search)")
             species.bind_value(values, "species").classes("w-full").props("use-chips")
             self._error_slot("species")
             with ui.row().classes("items-center w-full no-wrap"):
