@@ -80,7 +80,9 @@ def frame(services: UiServices, session: Session, viewer: Viewer, title: str) ->
     drawer = ui.left_drawer(value=False, bordered=True).props("width=200 breakpoint=1023 show-if-above")
     with ui.header().classes("items-center justify-between q-py-xs"):
         with ui.row().classes("items-center no-wrap"):
-            ui.button(icon="menu", on_click=lambda: drawer.run_method("toggle")).props("flat round color=white aria-label=Menu")
+            ui.button(icon="menu", on_click=lambda: drawer.run_method("toggle")).props(
+                "flat round color=white aria-label=Menu"
+            )
             ui.label(f"{services.instance_name}: {title}").classes("text-h6 ellipsis")
         with ui.row().classes("items-center no-wrap"):
             ui.label(viewer.user.email).classes("gt-xs")

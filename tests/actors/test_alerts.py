@@ -332,7 +332,8 @@ async def test_a_rule_is_tried_on_a_past_photo_and_sends_a_test_copy(watch: Watc
     vehicles = await alerts.rule(watch.pool, await watch.rule(labels=["vehicle"], channels=["email"]))
     assert people is not None and vehicles is not None
 
-    assert (await watch.alerting.try_rule(vehicles, image_id, send=True)) == {"matches": False, "sent": []}
+    missed = await watch.alerting.try_rule(vehicles, image_id, send=True)
+    assert missed == {"matches": False, "sent": [], "reason": "the photo shows animal and person, not vehicle"}
     dry = await watch.alerting.try_rule(people, image_id, send=False)
     assert dry["matches"] is True and dry["sent"] == [] and "person" in str(dry["subject"]).lower()
     assert await watch.rows() == []
