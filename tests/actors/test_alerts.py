@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -277,7 +276,7 @@ async def test_the_payload_names_the_rule_site_camera_and_local_time(watch: Watc
     await watch.line.send_photos(1)
     await watch.settled()
     (row,) = await watch.rows()
-    payload = json.loads(row["payload"])
+    payload = row["payload"]
     assert payload["rule"] == "test rule" and payload["label"] == "animal"
     assert payload["camera"] and payload["local_time"].count(":") == 2  # "2026-... 06:00 +01:00"
     assert payload["score"] == pytest.approx(0.9, abs=0.01)
