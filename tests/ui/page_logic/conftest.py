@@ -1,0 +1,147 @@
+"""The dashboard's pages in-process, driven by NiceGUI's simulated ``User`` (no browser): page logic only.
+
+``build_ui`` registers every page on NiceGUI's one global app, so it runs once per test session, on the
+session's event loop (the loop of the ``pool`` and of every test here), over a database of its own seeded
+with ``tests/ui/seed.py``'s world. Each test gets a fresh ``User``: its own cookie jar, so its own session.
+
+    async def test_something(user: User) -> None:
+        await sign_in(user, "viewer@example.org")
+        await user.open("/gallery")
+        await user.should_see("roe deer")
+
+A test that changes things makes its own rows (the world is shared by every test here).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from nicegui import Client, ui
+from nicegui.functions.download import download
+from nicegui.functions.navigate import Navigate
+from nicegui.functions.notify import notify
+from nicegui.testing import User
+
+from addax.runtime.broadcast import Broadcast
+from addax.store.database import create_pool
+from addax.store.logins import LoginGuard, LoginPolicy
+from addax.store.objects import FilesystemObjectStore
+from addax.ui import UiServices, build_ui
+from tests.conftest import Servers, _create_database, world_readable_tempdir
+from tests.ui.seed import PASSWORD, World, seed_world
+from tests.waiting import eventually
+
+# Quick answers to wrong passwords, and no lockout from one test's wrong guesses.
+POLICY = LoginPolicy(max_failures=1000, window_s=300, failure_delay_s=0.01)
+
+
+@dataclass(frozen=True)
+class UiWorld:
+    services: UiServices
+    world: World
+    dsn: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.services.pool
+
+
+@pytest.fixture(scope="session")
+async def ui_world(servers: Servers, migrated_template: str) -> AsyncIterator[UiWorld]:
+    """A database of its own seeded with the world, and the services the pages get in ``addax run``."""
+    dsn = servers.dsn(await _create_database(servers, migrated_template))
+    data_dir = world_readable_tempdir("addax-page-logic-")
+    objects = FilesystemObjectStore(data_dir / "objects")
+    world = await seed_world(dsn, objects)
+    pool = await create_pool(dsn, size=5)
+    try:
+        services = UiServices(
+            logins=LoginGuard(pool=pool, policy=POLICY),
+            health=lambda: [],
+            storage_dir=data_dir / "ui",
+            storage_secret="page logic tests",
+            pool=pool,
+            objects=objects,
+            events=Broadcast(),
+        )
+        yield UiWorld(services=services, world=world, dsn=dsn)
+    finally:
+        await pool.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def ui_app(ui_world: UiWorld) -> AsyncIterator[FastAPI]:
+    """The dashboard's ASGI app as ``addax run`` serves it, started (NiceGUI's startup) and stopped once."""
+    app = build_ui(ui_world.services)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def new_user(ui_app: FastAPI) -> Iterator[Callable[[], User]]:
+    """Makes simulated users (each its own browser, cookies and session) for a test that needs several."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make() -> User:
+        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(ui_app), base_url="http://test"))
+        return User(clients[-1])
+
+    yield make
+    # a User swaps its own navigate/notify/download into `ui`; give the real ones back
+    ui.navigate, ui.notify, ui.download = Navigate(), notify, download
+
+
+@pytest.fixture
+def user(new_user: Callable[[], User], caplog: pytest.LogCaptureFixture) -> Iterator[User]:
+    """One simulated user; the test fails when the dashboard logged an error meanwhile (as NiceGUI's plugin does)."""
+    yield new_user()
+    errors = [record.getMessage() for record in caplog.get_records("call") if record.levelname == "ERROR"]
+    if errors:
+        pytest.fail(f"the dashboard logged errors: {errors}", pytrace=False)
+
+
+def page_path(user: User) -> str | None:
+    """The route of the page the user has open ("/login", "/images/{image_id}", ...), None before the first."""
+    return user.client.page.path if user.client is not None else None
+
+
+async def on_page(user: User, path: str, *, timeout: float = 20.0) -> None:
+    """Wait until the user's open page is the one at ``path`` (a route: "/images/{image_id}")."""
+    await eventually(lambda: page_path(user) == path, timeout=timeout, what=f"{path} (open: {page_path(user)})")
+
+
+async def sign_in(user: User, email: str, *, password: str = PASSWORD, path: str = "/") -> None:
+    """Open ``path``, sign in on the /login page it leads to, and wait until ``path``'s page is open."""
+    await user.open(path)
+    await on_page(user, "/login")
+    user.find("E-mail").type(email)
+    user.find("Password").type(password)
+    user.find("Sign in").click()
+    await on_page(user, require_page(path))
+
+
+def route_of(path: str) -> str | None:
+    """The route a plain path belongs to, as NiceGUI registered it (/images/12 -> /images/{image_id})."""
+    plain = path.split("?")[0]
+    for route in Client.page_routes.values():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", route), plain):
+            return route
+    return None
+
+
+def require_page(path: str) -> str:
+    """Skip the test while the page at ``path`` is still a placeholder that registers nothing; its route if not.
+
+    Needs ``ui_app`` (the pages registered) before it is called: use it inside a test that takes ``user``."""
+    route = route_of(path)
+    if route is None:
+        pytest.skip(f"no page at {path} yet")
+    return route
