@@ -14,9 +14,11 @@ A test that changes things makes its own rows (the world is shared by every test
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -27,9 +29,12 @@ from nicegui import Client, ui
 from nicegui.functions.download import download
 from nicegui.functions.navigate import Navigate
 from nicegui.functions.notify import notify
+from nicegui.javascript_request import JavaScriptRequest
 from nicegui.testing import User
 
+from addax.domain.secrets import hash_password
 from addax.runtime.broadcast import Broadcast
+from addax.store import accounts
 from addax.store.database import create_pool
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
@@ -60,7 +65,7 @@ async def ui_world(servers: Servers, migrated_template: str) -> AsyncIterator[Ui
     data_dir = world_readable_tempdir("addax-page-logic-")
     objects = FilesystemObjectStore(data_dir / "objects")
     world = await seed_world(dsn, objects)
-    pool = await create_pool(dsn, size=5)
+    pool = await create_pool(dsn, size=10)
     try:
         services = UiServices(
             logins=LoginGuard(pool=pool, policy=POLICY),
@@ -70,6 +75,7 @@ async def ui_world(servers: Servers, migrated_template: str) -> AsyncIterator[Ui
             pool=pool,
             objects=objects,
             events=Broadcast(),
+            session_check_s=0.3,  # an open page notices a disabled user quickly
         )
         yield UiWorld(services=services, world=world, dsn=dsn)
     finally:
@@ -85,16 +91,45 @@ async def ui_app(ui_world: UiWorld) -> AsyncIterator[FastAPI]:
         yield app
 
 
+class Visitor(User):
+    """A simulated user that leaves the page it had open when it opens the next one, as a browser does (a page
+    left open would keep its timers running against the database until the end of the session)."""
+
+    async def open(self, path: str, *, clear_forward_history: bool = True) -> Client:
+        left = self.client
+        opened = await super().open(path, clear_forward_history=clear_forward_history)
+        if left is not None and left is not opened and left.id in Client.instances:
+            await close(left)
+        return opened
+
+
+async def close(page: Client) -> None:
+    """Delete a page once it has no JavaScript call in flight (the drawer asks on connect whether it is open):
+    one cut off would time out a second later, failing whichever test runs then."""
+    await eventually(
+        lambda: not page.outbox.messages and not JavaScriptRequest._instances,  # no public view of calls in flight
+        timeout=10,
+        what="the page's JavaScript calls to be answered",
+    )
+    if page.id in Client.instances:
+        page.delete()
+
+
 @pytest.fixture
-def new_user(ui_app: FastAPI) -> Iterator[Callable[[], User]]:
+async def new_user(ui_app: FastAPI) -> AsyncIterator[Callable[[], User]]:
     """Makes simulated users (each its own browser, cookies and session) for a test that needs several."""
     clients: list[httpx.AsyncClient] = []
+    before = set(Client.instances)
 
     def make() -> User:
         clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(ui_app), base_url="http://test"))
-        return User(clients[-1])
+        return Visitor(clients[-1])
 
     yield make
+    for page in [client for id_, client in list(Client.instances.items()) if id_ not in before]:
+        await close(page)  # the test's browsers are closed
+    for client in clients:
+        await client.aclose()
     # a User swaps its own navigate/notify/download into `ui`; give the real ones back
     ui.navigate, ui.notify, ui.download = Navigate(), notify, download
 
@@ -106,6 +141,44 @@ def user(new_user: Callable[[], User], caplog: pytest.LogCaptureFixture) -> Iter
     errors = [record.getMessage() for record in caplog.get_records("call") if record.levelname == "ERROR"]
     if errors:
         pytest.fail(f"the dashboard logged errors: {errors}", pytrace=False)
+
+
+@pytest.fixture
+def account(ui_world: UiWorld, unique: str) -> Callable[..., Awaitable[str]]:
+    """Makes a user of its own for a test that changes them: ``email = await account(Role.VIEWER)``, of wolves
+    (``project=`` another), with the seeded password."""
+
+    async def make(role: accounts.Role, *, project: str | None = "wolves") -> str:
+        email = f"{role.value}-{unique}-{next(_accounts)}@example.org"
+        password_hash = await asyncio.to_thread(hash_password, PASSWORD)
+        project = None if role is accounts.Role.SERVER_ADMIN else project
+        await accounts.add_user(ui_world.pool, email, password_hash, role=role, project=project, by="test")
+        return email
+
+    return make
+
+
+_accounts = itertools.count()
+
+
+def menu(user: User) -> list[str]:
+    """The targets of the menu drawer's links, in order (the drawer exists on every signed-in page)."""
+    drawers = user.find(ui.left_drawer).elements
+    assert len(drawers) == 1, "no menu drawer on this page"
+    drawer = next(iter(drawers))
+    return [link.props["href"] for link in drawer.descendants() if isinstance(link, ui.link)]
+
+
+def buttons(user: User) -> list[str]:
+    """The labels (or aria-labels) of every button on the open page, the frame's included."""
+    return [
+        str(button.props.get("aria-label") or button.text)
+        for button in user.current_layout.descendants()
+        if isinstance(button, ui.button)
+    ]
+
+
+FRAME_BUTTONS = ["Menu", "Sign out"]
 
 
 def page_path(user: User) -> str | None:
