@@ -37,9 +37,21 @@ async def list_images(request: web.Request) -> web.Response:
         until=time_param(request, "until"),
         before_id=int_param(request, "cursor"),
         limit=limit,
+        label=request.query.get("label") or None,
+        species=request.query.get("species") or None,
+        verified=_flag(request, "verified"),
     )
     cursor = str(found[-1]["id"]) if len(found) == limit else None
     return respond({"images": found, "next_cursor": cursor})
+
+
+def _flag(request: web.Request, name: str) -> bool | None:
+    text = request.query.get(name, "").lower()
+    if text in ("", "any"):
+        return None
+    if text not in ("1", "true", "0", "false"):
+        raise json_error(400, f"{name} must be true or false, got {text!r}")
+    return text in ("1", "true")
 
 
 async def _image(request: web.Request) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from addax.domain.privacy import PRIVACY_MIN_SCORE
 _IMAGE_COLUMNS = """i.id, i.project_id, i.camera_id, i.site_id, i.deployment_id, i.kind::text, i.stage::text,
     i.reject_reason, encode(i.sha256, 'hex') AS sha256, i.original_name, i.source, i.upload_account, i.size_bytes,
     i.width, i.height, i.taken_at, i.utc_offset_minutes, ST_Y(i.location::geometry) AS latitude,
-    ST_X(i.location::geometry) AS longitude, i.received_at"""
+    ST_X(i.location::geometry) AS longitude, i.received_at, i.labels, i.taxa, i.verified"""
 
 
 async def images(
@@ -28,8 +28,12 @@ async def images(
     until: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    label: str | None = None,
+    species: str | None = None,
+    verified: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; pass the last id seen as ``before_id`` for the next page."""
+    """Newest first; pass the last id seen as ``before_id`` for the next page. Label and species are what the
+    photo shows by its verification, else by the models (the photo's summary columns)."""
     rows = await db.fetch(
         f"""SELECT {_IMAGE_COLUMNS} FROM images i
             WHERE i.project_id = ANY($1::bigint[])
@@ -37,6 +41,9 @@ async def images(
               AND ($4::text IS NULL OR i.stage::text = $4)
               AND ($5::timestamptz IS NULL OR i.taken_at >= $5) AND ($6::timestamptz IS NULL OR i.taken_at < $6)
               AND ($7::bigint IS NULL OR i.id < $7)
+              AND ($9::text IS NULL OR ($9 = 'blank' AND i.labels = '{{}}') OR i.labels @> ARRAY[$9])
+              AND ($10::text IS NULL OR i.taxa @> ARRAY[$10])
+              AND ($11::boolean IS NULL OR i.verified = $11)
             ORDER BY i.id DESC LIMIT $8""",
         projects,
         camera,
@@ -46,6 +53,9 @@ async def images(
         until,
         before_id,
         limit,
+        label,
+        species,
+        verified,
     )
     return [dict(row) for row in rows]
 
