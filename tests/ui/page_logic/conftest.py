@@ -20,6 +20,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -104,15 +105,23 @@ class Visitor(User):
 
 
 async def close(page: Client) -> None:
-    """Delete a page once it has no JavaScript call in flight (the drawer asks on connect whether it is open):
-    one cut off would time out a second later, failing whichever test runs then."""
-    await eventually(
-        lambda: not page.outbox.messages and not JavaScriptRequest._instances,  # no public view of calls in flight
-        timeout=10,
-        what="the page's JavaScript calls to be answered",
-    )
+    """Delete a page once nothing of it is in flight, as a browser tab closed between two of its updates.
+
+    A JavaScript call cut off (the drawer asks on connect whether it is open) would time out a second later and a
+    timer's callback cut off mid-refresh would fail: either would be logged in whichever test runs then."""
+    await eventually(lambda: idle(page), timeout=10, what="the page to be idle")
     if page.id in Client.instances:
-        page.delete()
+        page.delete()  # no await since idle(): nothing started meanwhile
+
+
+def idle(page: Client) -> bool:
+    # private attributes: NiceGUI has no public view of calls in flight
+    timers = [element for element in page.elements.values() if isinstance(element, ui.timer)]
+    return (
+        not page.outbox.messages
+        and not JavaScriptRequest._instances
+        and all(timer._current_invocation is None or timer._current_invocation.done() for timer in timers)
+    )
 
 
 @pytest.fixture
@@ -159,23 +168,29 @@ def account(ui_world: UiWorld, unique: str) -> Callable[..., Awaitable[str]]:
 
 
 _accounts = itertools.count()
+T = TypeVar("T", bound=ui.element)
+
+
+def elements(user: User, kind: type[T]) -> list[T]:
+    """The open page's elements of a kind, in page order (``user.find`` gives a set, and fails on none)."""
+    return [element for element in user.current_layout.descendants() if isinstance(element, kind)]
+
+
+def links(user: User) -> list[str]:
+    """The targets of the open page's links, in page order, the menu's included."""
+    return [link.props["href"] for link in elements(user, ui.link)]
 
 
 def menu(user: User) -> list[str]:
     """The targets of the menu drawer's links, in order (the drawer exists on every signed-in page)."""
-    drawers = user.find(ui.left_drawer).elements
+    drawers = elements(user, ui.left_drawer)
     assert len(drawers) == 1, "no menu drawer on this page"
-    drawer = next(iter(drawers))
-    return [link.props["href"] for link in drawer.descendants() if isinstance(link, ui.link)]
+    return [link.props["href"] for link in drawers[0].descendants() if isinstance(link, ui.link)]
 
 
 def buttons(user: User) -> list[str]:
     """The labels (or aria-labels) of every button on the open page, the frame's included."""
-    return [
-        str(button.props.get("aria-label") or button.text)
-        for button in user.current_layout.descendants()
-        if isinstance(button, ui.button)
-    ]
+    return [str(button.props.get("aria-label") or button.text) for button in elements(user, ui.button)]
 
 
 FRAME_BUTTONS = ["Menu", "Sign out"]
