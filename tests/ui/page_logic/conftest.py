@@ -93,15 +93,27 @@ async def ui_app(ui_world: UiWorld) -> AsyncIterator[FastAPI]:
 
 
 class Visitor(User):
-    """A simulated user that leaves the page it had open when it opens the next one, as a browser does (a page
-    left open would keep its timers running against the database until the end of the session)."""
+    """A simulated user that opens one page at a time and leaves the page it had open when it opens the next one,
+    as a browser does. (A page left open would keep its timers running against the database until the end of the
+    session; two opens interleaved, say the login's redirect and the test's next page, would delete a page before
+    its handshake.)"""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        super().__init__(client)
+        self.opening = 0  # opens asked for and not finished (a navigation runs in the background)
+        self._one_at_a_time = asyncio.Lock()
 
     async def open(self, path: str, *, clear_forward_history: bool = True) -> Client:
-        left = self.client
-        opened = await super().open(path, clear_forward_history=clear_forward_history)
-        if left is not None and left is not opened and left.id in Client.instances:
-            await close(left)
-        return opened
+        self.opening += 1
+        try:
+            async with self._one_at_a_time:
+                left = self.client
+                opened = await super().open(path, clear_forward_history=clear_forward_history)
+                if left is not None and left is not opened and left.id in Client.instances:
+                    await close(left)
+                return opened
+        finally:
+            self.opening -= 1
 
 
 async def close(page: Client) -> None:
@@ -203,7 +215,11 @@ def page_path(user: User) -> str | None:
 
 async def on_page(user: User, path: str, *, timeout: float = 20.0) -> None:
     """Wait until the user's open page is the one at ``path`` (a route: "/images/{image_id}")."""
-    await eventually(lambda: page_path(user) == path, timeout=timeout, what=f"{path} (open: {page_path(user)})")
+    await eventually(
+        lambda: page_path(user) == path and not getattr(user, "opening", 0),
+        timeout=timeout,
+        what=f"{path} (open: {page_path(user)})",
+    )
 
 
 async def sign_in(user: User, email: str, *, password: str = PASSWORD, path: str = "/") -> None:
