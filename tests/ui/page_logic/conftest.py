@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import re
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from nicegui import Client, ui
+from nicegui import Client, background_tasks, ui
 from nicegui.functions.download import download
 from nicegui.functions.navigate import Navigate
 from nicegui.functions.notify import notify
@@ -46,6 +46,7 @@ from tests.waiting import eventually
 
 # Quick answers to wrong passwords, and no lockout from one test's wrong guesses.
 POLICY = LoginPolicy(max_failures=1000, window_s=300, failure_delay_s=0.01)
+DESKTOP_WIDTH = 1280
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,12 @@ class Visitor(User):
     session; two opens interleaved, say the login's redirect and the test's next page, would delete a page before
     its handshake.)"""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, width: int = DESKTOP_WIDTH) -> None:
         super().__init__(client)
         self.opening = 0  # opens asked for and not finished (a navigation runs in the background)
         self._one_at_a_time = asyncio.Lock()
+        # what the pages ask the browser (no browser here: unanswered, a call times out and is logged)
+        self.javascript_rules[re.compile(r"^window\.innerWidth < (\d+)$")] = lambda match: width < int(match[1])
 
     async def open(self, path: str, *, clear_forward_history: bool = True) -> Client:
         self.opening += 1
@@ -130,21 +133,25 @@ def idle(page: Client) -> bool:
     # private attributes: NiceGUI has no public view of calls in flight
     timers = [element for element in page.elements.values() if isinstance(element, ui.timer)]
     return (
-        not page.outbox.messages
+        not pages_building()
+        and not page.outbox.messages
         and not JavaScriptRequest._instances
         and all(timer._current_invocation is None or timer._current_invocation.done() for timer in timers)
     )
 
 
 @pytest.fixture
-async def new_user(ui_app: FastAPI) -> AsyncIterator[Callable[[], User]]:
-    """Makes simulated users (each its own browser, cookies and session) for a test that needs several."""
+async def new_user(ui_app: FastAPI, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Callable[..., User]]:
+    """Makes simulated users (each its own browser, cookies and session) for a test that needs several.
+
+    The test fails when the dashboard logged an error meanwhile (as NiceGUI's own ``user`` fixture does)."""
     clients: list[httpx.AsyncClient] = []
     before = set(Client.instances)
 
-    def make() -> User:
+    def make(*, width: int = DESKTOP_WIDTH) -> User:
+        """``width``: the window's, as the pages ask the browser for it (390: a phone)."""
         clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(ui_app), base_url="http://test"))
-        return Visitor(clients[-1])
+        return Visitor(clients[-1], width=width)
 
     yield make
     for page in [client for id_, client in list(Client.instances.items()) if id_ not in before]:
@@ -153,15 +160,15 @@ async def new_user(ui_app: FastAPI) -> AsyncIterator[Callable[[], User]]:
         await client.aclose()
     # a User swaps its own navigate/notify/download into `ui`; give the real ones back
     ui.navigate, ui.notify, ui.download = Navigate(), notify, download
-
-
-@pytest.fixture
-def user(new_user: Callable[[], User], caplog: pytest.LogCaptureFixture) -> Iterator[User]:
-    """One simulated user; the test fails when the dashboard logged an error meanwhile (as NiceGUI's plugin does)."""
-    yield new_user()
     errors = [record.getMessage() for record in caplog.get_records("call") if record.levelname == "ERROR"]
     if errors:
         pytest.fail(f"the dashboard logged errors: {errors}", pytrace=False)
+
+
+@pytest.fixture
+def user(new_user: Callable[..., User]) -> User:
+    """One simulated user (a desktop browser)."""
+    return new_user()
 
 
 @pytest.fixture
@@ -213,10 +220,19 @@ def page_path(user: User) -> str | None:
     return user.client.page.path if user.client is not None else None
 
 
+def pages_building() -> bool:
+    """Is a page function still running? A page answers its GET as soon as something on it waits for the
+    browser (the frame's session timer does), and goes on building after the handshake."""
+    return any(
+        task.get_name().startswith("wait for result of page") and not task.done()
+        for task in background_tasks.running_tasks
+    )
+
+
 async def on_page(user: User, path: str, *, timeout: float = 20.0) -> None:
-    """Wait until the user's open page is the one at ``path`` (a route: "/images/{image_id}")."""
+    """Wait until the user's open page is the one at ``path`` (a route: "/images/{image_id}"), built."""
     await eventually(
-        lambda: page_path(user) == path and not getattr(user, "opening", 0),
+        lambda: page_path(user) == path and not getattr(user, "opening", 0) and not pages_building(),
         timeout=timeout,
         what=f"{path} (open: {page_path(user)})",
     )
