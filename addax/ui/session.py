@@ -102,3 +102,10 @@ def local_path(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+async def verifying_projects(pool: asyncpg.Pool, viewer: Viewer) -> list[int]:
+    """The projects where the viewer may verify photos and record field work now (re-read: a role may have
+    changed since the page loaded)."""
+    now = await viewer_of(pool, viewer.user)
+    return [project for project in now.projects if now.can_verify(project)]
