@@ -18,8 +18,8 @@ CREATE TABLE verifications (
 );
 
 -- The photo's summary: labels and species at or above the project's detection threshold (top-1 of each box),
--- or the verification's when there is one. Kept by the trigger below when a photo is done, and by the store
--- when someone verifies it.
+-- or the verification's when there is one (best_score stays the model's). Kept by the trigger below when a
+-- photo is done, and by the store when someone verifies it.
 ALTER TABLE images
     ADD COLUMN labels     text[] NOT NULL DEFAULT '{}',
     ADD COLUMN taxa       text[] NOT NULL DEFAULT '{}',
@@ -34,10 +34,12 @@ CREATE FUNCTION summarise_image() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     threshold double precision;
 BEGIN
+    SELECT detection_threshold INTO threshold FROM projects WHERE id = NEW.project_id;
+    -- best_score is the model's confidence whoever verified the photo; labels and taxa are the person's then
     IF NEW.verified THEN
+        SELECT max(d.score) INTO NEW.best_score FROM detections d WHERE d.image_id = NEW.id AND d.score >= threshold;
         RETURN NEW;
     END IF;
-    SELECT detection_threshold INTO threshold FROM projects WHERE id = NEW.project_id;
     SELECT coalesce(array_agg(DISTINCT d.label::text), '{}'), max(d.score)
       INTO NEW.labels, NEW.best_score
       FROM detections d WHERE d.image_id = NEW.id AND d.score >= threshold;

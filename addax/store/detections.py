@@ -37,7 +37,11 @@ async def replace_boxes(
     connection: asyncpg.Connection, image_id: int, boxes: Sequence[NewBox], model: str
 ) -> list[int]:
     """The image's boxes are exactly ``boxes`` (best first), whatever was there before (their species go too);
-    returns the new detection ids in the order of ``boxes``."""
+    returns the new detection ids in the order of ``boxes``.
+
+    A verification's boxes that named an old model box are kept where they were drawn (its bbox, no model
+    index): the new boxes' indices mean other boxes, and the person's answer must not move onto them."""
+    await _detach_verification(connection, image_id)
     await connection.execute("DELETE FROM detections WHERE image_id = $1", image_id)
     if not boxes:
         return []
@@ -51,6 +55,25 @@ async def replace_boxes(
     )
     rows = await connection.fetch("SELECT id FROM detections WHERE image_id = $1 ORDER BY index", image_id)
     return [row["id"] for row in rows]
+
+
+async def _detach_verification(connection: asyncpg.Connection, image_id: int) -> None:
+    await connection.execute(
+        """UPDATE verifications v
+              SET boxes = (
+                  SELECT jsonb_agg(
+                             CASE WHEN jsonb_typeof(b.box -> 'detection') = 'number'
+                                  THEN b.box || jsonb_build_object(
+                                           'detection', NULL,
+                                           'bbox', coalesce(nullif(b.box -> 'bbox', 'null'::jsonb), to_jsonb(d.bbox)))
+                                  ELSE b.box END
+                             ORDER BY b.position)
+                    FROM jsonb_array_elements(v.boxes) WITH ORDINALITY AS b(box, position)
+                    LEFT JOIN detections d
+                           ON d.image_id = v.image_id AND d.index = (b.box ->> 'detection')::int)
+            WHERE v.image_id = $1 AND jsonb_path_exists(v.boxes, '$[*] ? (@.detection != null)')""",
+        image_id,
+    )
 
 
 async def boxes_of(db: asyncpg.Connection | asyncpg.Pool, image_id: int) -> list[StoredBox]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from addax.domain.secrets import hash_password
 from addax.domain.verification import parse_verification
-from addax.store import accounts, browse, verifications
+from addax.store import accounts, browse, detections, verifications
 
 
 async def roe_deer_photo(pool: asyncpg.Pool, project_id: int, name: str) -> int:
@@ -120,3 +121,38 @@ async def test_the_species_known_in_a_project_include_the_models_and_the_peoples
     ]
     assert ("Lutra lutra", "otter") not in await verifications.known_species(pool, other_id)
     assert await verifications.subject(pool, 10**12) is None
+
+
+async def test_new_model_boxes_leave_a_verification_where_it_was_drawn_and_the_score_follows_the_model(
+    pool: asyncpg.Pool, unique: str
+) -> None:
+    project_id = await accounts.add_project(pool, f"redetect-{unique}", by="t")
+    image_id = await roe_deer_photo(pool, project_id, f"{unique}.jpg")
+    user = await annotator(pool, f"redetect-{unique}", unique)
+    subject = await verifications.subject(pool, image_id)
+    assert subject is not None
+    body = {
+        "boxes": [
+            {"detection": 0, "taxon": "Cervus elaphus", "common_name": "red deer"},
+            {"detection": None, "bbox": [0.7, 0.7, 0.2, 0.2], "taxon": "Vulpes vulpes"},
+        ]
+    }
+    await verifications.save(pool, image_id, parse_verification(body, subject.boxes), by=user)
+
+    # a detector run again puts a different box first: box 0 is now somewhere else
+    async with pool.acquire() as connection, connection.transaction():
+        await detections.replace_boxes(
+            connection, image_id, [detections.NewBox("vehicle", 0.7, (0.5, 0.5, 0.1, 0.1))], "md-new"
+        )
+    await pool.execute("UPDATE images SET stage = 'done' WHERE id = $1", image_id)
+
+    kept = await verifications.get(pool, image_id)
+    assert kept is not None
+    assert [(box["detection"], box["taxon"]) for box in kept["boxes"]] == [
+        (None, "Cervus elaphus"),
+        (None, "Vulpes vulpes"),
+    ]
+    assert kept["boxes"][0]["bbox"] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert kept["boxes"][1]["bbox"] == pytest.approx([0.7, 0.7, 0.2, 0.2])
+    assert await summary(pool, image_id) == (True, ["animal"], ["Cervus elaphus", "Vulpes vulpes"])
+    assert await pool.fetchval("SELECT best_score FROM images WHERE id = $1", image_id) == pytest.approx(0.7)
