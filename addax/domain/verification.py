@@ -5,7 +5,8 @@ Three shapes of body, every error naming its JSON field (``boxes[1].bbox``):
 - flat, for the whole photo: ``{"taxon" (or "species"): "Cervus elaphus", "common_name": "red deer",
   "label": "animal", "count": 2, "notes": "..."}``, or ``{"blank": true}``;
 - per box: ``{"boxes": [{"detection": 0, "taxon": ...}, {"detection": null, "bbox": [x, y, w, h], ...}],
-  "blank": false, "individuals": 3, "notes": "..."}``; a model box left out of the list was wrong;
+  "blank": false, "individuals": 3, "notes": "..."}``; a model box left out of the list was wrong; a box with
+  ``"detection": null, "bbox": null`` is said of the whole photo (as the flat shape stores it);
 - ``{"confirm": true}``: the model was right, every box at or above the project's threshold with its top-1.
 
 A verification wins over the model everywhere: its ``labels`` and ``taxa`` become the photo's.
@@ -192,12 +193,15 @@ def _box(item: Any, field: str, by_index: Mapping[int, ModelBox]) -> VerifiedBox
         if model is None:
             known = ", ".join(str(index) for index in sorted(by_index)) or "none"
             raise VerificationError(f"{field}.detection", f"no model box {detection} (this photo has: {known})")
+    bbox: tuple[float, float, float, float] | None
     if item.get("bbox") is not None:
         bbox = _bbox(item["bbox"], f"{field}.bbox")
     elif model is not None:
         bbox = model.bbox
+    elif "bbox" in item:
+        bbox = None  # an explicit null: the whole photo
     else:
-        raise VerificationError(f"{field}.bbox", "required for a box the model missed")
+        raise VerificationError(f"{field}.bbox", "required for a box the model missed (null: the whole photo)")
     if "taxon" in item and "species" in item:
         raise VerificationError(f"{field}.species", "give taxon or species, not both")
     taxon_field = "species" if "species" in item else "taxon"

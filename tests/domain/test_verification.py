@@ -72,6 +72,12 @@ def test_per_box_corrects_one_box_drops_another_and_adds_a_missed_one() -> None:
     assert verification.individuals == 3
 
 
+def test_a_whole_photo_box_saved_again_per_box_stays_the_whole_photo() -> None:
+    flat = parse_verification({"taxon": "Cervus elaphus", "count": 2}, BOXES)
+    again = parse_verification({"boxes": flat.boxes_json()}, BOXES)
+    assert again.boxes == flat.boxes and again.boxes[0].bbox is None
+
+
 def test_a_kept_box_keeps_the_models_label_and_common_name_of_the_same_taxon() -> None:
     (box,) = parse_verification(
         {

@@ -189,7 +189,7 @@ class VerifyPanel:
             box: dict[str, Any] = {"detection": row.detection, "label": row.label, "count": row.count}
             box |= {"taxon": taxon, "common_name": common_name}
             if row.detection is None:
-                box["bbox"] = list(row.bbox) if row.bbox else [0.0, 0.0, 1.0, 1.0]  # said of the whole photo
+                box["bbox"] = list(row.bbox) if row.bbox else None  # None: said of the whole photo
             boxes.append(box)
         return {"boxes": boxes, "notes": self.notes}
 
@@ -208,7 +208,7 @@ class VerifyPanel:
         self._after_change("Verification cleared: the model's species are back.")
 
     async def _store(self, body: dict[str, Any], done: str) -> None:
-        if not await self._may_verify():
+        if not await self._may_verify() or not await self._same_boxes():
             return
         try:
             verification = parse_verification(body, self.subject.boxes, threshold=self.subject.threshold)
@@ -226,6 +226,24 @@ class VerifyPanel:
         self.editor.refresh()
         self._show_boxes()
         ui.notify(message, type="positive")
+
+    async def _same_boxes(self) -> bool:
+        """The model's boxes may have changed since the page loaded (a re-detection): the rows' box numbers would
+        then name other boxes. Show the new ones and let the person look again rather than save onto them."""
+        fresh = await verifications.subject(self.services.pool, self.subject.image_id)
+        if fresh is None:
+            ui.notify("This photo is gone.", type="warning")
+            return False
+        if fresh == self.subject:
+            return True
+        self.subject = fresh
+        self.current = await verifications.get(self.services.pool, fresh.image_id)
+        self.rows = _rows(fresh, self.current)
+        self.summary.refresh()
+        self.editor.refresh()
+        self._show_boxes()
+        ui.notify("The model's boxes of this photo changed meanwhile: check them again, then save.", type="warning")
+        return False
 
     async def _may_verify(self) -> bool:
         """The role may have changed since the page loaded: ask again."""
