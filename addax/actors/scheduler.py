@@ -27,7 +27,7 @@ from addax.domain.alerts import ActorSnapshot, admin_problems
 from addax.domain.delivery import next_run
 from addax.runtime import Actor, ActorHealth
 from addax.runtime.clock import Clock
-from addax.store import alerts, database, notifications, summaries
+from addax.store import alerts, database, notifications, projects, summaries
 from addax.store.alerts import DueJob
 from addax.store.notifications import Message
 
@@ -103,7 +103,7 @@ class Scheduler(Actor[None]):
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
         if rule is None or not rule.body.enabled:
             return [], None
-        tz = ZoneInfo(await alerts.project_timezone(connection, rule.project_id))
+        tz = ZoneInfo(await projects.timezone(connection, rule.project_id))
         if not rule.owner_active:  # the owner left the project or was disabled: the rule sleeps
             return [], next_run(rule.body.settings, now, tz)
         waiting = []

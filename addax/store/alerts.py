@@ -183,10 +183,6 @@ async def enabled_rules(db: asyncpg.Pool) -> int:
     return int(await db.fetchval("SELECT count(*) FROM alert_rules WHERE enabled"))
 
 
-async def project_timezone(db: asyncpg.Pool | asyncpg.Connection, project_id: int) -> str:
-    return str(await db.fetchval("SELECT timezone FROM projects WHERE id = $1", project_id) or "UTC")
-
-
 # The scheduler's side.
 
 

@@ -93,7 +93,3 @@ async def places(db: asyncpg.Pool, projects: list[int]) -> tuple[dict[int, str],
         "SELECT id, name FROM cameras WHERE project_id = ANY($1::bigint[]) ORDER BY name", projects
     )
     return {row["id"]: row["name"] for row in sites}, {row["id"]: row["name"] for row in cameras}
-
-
-async def project_zone(db: asyncpg.Pool, project_id: int) -> str:
-    return str(await db.fetchval("SELECT timezone FROM projects WHERE id = $1", project_id) or "UTC")

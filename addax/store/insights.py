@@ -19,6 +19,7 @@ import asyncpg
 
 from addax.domain.insights import MISSED, NO_SPECIES, REMOVED, Sighting
 from addax.domain.species_report import ActiveSpan
+from addax.store import projects
 
 NO_SITE = "(no site)"
 
@@ -64,10 +65,6 @@ sightings AS (
     ) s
 )
 """
-
-
-async def project_timezone(db: asyncpg.Pool, project_id: int) -> str:
-    return str(await db.fetchval("SELECT timezone FROM projects WHERE id = $1", project_id) or "UTC")
 
 
 async def counts_over_time(
@@ -142,7 +139,7 @@ async def sightings(db: asyncpg.Pool, scope: Scope) -> list[Sighting]:
 
 async def spans_by_site(db: asyncpg.Pool, scope: Scope) -> dict[str, list[ActiveSpan]]:
     """The deployments at the project's sites that overlap the window, as spans in the project's zone."""
-    zone = ZoneInfo(await project_timezone(db, scope.project_id))
+    zone = ZoneInfo(await projects.timezone(db, scope.project_id))
     rows = await db.fetch(
         """SELECT s.name AS site, d.camera_id, d.starts_on, d.ends_on
            FROM deployments d JOIN cameras c ON c.id = d.camera_id JOIN sites s ON s.id = d.site_id

@@ -10,6 +10,11 @@ import asyncpg
 from addax.domain.filing import IntakeRules
 
 
+async def timezone(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -> str:
+    """The project's IANA time zone (its days, schedules and local times); UTC for a project that is gone."""
+    return str(await db.fetchval("SELECT timezone FROM projects WHERE id = $1", project_id) or "UTC")
+
+
 async def intake_rules(db: asyncpg.Connection | asyncpg.Pool, project_id: int) -> IntakeRules:
     row = await db.fetchrow(
         "SELECT id AS project_id, timezone, require_camera_registration, require_timestamp, site_radius_m"

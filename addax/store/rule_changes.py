@@ -16,7 +16,7 @@ import asyncpg
 
 from addax.domain.alerts import DetectionRule, RuleBody, RuleError, parse_rule
 from addax.domain.delivery import next_run
-from addax.store import accounts, alerts, audit
+from addax.store import accounts, alerts, audit, projects
 from addax.store.alerts import StoredRule
 
 ADMIN_ROLES = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
@@ -125,7 +125,7 @@ async def _next_run(pool: asyncpg.Pool, project_id: int, body: RuleBody) -> date
     """When a scheduled rule runs first; a reminder for a day already over is refused rather than never sent."""
     if not body.enabled:
         return None
-    tz = ZoneInfo(await alerts.project_timezone(pool, project_id))
+    tz = ZoneInfo(await projects.timezone(pool, project_id))
     at = next_run(body.settings, datetime.now(UTC), tz, first=True)
     if body.kind == "reminder" and at is None:
         raise RuleRefused(400, "on: that day has passed in the project's time zone", field="on")
