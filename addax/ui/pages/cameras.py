@@ -13,9 +13,10 @@ from nicegui import ui
 from addax.domain.field_work import attention_order, problems
 from addax.store import camera_board
 from addax.ui.context import UiServices
+from addax.ui.formatting import ago
 from addax.ui.layout import signed_in_page
 from addax.ui.pages import cameras_detail, cameras_feed, cameras_field
-from addax.ui.pages.cameras_common import activity_of, ago, condition, megabytes, or_dash
+from addax.ui.pages.cameras_common import activity_of, condition, megabytes, or_dash
 from addax.ui.session import Viewer
 
 COLUMNS: list[dict[str, Any]] = [

@@ -26,16 +26,6 @@ def activity_of(row: dict[str, Any], now: datetime) -> Activity:
     return activity(row["last_seen_at"], now)
 
 
-def ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    seconds = max(0, int((now - moment).total_seconds()))
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return "just now"
-
-
 def megabytes(value: int | None) -> str:
     if value is None:
         return "–"

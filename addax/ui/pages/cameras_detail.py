@@ -12,9 +12,10 @@ from nicegui import ui
 from addax.domain.field_work import problems
 from addax.store import browse, camera_board
 from addax.ui.context import UiServices
+from addax.ui.formatting import ago
 from addax.ui.layout import signed_in_page
 from addax.ui.pages import cameras_field
-from addax.ui.pages.cameras_common import activity_of, ago, condition, megabytes, or_dash
+from addax.ui.pages.cameras_common import activity_of, condition, megabytes, or_dash
 from addax.ui.pages.cameras_feed import approve, place_by_hand, rename_site
 from addax.ui.session import NotFound, Viewer
 

@@ -13,7 +13,8 @@ from addax.store import browse, cameras, field_work, placement
 from addax.store.field_work import DuplicateName, NotInProject
 from addax.store.placement import PlacementError
 from addax.ui.context import UiServices
-from addax.ui.pages.cameras_common import ago, fresh_viewer
+from addax.ui.formatting import ago
+from addax.ui.pages.cameras_common import fresh_viewer
 from addax.ui.session import Viewer
 
 KIND_WORDS = {

@@ -17,8 +17,9 @@ from nicegui import ui
 from addax.domain.field_work import Activity
 from addax.store import camera_board
 from addax.ui.context import UiServices
+from addax.ui.formatting import ago
 from addax.ui.layout import signed_in_page
-from addax.ui.pages.cameras_common import ACTIVITY_WORDS, activity_of, ago
+from addax.ui.pages.cameras_common import ACTIVITY_WORDS, activity_of
 from addax.ui.session import NotFound, Viewer
 
 TILES_FAILED = "addax_map_tiles_failed"
