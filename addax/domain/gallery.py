@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
+
+from addax.domain.days import parse_day, start_of
 
 LABELS = ("animal", "person", "vehicle", "blank")
 
@@ -40,9 +41,8 @@ class GalleryQuery:
 
     def time_range(self, zone: str) -> tuple[datetime | None, datetime | None]:
         """The days as instants: from the first day's midnight to the midnight after the last, in ``zone``."""
-        tz = ZoneInfo(zone)
-        since = datetime.combine(self.since, time(), tz) if self.since else None
-        until = datetime.combine(self.until + timedelta(days=1), time(), tz) if self.until else None
+        since = start_of(self.since, zone) if self.since else None
+        until = start_of(self.until + timedelta(days=1), zone) if self.until else None
         return since, until
 
     def with_(self, **changes: Any) -> GalleryQuery:
@@ -55,12 +55,6 @@ def parse_query(params: Mapping[str, str]) -> GalleryQuery:
     def number(name: str) -> int | None:
         text = params.get(name, "")
         return int(text) if text.isdigit() else None
-
-    def day(name: str) -> date | None:
-        try:
-            return date.fromisoformat(params.get(name, ""))
-        except ValueError:
-            return None
 
     def score() -> float | None:
         try:
@@ -78,8 +72,8 @@ def parse_query(params: Mapping[str, str]) -> GalleryQuery:
         project=number("project"),
         site=number("site"),
         camera=number("camera"),
-        since=day("since"),
-        until=day("until"),
+        since=parse_day(params.get("since")),
+        until=parse_day(params.get("until")),
         label=label if label in LABELS else None,
         species=species[:200] or None,
         min_score=score(),

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +35,16 @@ def test_the_url_gives_the_view_and_only_the_viewer_s_projects() -> None:
     assert read_view(nobody, {}) is None
     assert View(2, view.first, view.last, species_a="Vulpes vulpes").url() == (
         "/insights?project=2&from=2024-06-01&to=2024-06-30&interval=30&bucket=week&a=Vulpes+vulpes&per=photo"
+    )
+
+
+def test_the_window_runs_from_local_midnight_to_local_midnight_of_the_projects_zone() -> None:
+    view = read_view(OTTER, {"from": "2024-06-01", "to": "2024-06-30"}, zone="Europe/Berlin")
+    assert view is not None and view.zone == "Europe/Berlin"
+    scope = view.scope()
+    assert (scope.since, scope.until) == (
+        datetime(2024, 5, 31, 22, tzinfo=UTC),
+        datetime(2024, 6, 30, 22, tzinfo=UTC),
     )
 
 

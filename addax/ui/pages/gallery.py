@@ -7,14 +7,15 @@ shared or bookmarked. The arrow keys (or j/k) move between tiles; Enter opens th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from fastapi import Request
 from nicegui import ui
 
+from addax.domain.days import local_today, parse_day
 from addax.domain.gallery import LABELS, GalleryQuery, Tile, collapse, parse_query
-from addax.store import gallery
+from addax.store import gallery, projects
 from addax.ui.context import UiServices
 from addax.ui.layout import signed_in_page
 from addax.ui.media import media_url
@@ -72,7 +73,7 @@ class Gallery:
         pool = self.services.pool
         self.species = await gallery.species_names(pool, self.projects)
         self.sites, self.cameras = await gallery.places(pool, self.projects)
-        self.zone = await gallery.project_zone(pool, self.projects[0]) if len(self.projects) == 1 else "UTC"
+        self.zone = await projects.timezone(pool, self.projects[0]) if len(self.projects) == 1 else "UTC"
         ui.add_body_html(f"<script>{SCRIPT}</script>")
         self._filters()
         self.count_label = ui.label("").classes("text-caption text-grey-7 q-mt-sm")
@@ -131,11 +132,11 @@ class Gallery:
                 "change", lambda: self.change(min_score=score.value if score.value not in (None, 0) else None)
             )
             since = ui.input("From", value=query.since.isoformat() if query.since else "").props("type=date")
-            since.classes("w-36").on("change", lambda: self.change(since=_day(since.value)))
+            since.classes("w-36").on("change", lambda: self.change(since=parse_day(since.value)))
             until = ui.input("To", value=query.until.isoformat() if query.until else "").props("type=date")
-            until.classes("w-36").on("change", lambda: self.change(until=_day(until.value)))
+            until.classes("w-36").on("change", lambda: self.change(until=parse_day(until.value)))
         with ui.row().classes("items-center q-gutter-sm wrap"):
-            today = datetime.now(UTC).date()
+            today = local_today(self.zone)  # the day the range filter reads: in the same zone
             ui.button("Today", on_click=lambda: self.change(since=today, until=today)).props("outline dense")
             yesterday = today - timedelta(days=1)
             ui.button("Yesterday", on_click=lambda: self.change(since=yesterday, until=yesterday)).props(
@@ -148,6 +149,11 @@ class Gallery:
                 "One tile per sequence", value=query.sequences, on_change=lambda e: self.change(sequences=e.value)
             )
             ui.button("Clear filters", on_click=lambda: self.change(**_cleared())).props("flat dense")
+        if len(self.projects) > 1:
+            # projects may lie in different zones: one zone for all, said out loud (pick a project for its own)
+            ui.label("Days are in UTC across several projects; choose a project to see its local days.").classes(
+                "text-caption text-grey-7"
+            )
 
     async def change(self, **changes: Any) -> None:
         self.query = self.query.with_(**changes)
@@ -222,13 +228,6 @@ def select(label: str, options: dict[Any, str], value: Any, changed: Any, *, sea
 
     widget = ui.select(options, label=label, value=current, on_change=on_change, with_input=search)
     widget.classes("min-w-[9rem]").props("dense options-dense")
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text or "")
-    except ValueError:
-        return None
 
 
 def _cleared() -> dict[str, Any]:

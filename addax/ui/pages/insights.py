@@ -7,7 +7,7 @@ a view can be shared; changing one reloads the page with the new query.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -16,7 +16,8 @@ from fastapi import Request
 from nicegui import ui
 
 from addax.domain import insights as figures
-from addax.store import browse
+from addax.domain.days import day_range, local_today, parse_day
+from addax.store import browse, projects
 from addax.store import insights as store
 from addax.ui.context import UiServices
 from addax.ui.layout import signed_in_page
@@ -39,6 +40,7 @@ class View:
     species_a: str | None = None
     species_b: str | None = None
     per: str = "photo"
+    zone: str = "UTC"  # the project's: its days run from local midnight to local midnight, as the buckets do
 
     def url(self, **changes: Any) -> str:
         view = replace(self, **changes)
@@ -56,25 +58,27 @@ class View:
         return "/insights?" + urlencode({key: value for key, value in query.items() if value is not None})
 
     def scope(self) -> store.Scope:
-        since = datetime.combine(self.first, time.min, UTC)
-        return store.Scope(
-            self.project_id, since, datetime.combine(self.last + timedelta(days=1), time.min, UTC), self.site_id
-        )
+        since, until = day_range(self.first, self.last, self.zone)
+        return store.Scope(self.project_id, since, until, self.site_id)
 
 
-def read_view(viewer: Viewer, query: dict[str, str]) -> View | None:
-    """The view the URL asks for; NotFound for a project that is not the viewer's, None when they have none."""
+def chosen_project(viewer: Viewer, query: dict[str, str]) -> int | None:
+    """The project the URL asks for; NotFound for one that is not the viewer's, None when they have none."""
     if "project" in query:
         project_id = _int(query["project"])
         viewer.check(project_id)
-    elif viewer.projects:
-        project_id = viewer.projects[0]
-    else:
+        return project_id
+    return viewer.projects[0] if viewer.projects else None
+
+
+def read_view(viewer: Viewer, query: dict[str, str], *, zone: str = "UTC") -> View | None:
+    """The view the URL asks for (``zone``: its project's); NotFound for a project that is not the viewer's, None
+    when they have none."""
+    project_id = chosen_project(viewer, query)
+    if project_id is None:
         return None
-    assert project_id is not None
-    today = datetime.now(UTC).date()
-    last = _date(query.get("to")) or today
-    first = _date(query.get("from")) or last - timedelta(days=DEFAULT_DAYS)
+    last = parse_day(query.get("to")) or local_today(zone)
+    first = parse_day(query.get("from")) or last - timedelta(days=DEFAULT_DAYS)
     if first > last:
         first, last = last, first
     interval = _int(query.get("interval")) or 30
@@ -88,6 +92,7 @@ def read_view(viewer: Viewer, query: dict[str, str]) -> View | None:
         species_a=query.get("a") or None,
         species_b=query.get("b") or None,
         per="box" if query.get("per") == "box" else "photo",
+        zone=zone,
     )
 
 
@@ -98,17 +103,13 @@ def _int(text: str | None) -> int | None:
         raise NotFound from None
 
 
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def register(services: UiServices) -> None:
     @signed_in_page(services, "/insights", "Insights")
     async def insights(viewer: Viewer, request: Request) -> None:
-        view = read_view(viewer, dict(request.query_params))
+        query = dict(request.query_params)
+        project_id = chosen_project(viewer, query)
+        zone = await projects.timezone(services.pool, project_id) if project_id is not None else "UTC"
+        view = read_view(viewer, query, zone=zone)
         if view is None:
             ui.label("You are in no project yet: nothing to show.").classes("q-ma-md")
             return
@@ -128,7 +129,7 @@ def _controls(viewer: Viewer, view: View, sites: list[dict[str, Any]]) -> None:
         ui.navigate.to(view.url(**changes))
 
     def go_to_day(field: str, text: str | None) -> None:
-        day = _date(text)
+        day = parse_day(text)
         if day is not None:
             go(**{field: day})
 
@@ -321,7 +322,7 @@ async def _daylight(services: UiServices, view: View, sites: list[dict[str, Any]
     if not placed:
         return None
     middle = view.first + (view.last - view.first) / 2
-    zone = ZoneInfo(await store.project_timezone(services.pool, view.project_id))
+    zone = ZoneInfo(view.zone)
     offset = datetime.combine(middle, time(12), zone).utcoffset() or timedelta()
     return figures.daylight(
         sum(s["latitude"] for s in placed) / len(placed),

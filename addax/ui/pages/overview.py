@@ -6,18 +6,19 @@ the pipeline's health (actors, queue depths, dead letters; the actor table for a
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from urllib.parse import urlencode
 
 from fastapi import Request
 from nicegui import context, ui
 
 from addax.domain.alert_rules import CameraHealthRule
 from addax.domain.alerts import health_problems
-from addax.store import gallery, notifications, overview, summaries, work
+from addax.domain.days import local_midnight
+from addax.store import gallery, notifications, overview, projects, summaries, work
 from addax.ui.context import UiServices
+from addax.ui.formatting import ago
 from addax.ui.layout import signed_in_page
 from addax.ui.session import Viewer
 
@@ -35,6 +36,9 @@ def register(services: UiServices) -> None:
 class Overview:
     def __init__(self, services: UiServices, viewer: Viewer) -> None:
         self.services, self.viewer = services, viewer
+        self.zones: dict[int, str] = {}
+        self.species: dict[str, str] = {}
+        self.asked: set[str] = set()  # taxa whose names were looked up
 
     async def build(self) -> None:
         if not self.viewer.projects:
@@ -82,10 +86,19 @@ class Overview:
         ui.timer(REFRESH_S, check)
 
     async def _today(self) -> None:
-        zone = await gallery.project_zone(self.services.pool, self.viewer.projects[0])
-        midnight = datetime.now(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-        figures = await overview.day(self.services.pool, self.viewer.projects, midnight)
-        species = await gallery.species_names(self.services.pool, self.viewer.projects)
+        pool = self.services.pool
+        loaded = not self.zones
+        if loaded:  # once per page: a live refresh only counts
+            self.zones = {project: await projects.timezone(pool, project) for project in self.viewer.projects}
+            self.species = await gallery.species_names(pool, self.viewer.projects)
+        # "today" of each project runs from its own midnight (projects may lie in different zones)
+        figures = await overview.day(pool, [(project, local_midnight(zone)) for project, zone in self.zones.items()])
+        top = figures["species"][:5]
+        # a species new since the page loaded: its name is asked for once (some have none)
+        unnamed = {taxon for taxon, _ in top if taxon not in self.species} - self.asked
+        if unnamed and not loaded:
+            self.species = await gallery.species_names(pool, self.viewer.projects)
+        self.asked |= unnamed
         with card("Today", "today"):
             with ui.row().classes("items-baseline"):
                 ui.label(str(figures["photos"])).classes("text-h3 addax-photos-today")
@@ -99,11 +112,16 @@ class Overview:
                         ui.chip(f"{label}: {count}", icon=LABEL_ICONS.get(label, "label")).props("outline")
             if figures["species"]:
                 ui.label("Top species").classes("text-subtitle2 q-mt-sm")
-                for taxon, count in figures["species"][:5]:
-                    with ui.link(target=f"/gallery?species={taxon}").classes("no-underline text-grey-9"):
-                        ui.label(f"{species.get(taxon, taxon)}: {count}")
+                for taxon, count in top:
+                    target = "/gallery?" + urlencode({"species": taxon})
+                    with ui.link(target=target).classes("no-underline text-grey-9"):
+                        ui.label(f"{self.species.get(taxon, taxon)}: {count}")
             elif not figures["photos"]:
                 ui.label("No photos yet today.").classes("text-grey-7")
+            if len(set(self.zones.values())) > 1:
+                ui.label("Each project's day starts at midnight in its own time zone.").classes(
+                    "text-caption text-grey-7"
+                )
             ui.link("Open the gallery", "/gallery")
 
     async def _alerts(self) -> None:
@@ -168,13 +186,6 @@ LABEL_ICONS = {"animal": "pets", "person": "person", "vehicle": "directions_car"
 STATUS_ICONS = {"sent": "done", "failed": "error", "suppressed": "block", "pending": "schedule"}
 
 
-def _ago(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "never"
-    seconds = int(time.time() - timestamp)
-    return f"{seconds} s ago" if seconds < 120 else f"{seconds // 60} min ago"
-
-
 def _actor_table(actors: list) -> None:  # type: ignore[type-arg]
     columns = [
         {"name": key, "label": label, "field": key, "align": "left"}
@@ -193,7 +204,7 @@ def _actor_table(actors: list) -> None:  # type: ignore[type-arg]
             "state": "ok" if health.healthy else ("running, unhealthy" if health.alive else "down"),
             "restarts": health.restarts,
             "mailbox": f"{health.mailbox_depth}/{health.mailbox_capacity}" if health.mailbox_capacity else "-",
-            "last_success": _ago(health.last_success_at),
+            "last_success": ago(health.last_success_at),
             "detail": health.last_error or health.detail or "",
         }
         for health in actors

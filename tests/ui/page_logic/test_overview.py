@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlparse
 
+import asyncpg
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from addax.store import accounts, gallery
 from tests.ui.page_logic.conftest import UiWorld, elements, links, sign_in
+from tests.waiting import eventually
 
 # what only the otters' project has (its site, camera and species): never on a page of the wolves' users
 OTTERS_ONLY = ["River bend", "river-cam", "Eurasian otter", "Lutra lutra"]
@@ -82,3 +85,48 @@ async def test_the_actor_table_is_for_server_admins(new_user: Callable[[], User]
     await sign_in(admin, "admin@example.org")
     assert elements(root, ui.table)
     assert not elements(admin, ui.table)
+
+
+async def test_live_refreshes_reuse_the_species_names_and_links_are_encoded(
+    user: User, ui_world: UiWorld, account: Callable[..., Awaitable[str]], unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"odd-{unique}"
+    project_id = await accounts.add_project(ui_world.pool, name, by="test")
+    email = await account(accounts.Role.VIEWER, project=name)
+    odd = "Mustela sp. & co #1"
+
+    async def photo_now(number: int) -> None:
+        await ui_world.pool.execute(
+            """INSERT INTO images (project_id, sha256, original_name, source, size_bytes, original_key, stage,
+                                   taken_at, labels, taxa)
+               VALUES ($1, sha256(convert_to($2, 'UTF8')), $2, 'http', 1, $2, 'done', now(), '{animal}',
+                       ARRAY[$3])""",
+            project_id,
+            f"{name}-{number}.jpg",
+            odd,
+        )
+
+    calls = 0
+    real = gallery.species_names
+
+    async def counted(db: asyncpg.Pool, projects: list[int]) -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        return await real(db, projects)
+
+    monkeypatch.setattr(gallery, "species_names", counted)
+    await photo_now(1)
+    await sign_in(user, email)
+    await user.should_see("photos taken today")
+    assert species_links(user) == [odd]  # the whole taxon, "&" and "#" included
+    loaded = calls
+    for number in (2, 3):  # new photos arrive: the page follows them live
+        await photo_now(number)
+        ui_world.services.events.publish("image.processed", {"project_id": project_id})
+        await eventually(lambda n=number: todays_count(user) == str(n), what=f"{number} photos shown")  # type: ignore[misc]
+    assert calls == loaded
+
+
+def todays_count(user: User) -> str | None:
+    shown = [label.text for label in elements(user, ui.label) if "addax-photos-today" in label.classes]
+    return shown[0] if shown else None
