@@ -7,6 +7,7 @@ the same answer as one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -189,20 +190,26 @@ class DuplicateName(ValueError):
     """The project already has a site group of that name."""
 
 
-async def create_site_group(pool: asyncpg.Pool, project_id: int, name: str, *, projects: list[int]) -> int:
+async def create_site_group(
+    pool: asyncpg.Pool, project_id: int, name: str, site_ids: Sequence[int] = (), *, projects: list[int]
+) -> int:
+    """A new group with these sites, in one transaction: a site that is refused leaves no empty group behind."""
     if project_id not in projects:
         raise NotInProject(f"project {project_id}")
     cleaned = " ".join(name.split())
     if not cleaned:
         raise DuplicateName("a site group needs a name")
-    try:
-        return int(
-            await pool.fetchval(
-                "INSERT INTO site_groups (project_id, name) VALUES ($1, $2) RETURNING id", project_id, cleaned
+    async with pool.acquire() as connection, connection.transaction():
+        try:
+            group_id = int(
+                await connection.fetchval(
+                    "INSERT INTO site_groups (project_id, name) VALUES ($1, $2) RETURNING id", project_id, cleaned
+                )
             )
-        )
-    except asyncpg.UniqueViolationError:
-        raise DuplicateName(f"this project already has a site group called {cleaned!r}") from None
+        except asyncpg.UniqueViolationError:
+            raise DuplicateName(f"this project already has a site group called {cleaned!r}") from None
+        await _set_members(connection, group_id, project_id, site_ids)
+    return group_id
 
 
 async def set_group_sites(pool: asyncpg.Pool, group_id: int, site_ids: list[int], *, projects: list[int]) -> None:
@@ -215,17 +222,21 @@ async def set_group_sites(pool: asyncpg.Pool, group_id: int, site_ids: list[int]
         )
         if project_id is None:
             raise NotInProject(f"site group {group_id}")
-        wanted = set(site_ids)
-        own = await connection.fetchval(
-            "SELECT count(*) FROM sites WHERE id = ANY($1::bigint[]) AND project_id = $2", list(wanted), project_id
-        )
-        if own != len(wanted):
-            raise NotInProject("a site that is not in the group's project")
-        await connection.execute("DELETE FROM site_group_members WHERE group_id = $1", group_id)
-        await connection.executemany(
-            "INSERT INTO site_group_members (group_id, site_id) VALUES ($1, $2)",
-            [(group_id, site_id) for site_id in sorted(wanted)],
-        )
+        await _set_members(connection, group_id, project_id, site_ids)
+
+
+async def _set_members(connection: asyncpg.Connection, group_id: int, project_id: int, site_ids: Sequence[int]) -> None:
+    wanted = set(site_ids)
+    own = await connection.fetchval(
+        "SELECT count(*) FROM sites WHERE id = ANY($1::bigint[]) AND project_id = $2", list(wanted), project_id
+    )
+    if own != len(wanted):
+        raise NotInProject("a site that is not in the group's project")
+    await connection.execute("DELETE FROM site_group_members WHERE group_id = $1", group_id)
+    await connection.executemany(
+        "INSERT INTO site_group_members (group_id, site_id) VALUES ($1, $2)",
+        [(group_id, site_id) for site_id in sorted(wanted)],
+    )
 
 
 async def delete_site_group(pool: asyncpg.Pool, group_id: int, *, projects: list[int]) -> None:

@@ -135,6 +135,19 @@ async def test_site_groups_hold_sites_of_their_own_project_only(pool: asyncpg.Po
     assert found["name"] == "Ridge line" and found["site_names"] == ["North gate", "South meadow"]
     assert await field_work.site_groups(pool, projects=[otters]) == []
 
+    with pytest.raises(NotInProject):  # one of the new group's sites is refused: no group is made
+        await field_work.create_site_group(pool, wolves, "Mixed", [north, river], projects=[wolves, otters])
+    assert [g["name"] for g in await field_work.site_groups(pool, projects=[wolves])] == ["Ridge line"]
+    both = await field_work.create_site_group(pool, wolves, "Both", [north, south], projects=[wolves])
+    assert (await field_work.site_groups(pool, projects=[wolves]))[0] == {
+        "id": both,
+        "project_id": wolves,
+        "name": "Both",
+        "site_ids": [north, south],
+        "site_names": ["North gate", "South meadow"],
+    }
+    await field_work.delete_site_group(pool, both, projects=[wolves])
+
     await pool.execute("DELETE FROM sites WHERE id = $1", south)
     assert (await field_work.site_groups(pool, projects=[wolves]))[0]["site_ids"] == [north]
     with pytest.raises(NotInProject):

@@ -216,9 +216,13 @@ async def _edit_group(services: UiServices, viewer: Viewer, group: dict[str, Any
         project.classes("w-full").set_enabled(group is None)
         name = ui.input("Name", value=group["name"] if group else "").classes("w-full").props("maxlength=80")
         name.set_enabled(group is None)
+
+        def sites_of(project_id: int) -> dict[int, str]:
+            return {s["id"]: s["name"] for s in sites if s["project_id"] == project_id}
+
         members = (
             ui.select(
-                {s["id"]: s["name"] for s in sites},
+                sites_of(project.value),
                 label="Sites",
                 multiple=True,
                 value=group["site_ids"] if group else [],
@@ -226,6 +230,7 @@ async def _edit_group(services: UiServices, viewer: Viewer, group: dict[str, Any
             .classes("w-full")
             .props("use-chips")
         )
+        project.on_value_change(lambda e: members.set_options(sites_of(e.value), value=[]))
         with ui.row():
             ui.button("Save", on_click=lambda: dialog.submit("save"))
             if group is not None:
@@ -239,14 +244,13 @@ async def _edit_group(services: UiServices, viewer: Viewer, group: dict[str, Any
         if action == "delete" and group is not None:
             await field_work.delete_site_group(services.pool, group["id"], projects=allowed)
         else:
-            group_id = (
-                group["id"]
-                if group
-                else await field_work.create_site_group(
-                    services.pool, project.value, name.value or "", projects=allowed
+            chosen = list(members.value or [])
+            if group is None:
+                await field_work.create_site_group(
+                    services.pool, project.value, name.value or "", chosen, projects=allowed
                 )
-            )
-            await field_work.set_group_sites(services.pool, group_id, list(members.value or []), projects=allowed)
+            else:
+                await field_work.set_group_sites(services.pool, group["id"], chosen, projects=allowed)
     except (NotInProject, DuplicateName) as refused:
         ui.notify(
             str(refused) if isinstance(refused, DuplicateName) else "Pick sites of the group's project.", type="warning"
