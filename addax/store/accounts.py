@@ -122,6 +122,10 @@ async def set_project(
         )
         if found is None:
             raise AccountError(f"no project named {name!r}")
+        if detection_threshold is not None:
+            # the done photos' labels, taxa and best score are read at the threshold: stage = stage fires
+            # summarise_image (migration 008), which recomputes them (a verified photo keeps the person's)
+            await connection.execute("UPDATE images SET stage = stage WHERE project_id = $1 AND stage = 'done'", found)
         await audit.record(
             connection,
             actor=by,

@@ -156,3 +156,24 @@ async def test_new_model_boxes_leave_a_verification_where_it_was_drawn_and_the_s
     assert kept["boxes"][1]["bbox"] == pytest.approx([0.7, 0.7, 0.2, 0.2])
     assert await summary(pool, image_id) == (True, ["animal"], ["Cervus elaphus", "Vulpes vulpes"])
     assert await pool.fetchval("SELECT best_score FROM images WHERE id = $1", image_id) == pytest.approx(0.7)
+
+
+async def test_a_new_detection_threshold_summarises_the_projects_photos_again(pool: asyncpg.Pool, unique: str) -> None:
+    name = f"threshold-{unique}"
+    project_id = await accounts.add_project(pool, name, by="t")
+    seen = await roe_deer_photo(pool, project_id, f"{unique}-seen.jpg")
+    verified = await roe_deer_photo(pool, project_id, f"{unique}-verified.jpg")
+    user = await annotator(pool, name, unique)
+    subject = await verifications.subject(pool, verified)
+    assert subject is not None
+    await verifications.save(pool, verified, parse_verification({"taxon": "Lutra lutra"}, subject.boxes), by=user)
+
+    await accounts.set_project(pool, name, by="t", detection_threshold=0.1)  # the faint person counts now
+    assert await summary(pool, seen) == (False, ["animal", "person"], ["Capreolus capreolus"])
+    assert await summary(pool, verified) == (True, ["animal"], ["Lutra lutra"])
+
+    await accounts.set_project(pool, name, by="t", detection_threshold=0.95)  # nothing is sure enough
+    assert await summary(pool, seen) == (False, [], [])
+    scores = await pool.fetch("SELECT best_score FROM images WHERE project_id = $1", project_id)
+    assert [row["best_score"] for row in scores] == [None, None]
+    assert await summary(pool, verified) == (True, ["animal"], ["Lutra lutra"])
