@@ -35,17 +35,27 @@ MAX_CONCENTRATION = 500.0  # beyond this a von Mises kernel is a spike, and I0 o
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV for a spreadsheet. Text that a spreadsheet would run as a formula (a species or site name someone
+    typed as "=HYPERLINK(...)") gets a leading apostrophe, so it is shown, never run."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([_cell(value) for value in header])
     for row in rows:
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> object:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else round(value, 4)
+    if isinstance(value, str):
+        if value.startswith(FORMULA_STARTS):
+            value = "'" + value
+        # a lone CR is not quoted by the csv module with "\n" lines, and would split the row
+        return value.replace("\r\n", "\n").replace("\r", "\n")
     return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -54,6 +56,22 @@ def test_hours_and_group_sizes_have_every_column() -> None:
 
 def test_csv_has_a_header_and_the_numbers() -> None:
     assert csv_text(["species", "rate"], [("fox", 1 / 3), ("deer", 2)]) == "species,rate\nfox,0.3333\ndeer,2\n"
+
+
+def test_csv_text_that_a_spreadsheet_would_run_is_only_shown() -> None:
+    rows = [('=HYPERLINK("http://x")', -1.5), ("+1", 2), ("-x", 3), ("@SUM(A1)", 4), ("\tfox", 5), ("\rdeer", 6)]
+    text = csv_text(["species", "=cmd"], rows)
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    assert lines[0] == ["species", "'=cmd"]
+    assert [line[0] for line in lines[1:]] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1",
+        "'-x",
+        "'@SUM(A1)",
+        "'\tfox",
+        "'\ndeer",
+    ]
+    assert lines[1][1] == "-1.5"  # a negative number stays a number
 
 
 def test_daylight_at_the_equator_at_the_equinox_is_twelve_hours() -> None:
