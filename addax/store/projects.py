@@ -66,12 +66,17 @@ async def settings(db: asyncpg.Pool, *, projects: list[int]) -> list[dict[str, o
     return [dict(row) for row in rows]
 
 
+STORAGE_USE = """SELECT p.id, used.files, used.bytes FROM unnest($1::bigint[]) AS p(id)
+   CROSS JOIN LATERAL (SELECT count(*) AS files, coalesce(sum(i.size_bytes), 0) AS bytes
+                       FROM images i WHERE i.project_id = p.id) AS used"""
+
+
 async def storage_use(db: asyncpg.Pool, *, projects: list[int]) -> dict[int, tuple[int, int]]:
-    """(files, bytes of originals) per project; each project's images found through its index."""
-    rows = await db.fetch(
-        """SELECT p.id, used.files, used.bytes FROM unnest($1::bigint[]) AS p(id)
-           CROSS JOIN LATERAL (SELECT count(*) AS files, coalesce(sum(i.size_bytes), 0) AS bytes
-                               FROM images i WHERE i.project_id = p.id) AS used""",
-        projects,
-    )
+    """(files, bytes of originals) per project.
+
+    One aggregate per project, an index-only scan of ``images_project_size`` (project_id INCLUDE size_bytes,
+    migration 008): no table rows are read while the visibility map is current, but every index entry of the
+    project is still visited on each call. Fine for the admin page up to a few million photos; beyond that,
+    keep a per-project counter updated on insert instead."""
+    rows = await db.fetch(STORAGE_USE, projects)
     return {int(row["id"]): (int(row["files"]), int(row["bytes"])) for row in rows}

@@ -54,6 +54,16 @@ async def test_memberships_are_set_changed_and_removed_with_an_audit_record(pool
     )
 
 
+async def test_storage_use_sums_an_index_not_the_photos_rows(pool: asyncpg.Pool, unique: str) -> None:
+    wolves = await _project(pool, f"wolves-{unique}")
+    async with pool.acquire() as connection, connection.transaction():
+        # the table is small here: make the planner show what it does on a big one
+        await connection.execute("SET LOCAL enable_seqscan = off")
+        await connection.execute("SET LOCAL enable_bitmapscan = off")
+        plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN " + projects.STORAGE_USE, [wolves]))
+    assert "Index Only Scan using images_project_size" in plan, plan
+
+
 async def test_settings_and_storage_use_per_project(pool: asyncpg.Pool, unique: str) -> None:
     wolves, otters = await _project(pool, f"wolves-{unique}"), await _project(pool, f"otters-{unique}")
     for number, size in enumerate((1000, 2500)):

@@ -47,6 +47,8 @@ async def system_tab(services: UiServices, viewer: Viewer) -> None:
             with ui.item().classes("w-full"), ui.row().classes("w-full justify-between items-center"):
                 ui.label(now.project_names.get(project_id, str(project_id)))
                 ui.label(f"{files} files · {size_text(size)}")
+    if not now.is_server_admin:  # the server's disk is not a project's business
+        return
     disk = await asyncio.to_thread(shutil.disk_usage, services.storage_dir.parent)  # the data directory
     ui.label(f"Disk of the data directory: {size_text(disk.free)} free of {size_text(disk.total)}").classes("q-mt-sm")
     ui.linear_progress(value=round(disk.used / disk.total, 3), show_value=False).props("size=10px rounded")

@@ -40,3 +40,13 @@ async def test_a_server_admin_sees_every_user(user: User) -> None:
     await sign_in(user, "root@example.org", path="/admin")
     for email in ["viewer@example.org", "otter@example.org", "admin@example.org"]:
         await user.should_see(email)
+
+
+@pytest.mark.parametrize(("email", "disk_shown"), [("admin@example.org", False), ("root@example.org", True)])
+async def test_the_data_disk_is_shown_to_server_admins_only(user: User, email: str, disk_shown: bool) -> None:
+    await sign_in(user, email, path="/admin?tab=system")
+    await user.should_see("Storage")
+    if disk_shown:
+        await user.should_see("Disk of the data directory")
+    else:
+        await user.should_not_see("Disk of the data directory")
