@@ -66,7 +66,9 @@ def _summary(services: UiServices, viewer: Viewer, camera: dict[str, Any], now: 
             "Temperature": or_dash(camera["temperature_c"], " °C"),
             "Identity": camera["identity"],
             "Make / model": " ".join(filter(None, (camera["make"], camera["model"]))) or "–",
-            "Position": f"{camera['latitude']:.5f}, {camera['longitude']:.5f}" if camera["latitude"] else "unknown",
+            "Position": f"{camera['latitude']:.5f}, {camera['longitude']:.5f}"
+            if camera["latitude"] is not None
+            else "unknown",
         }
         with ui.grid().classes("grid-cols-2 md:grid-cols-5 gap-x-6 gap-y-1 w-full"):
             for label, value in facts.items():
