@@ -13,6 +13,7 @@ from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.domain.secrets import token_digest
 from addax.store import accounts, browse
+from addax.store.accounts import ADMIN_ROLES
 
 
 def _default(value: Any) -> Any:
@@ -52,9 +53,6 @@ async def visible_projects(request: web.Request, *, only: int | None = None) -> 
     if only not in roles:
         raise json_error(403, f"no access to project {only}")
     return [only]
-
-
-ADMIN_ROLES = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
 
 
 async def require_server_admin(request: web.Request) -> accounts.User:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from addax.api.access import (
-    ADMIN_ROLES,
     int_param,
     path_id,
     require_admin_of_owner,
@@ -16,6 +15,7 @@ from addax.api.access import (
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.store import accounts, browse, retries, work
+from addax.store.accounts import ADMIN_ROLES
 
 routes = web.RouteTableDef()
 

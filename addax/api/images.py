@@ -9,15 +9,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.helpers import content_disposition_header
 
-from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond, time_param, visible_projects
+from addax.api.access import int_param, path_id, require_user, respond, time_param, visible_projects
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
 from addax.domain.verification import VerificationError, parse_verification
 from addax.store import accounts, audit, browse, verifications
+from addax.store.accounts import ADMIN_ROLES, VERIFYING_ROLES
 
 routes = web.RouteTableDef()
 
-VERIFYING_ROLES = (*ADMIN_ROLES, accounts.Role.ANNOTATOR)
 STAGES = {"received", "stored", "detected", "classified", "done", "rejected", "failed"}
 
 

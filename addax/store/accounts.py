@@ -25,6 +25,10 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+ADMIN_ROLES = frozenset({Role.SERVER_ADMIN, Role.PROJECT_ADMIN})  # administer a project: members, settings, cameras
+VERIFYING_ROLES = ADMIN_ROLES | {Role.ANNOTATOR}  # verify (correct) a project's photos
+
+
 class AccountError(Exception):
     """An admin action cannot be done as asked (unknown project, duplicate name ...)."""
 

@@ -17,9 +17,8 @@ import asyncpg
 from addax.domain.alerts import DetectionRule, RuleBody, RuleError, parse_rule
 from addax.domain.delivery import next_run
 from addax.store import accounts, alerts, audit, projects
+from addax.store.accounts import ADMIN_ROLES
 from addax.store.alerts import StoredRule
-
-ADMIN_ROLES = (accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN)
 
 
 class RuleRefused(Exception):

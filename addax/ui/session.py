@@ -25,8 +25,8 @@ from addax.store import accounts
 
 Session = MutableMapping[str, Any]
 
-ADMIN_ROLES = frozenset({accounts.Role.SERVER_ADMIN, accounts.Role.PROJECT_ADMIN})
-VERIFYING_ROLES = ADMIN_ROLES | {accounts.Role.ANNOTATOR}
+ADMIN_ROLES = accounts.ADMIN_ROLES
+VERIFYING_ROLES = accounts.VERIFYING_ROLES
 
 
 class NotFound(Exception):
