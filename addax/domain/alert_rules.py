@@ -15,8 +15,9 @@ from dataclasses import MISSING, dataclass, fields
 from datetime import date, time
 from typing import Any
 
+from addax.domain.megadetector import LABELS as LABELS  # re-exported: the labels a box can have
+
 CHANNELS = ("email", "telegram")
-LABELS = ("animal", "person", "vehicle")
 KINDS = ("detection", "camera_health", "project", "theft_watch", "reminder", "digest", "species_report")
 SENSITIVITIES = ("low", "medium", "high")
 PERIODS = ("weekly", "monthly")

@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from addax.domain.days import parse_day, start_of
+from addax.domain.megadetector import LABELS as BOX_LABELS
 
-LABELS = ("animal", "person", "vehicle", "blank")
+LABELS = (*BOX_LABELS, "blank")  # the gallery also finds photos that show nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any, TypeGuard
 
 FORMAT_VERSION = "1.4"
 DETECTION_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
-LABELS = tuple(DETECTION_CATEGORIES.values())
+LABELS = tuple(DETECTION_CATEGORIES.values())  # what a box can be, everywhere (verification, gallery, rules)
 MAX_CLASSIFICATIONS = 5  # classifications.rank is 1..5
 IMPORTED_CLASSIFIER = "imported"  # the model name of classifications from a file whose info names no classifier
 BOX_TOLERANCE = 0.005  # how far past the image's edge a box may reach (rounding); it is clamped to the edge

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-LABELS = ("animal", "person", "vehicle")
+from addax.domain.megadetector import LABELS as LABELS  # re-exported: the labels a box can have
+
 MAX_NOTES = 2000
 MAX_NAME = 200
 MAX_COUNT = 1000

@@ -61,3 +61,11 @@ def test_a_sequence_is_one_tile_even_across_pages() -> None:
     assert [(tile.image_id, tile.photos) for tile in second] == [(5, 2)]
     every_photo = collapse([{"id": 6, "event_id": 2}, {"id": 5, "event_id": 2}], set(), sequences=False)
     assert [tile.image_id for tile in every_photo] == [6, 5]
+
+
+def test_the_gallery_filters_by_the_labels_a_box_can_have_and_blank() -> None:
+    from addax.domain import alert_rules, megadetector, verification
+    from addax.domain.gallery import LABELS
+
+    assert LABELS == (*megadetector.LABELS, "blank")
+    assert verification.LABELS is megadetector.LABELS is alert_rules.LABELS  # one source

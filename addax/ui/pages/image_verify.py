@@ -10,14 +10,13 @@ from typing import Any
 
 from nicegui import ui
 
-from addax.domain.verification import VerificationError, parse_verification, species_from_text
+from addax.domain.verification import LABELS, VerificationError, parse_verification, species_from_text
 from addax.store import verifications
 from addax.ui.context import UiServices
 from addax.ui.pages.image_photo import BBox, DrawnBox, PhotoView
 from addax.ui.session import Viewer, viewer_of
 
 log = logging.getLogger("addax.ui")
-LABELS = ["animal", "person", "vehicle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +134,9 @@ class VerifyPanel:
                 on_change=lambda e: self._change(position, species=e.value or None),
             ).classes("w-full").props(f'dense outlined data-testid="species-{position}"')
             with ui.row().classes("w-full items-center justify-between no-wrap gap-2"):
-                ui.toggle(LABELS, value=row.label, on_change=lambda e: self._change(position, label=e.value)).props(
-                    "dense size=sm no-caps"
-                )
+                ui.toggle(
+                    list(LABELS), value=row.label, on_change=lambda e: self._change(position, label=e.value)
+                ).props("dense size=sm no-caps")
                 ui.number("Count", value=row.count, min=1, max=1000, step=1, format="%d").classes("w-20").props(
                     "dense outlined"
                 ).on_value_change(lambda e: self._change(position, count=int(e.value or 1)))
