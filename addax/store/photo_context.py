@@ -1,6 +1,9 @@
 """What the image page shows around one photo: its camera, site and deployment, its sequence, its neighbours.
 
-Every query on images filters by project first and walks an index (images_event, images_project_received).
+Every query on images is bounded by an index and filtered by the photo's project: the sequence walks
+images_event (the event's few photos); the previous and next photo walk the primary key from the photo's id
+(the planner's choice over images_project_received) and stop at the first done photo of the project, which is
+near unless another project filled the ids in between.
 """
 
 from __future__ import annotations
