@@ -74,8 +74,8 @@ STORAGE_USE = """SELECT p.id, used.files, used.bytes FROM unnest($1::bigint[]) A
 async def storage_use(db: asyncpg.Pool, *, projects: list[int]) -> dict[int, tuple[int, int]]:
     """(files, bytes of originals) per project.
 
-    One aggregate per project, an index-only scan of ``images_project_size`` (project_id INCLUDE size_bytes,
-    migration 008): no table rows are read while the visibility map is current, but every index entry of the
+    One aggregate per project, an index-only scan of ``images_project_taken`` (project_id, taken_at INCLUDE
+    size_bytes, migration 008): no table rows are read while the visibility map is current, but every index entry of the
     project is still visited on each call. Fine for the admin page up to a few million photos; beyond that,
     keep a per-project counter updated on insert instead."""
     rows = await db.fetch(STORAGE_USE, projects)
