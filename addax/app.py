@@ -38,7 +38,7 @@ from addax.pipeline import Pipeline, analyse, start_pipeline, worker_name
 from addax.runtime import RestartBudget, Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.runtime.servers import AiohttpServer, AsgiServer
-from addax.store import accounts, database, queue
+from addax.store import accounts, database, queue, reprocess
 from addax.store.logins import LoginGuard, LoginPolicy
 from addax.store.objects import FilesystemObjectStore
 from addax.store.receiving import Receiver
@@ -205,11 +205,16 @@ async def start_web(
             telegram_username=alerting.telegram_username,
             try_rule=alerting.try_rule,
             enqueue_deliveries=alerting.enqueue,
+            reprocess_rejection=lambda image_id, by: _reprocess(storage, receiver, image_id, by),
         )
     )
     await supervisor.start(
         AsgiServer(name="ui", app=dashboard, host=config.ui.host, port=config.ui.port, setting="ui.port")
     )
+
+
+async def _reprocess(storage: Storage, receiver: Receiver, image_id: int, by: str) -> bool:
+    return await reprocess.release(storage.pool, storage.objects, receiver, image_id, by=by) is not None
 
 
 async def ensure_first_admin(pool: asyncpg.Pool) -> None:

@@ -18,7 +18,7 @@ from addax.api.access import (
 from addax.api.auth import read_json
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import audit, browse, cameras, placement
+from addax.store import browse, cameras, placement
 
 routes = web.RouteTableDef()
 
@@ -55,18 +55,9 @@ async def edit_camera(request: web.Request) -> web.Response:
         raise json_error(400, f"unknown time zone {timezone!r} (use an IANA name like Europe/Amsterdam)")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise json_error(400, "name must be a non-empty string")
-    pool = request.app[SERVICES].pool
-    async with pool.acquire() as connection, connection.transaction():
-        await cameras.edit(connection, camera["id"], name=name, status=status, timezone=timezone)
-        await audit.record(
-            connection,
-            actor=user.email,
-            action="camera.edit",
-            target=str(camera["id"]),
-            name=name,
-            status=status,
-            timezone=timezone,
-        )
+    await cameras.edit_audited(
+        request.app[SERVICES].pool, camera["id"], by=user.email, name=name, status=status, timezone=timezone
+    )
     request.app[SERVICES].events.publish(
         "camera.updated", {"id": camera["id"], "project_id": camera["project_id"], "change": "edited"}
     )

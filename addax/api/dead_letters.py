@@ -15,7 +15,7 @@ from addax.api.access import (
 )
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import accounts, audit, browse, notifications, work
+from addax.store import accounts, browse, retries, work
 
 routes = web.RouteTableDef()
 
@@ -41,16 +41,15 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 async def retry(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     pool, letter_id = services.pool, path_id(request)
-    about = await pool.fetchrow("SELECT image_id, notification_id FROM dead_letters WHERE id = $1", letter_id)
+    about = await retries.letter(pool, letter_id)
     if about is None:
         raise json_error(404, "no such dead letter")
-    if about["notification_id"] is not None:
+    if about.notification_id is not None:
         return await _retry_notification(request, letter_id)
     user = await require_admin_of_owner(request, browse.Owned.DEAD_LETTER, "no such dead letter")
-    image_id = await work.retry_dead_letter(pool, letter_id)
+    image_id = await retries.retry_image(pool, letter_id, by=user.email)
     if image_id is None:
         raise json_error(409, "already retried, or the image is no longer failed")
-    await audit.record(pool, actor=user.email, action="dead_letter.retry", target=f"image:{image_id}")
     return respond({"status": "accepted", "image_id": image_id}, status=202)
 
 
@@ -70,14 +69,12 @@ async def _retry_notification(request: web.Request, letter_id: int) -> web.Respo
     )
     if not visible:
         raise json_error(404, "no such dead letter")
-    if services.enqueue_deliveries is None:
-        raise json_error(409, "nothing delivers notifications in this process")
-    async with services.pool.acquire() as connection, connection.transaction():
-        notification_id = await notifications.retry_dead_letter(connection, letter_id)
+    try:
+        notification_id = await retries.retry_notification(
+            services.pool, letter_id, by=user.email, enqueue_deliveries=services.enqueue_deliveries
+        )
+    except retries.NoDelivery as refused:
+        raise json_error(409, str(refused)) from None
     if notification_id is None:
         raise json_error(409, "already retried")
-    await services.enqueue_deliveries([notification_id])
-    await audit.record(
-        services.pool, actor=user.email, action="dead_letter.retry", target=f"notification:{notification_id}"
-    )
     return respond({"status": "accepted", "notification_id": notification_id}, status=202)

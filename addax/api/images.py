@@ -1,4 +1,5 @@
-"""``/api/images``: list with filters and cursor pagination, one image's metadata, and its file."""
+"""``/api/images``: list with filters and cursor pagination, one image's metadata, its file, and its human
+verification (``PATCH|DELETE /api/images/{id}/verification``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from aiohttp.helpers import content_disposition_header
 from addax.api.access import ADMIN_ROLES, int_param, path_id, require_user, respond, time_param, visible_projects
 from addax.api.context import SERVICES
 from addax.api.errors import json_error
-from addax.store import accounts, audit, browse
+from addax.domain.verification import VerificationError, parse_verification
+from addax.store import accounts, audit, browse, verifications
 
 routes = web.RouteTableDef()
 
+VERIFYING_ROLES = (*ADMIN_ROLES, accounts.Role.ANNOTATOR)
 STAGES = {"received", "stored", "detected", "classified", "done", "rejected", "failed"}
 
 
@@ -118,3 +121,39 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
         reader.close()
     await response.write_eof()
     return response
+
+
+async def _verifier(request: web.Request) -> tuple[accounts.User, verifications.Subject]:
+    """The caller and the photo, when the caller may verify the photos of its project (404, else 403)."""
+    pool = request.app[SERVICES].pool
+    user = await require_user(request)
+    subject = await verifications.subject(pool, path_id(request))
+    if subject is None:
+        raise json_error(404, "no such image")
+    role = (await accounts.project_roles(pool, user)).get(subject.project_id)
+    if role is None:
+        raise json_error(403, f"no access to project {subject.project_id}")
+    if role not in VERIFYING_ROLES:
+        raise json_error(403, "only an annotator or an admin of the project may verify its photos")
+    return user, subject
+
+
+@routes.patch("/api/images/{id}/verification")
+async def verify_image(request: web.Request) -> web.Response:
+    user, subject = await _verifier(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise json_error(400, "the body must be JSON", field="body") from None
+    try:
+        verification = parse_verification(body, subject.boxes, threshold=subject.threshold)
+    except VerificationError as error:
+        raise json_error(400, str(error), field=error.field) from None
+    return respond(await verifications.save(request.app[SERVICES].pool, subject.image_id, verification, by=user))
+
+
+@routes.delete("/api/images/{id}/verification")
+async def unverify_image(request: web.Request) -> web.Response:
+    user, subject = await _verifier(request)
+    cleared = await verifications.clear(request.app[SERVICES].pool, subject.image_id, by=user)
+    return respond({"cleared": cleared})

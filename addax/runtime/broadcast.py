@@ -33,6 +33,13 @@ class Subscription:
     async def next(self) -> Event:
         return await self._queue.get()
 
+    def drain(self) -> list[Event]:
+        """Every event waiting now, without waiting for more (for a poller such as a page's timer)."""
+        events = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
+
 
 class Broadcast:
     def __init__(self, *, capacity: int = 256) -> None:

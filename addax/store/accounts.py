@@ -432,3 +432,56 @@ async def project_roles(db: asyncpg.Pool, user: User) -> dict[int, Role]:
 async def project_names(db: asyncpg.Pool, project_ids: list[int]) -> dict[int, str]:
     rows = await db.fetch("SELECT id, name FROM projects WHERE id = ANY($1::bigint[]) ORDER BY name", project_ids)
     return {int(row["id"]): row["name"] for row in rows}
+
+
+async def members(db: asyncpg.Pool, *, projects: list[int]) -> list[dict[str, Any]]:
+    """The users with a role in one of ``projects``, each with their roles in those projects only (a project
+    admin must not learn where else someone works); never the password hash."""
+    rows = await db.fetch(
+        """SELECT u.id, u.email, u.is_server_admin AS server_admin, u.disabled, u.created_at,
+                  json_agg(json_build_object('project_id', m.project_id, 'role', m.role) ORDER BY m.project_id)
+                      AS projects
+           FROM users u JOIN memberships m ON m.user_id = u.id
+           WHERE m.project_id = ANY($1::bigint[]) GROUP BY u.id ORDER BY u.email""",
+        projects,
+    )
+    return [dict(row) for row in rows]
+
+
+async def set_membership(pool: asyncpg.Pool, user_id: int, project_id: int, role: Role, *, by: str) -> None:
+    """Give a user this role in a project (added, or their role there changed)."""
+    if role is Role.SERVER_ADMIN:
+        raise AccountError("server admin is not a role in a project")
+    async with pool.acquire() as connection, connection.transaction():
+        email = await connection.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+        project = await connection.fetchval("SELECT name FROM projects WHERE id = $1", project_id)
+        if email is None or project is None:
+            raise AccountError("no such user or project")
+        await connection.execute(
+            """INSERT INTO memberships (user_id, project_id, role) VALUES ($1, $2, $3)
+               ON CONFLICT (user_id, project_id) DO UPDATE SET role = EXCLUDED.role""",
+            user_id,
+            project_id,
+            role.value,
+        )
+        await audit.record(
+            connection, actor=by, action="membership.set", target=email, project=project, role=role.value
+        )
+
+
+async def remove_membership(pool: asyncpg.Pool, user_id: int, project_id: int, *, by: str) -> bool:
+    """The user no longer sees the project; False when they had no role there."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            """DELETE FROM memberships m USING users u, projects p
+               WHERE m.user_id = $1 AND m.project_id = $2 AND u.id = m.user_id AND p.id = m.project_id
+               RETURNING u.email, p.name AS project""",
+            user_id,
+            project_id,
+        )
+        if row is None:
+            return False
+        await audit.record(
+            connection, actor=by, action="membership.remove", target=row["email"], project=row["project"]
+        )
+    return True

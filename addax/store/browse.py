@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from addax.domain.privacy import PRIVACY_MIN_SCORE
+from addax.store import verifications
 
 _IMAGE_COLUMNS = """i.id, i.project_id, i.camera_id, i.site_id, i.deployment_id, i.kind::text, i.stage::text,
     i.reject_reason, encode(i.sha256, 'hex') AS sha256, i.original_name, i.source, i.upload_account, i.size_bytes,
@@ -63,7 +64,7 @@ async def images(
 async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
     row = await db.fetchrow(
         f"""SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key, i.thumbnail_key, i.annotated_key, i.event_id,
-                   i.last_error, i.processed_at, i.trace_id
+                   i.last_error, i.processed_at, i.trace_id, i.labels, i.taxa, i.best_score, i.verified
             FROM images i WHERE i.id = $1""",
         image_id,
     )
@@ -83,6 +84,7 @@ async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
         image_id,
     )
     found["classifications"] = [dict(c) for c in classifications]
+    found["verification"] = await verifications.get(db, image_id)
     return found
 
 

@@ -13,6 +13,7 @@ from addax.domain.cameras import CameraIdentity
 from addax.domain.filing import CameraStanding
 from addax.domain.reports import DailyReport
 from addax.domain.sites import Decision, DecisionKind, Placement, Point, Site
+from addax.store import audit
 
 # Decisions that change nothing are not written to the feed nor announced.
 QUIET_DECISIONS = frozenset({DecisionKind.SAME_PLACE, DecisionKind.NO_GPS, DecisionKind.REPORT_IGNORED})
@@ -271,6 +272,29 @@ async def edit(
         timezone,
     )
     await add_update(connection, camera_id, "edited", name=name, status=status, timezone=timezone)
+
+
+async def edit_audited(
+    pool: asyncpg.Pool,
+    camera_id: int,
+    *,
+    by: str,
+    name: str | None = None,
+    status: str | None = None,
+    timezone: str | None = None,
+) -> None:
+    """``edit`` and its audit record, in one transaction (the API and the dashboard both change cameras so)."""
+    async with pool.acquire() as connection, connection.transaction():
+        await edit(connection, camera_id, name=name, status=status, timezone=timezone)
+        await audit.record(
+            connection,
+            actor=by,
+            action="camera.edit",
+            target=str(camera_id),
+            name=name,
+            status=status,
+            timezone=timezone,
+        )
 
 
 # One-bigint advisory lock keys for "the sites of project N" (content locks use the two-int key space).

@@ -48,3 +48,25 @@ async def pipeline_settings(db: asyncpg.Connection | asyncpg.Pool, project_id: i
         species_thresholds={str(k): float(v) for k, v in thresholds.items()},
         sequence_gap_s=int(row["sequence_gap_s"]),
     )
+
+
+async def settings(db: asyncpg.Pool, *, projects: list[int]) -> list[dict[str, object]]:
+    """The settings an admin reads at a glance, of these projects, by name."""
+    rows = await db.fetch(
+        """SELECT id, name, timezone, detection_threshold, sequence_gap_s, site_radius_m,
+                  require_camera_registration, require_timestamp, created_at
+           FROM projects WHERE id = ANY($1::bigint[]) ORDER BY name""",
+        projects,
+    )
+    return [dict(row) for row in rows]
+
+
+async def storage_use(db: asyncpg.Pool, *, projects: list[int]) -> dict[int, tuple[int, int]]:
+    """(files, bytes of originals) per project; each project's images found through its index."""
+    rows = await db.fetch(
+        """SELECT p.id, used.files, used.bytes FROM unnest($1::bigint[]) AS p(id)
+           CROSS JOIN LATERAL (SELECT count(*) AS files, coalesce(sum(i.size_bytes), 0) AS bytes
+                               FROM images i WHERE i.project_id = p.id) AS used""",
+        projects,
+    )
+    return {int(row["id"]): (int(row["files"]), int(row["bytes"])) for row in rows}

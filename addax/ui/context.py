@@ -35,3 +35,6 @@ class UiServices:
     try_rule: Callable[..., Awaitable[dict[str, object]]] | None = None
     #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
     enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
+    #: send a rejected file back through the ingestor (image id, who); False: it is no longer rejected.
+    #: None: no receiver in this process
+    reprocess_rejection: Callable[[int, str], Awaitable[bool]] | None = None

@@ -35,7 +35,11 @@ MENU = [
 
 def signed_in_page(services: UiServices, path: str, title: str) -> Callable[[PageBody], PageBody]:
     def decorate(body: PageBody) -> PageBody:
-        parameters = [p for name, p in inspect.signature(body).parameters.items() if name not in ("viewer", "request")]
+        parameters = [  # path parameters, passed by name (so `image_id: int` needs no `*` before it)
+            parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for name, parameter in inspect.signature(body).parameters.items()
+            if name not in ("viewer", "request")
+        ]
 
         async def page(request: Request, **params: Any) -> RedirectResponse | None:
             session = nicegui_app.storage.user

@@ -51,6 +51,13 @@ class Dashboard:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.process.ui_port}{path}"
 
+    async def query(self, sql: str) -> list[dict]:
+        """Rows from the service's database, from an async test (AddaxProcess.query runs its own loop)."""
+        return await asyncio.to_thread(self.process.query, sql)
+
+    async def value(self, sql: str) -> object:
+        return await asyncio.to_thread(self.process.value, sql)
+
     @property
     def dsn(self) -> str:
         return dsn_for(socket_directory(self.process.home / "data"), 5432)

@@ -63,8 +63,11 @@ class World:
         return self.bursts[(camera, days_ago, what)][0]
 
 
-def picture(what: str, seed: int, *, size: tuple[int, int] = (640, 480), box: bool = False) -> bytes:
-    """A JPEG that is different for every seed: a field, and a shape where the animal stands."""
+def picture(
+    what: str, seed: int, *, size: tuple[int, int] = (640, 480), box: bool = False, taken: datetime | None = None
+) -> bytes:
+    """A JPEG that is different for every seed: a field, and a shape where the animal stands; ``taken``: the
+    camera's clock in its EXIF, as a camera writes it (local time, no offset)."""
     image = Image.new("RGB", size, (70 + seed % 40, 110 + seed % 60, 60))
     draw = ImageDraw.Draw(image)
     width, height = size
@@ -74,7 +77,11 @@ def picture(what: str, seed: int, *, size: tuple[int, int] = (640, 480), box: bo
     if box:
         draw.rectangle((left, top, left + width // 4, top + height // 4), outline="#ffdd00", width=3)
     output = io.BytesIO()
-    image.save(output, "JPEG", quality=80)
+    exif = Image.Exif()
+    if taken is not None:
+        exif[0x0132] = f"{taken:%Y:%m:%d %H:%M:%S}"  # DateTime
+        exif.get_ifd(0x8769)[0x9003] = f"{taken:%Y:%m:%d %H:%M:%S}"  # DateTimeOriginal
+    image.save(output, "JPEG", quality=80, exif=exif)
     return output.getvalue()
 
 
@@ -153,7 +160,7 @@ async def _seed(connection: asyncpg.Connection, objects: FilesystemObjectStore) 
                 today - timedelta(days=30),
             )
             deployments[name] = (deployment, world.sites[site])
-            await _health_reports(connection, camera_id, today)
+            await _health_reports(connection, camera_id, today, battery_today={"meadow-cam": 12}.get(name, 30))
     number = 0
     for project, bursts in [(wolves, WOLVES_BURSTS), (otters, OTTERS_BURSTS)]:
         for camera, days_ago, hour, what in bursts:
@@ -265,7 +272,7 @@ async def _photo(
     return int(image_id)
 
 
-async def _health_reports(connection: asyncpg.Connection, camera_id: int, today: date) -> None:
+async def _health_reports(connection: asyncpg.Connection, camera_id: int, today: date, *, battery_today: int) -> None:
     for days_ago in range(10):
         await connection.execute(
             """INSERT INTO camera_health_reports (camera_id, report_date, signal_csq, temperature_c, battery_pct,
@@ -275,6 +282,6 @@ async def _health_reports(connection: asyncpg.Connection, camera_id: int, today:
             today - timedelta(days=days_ago),
             18 + days_ago % 5,
             8.0 + days_ago % 7,
-            30 + 6 * days_ago,
+            battery_today + 6 * days_ago,
             20000 - 800 * (10 - days_ago),
         )

@@ -56,3 +56,24 @@ async def test_the_gallery_shows_only_the_viewers_projects(dashboard: Dashboard)
         await expect(page.locator("a.addax-tile")).to_have_count(0)
         await page.goto(dashboard.url(f"/gallery?site={world.sites['North gate']}"))
         await expect(page.get_by_text("No photos match these filters.")).to_be_visible(timeout=20_000)
+
+
+async def test_signing_in_comes_back_to_the_page_asked_for_with_its_filters(dashboard: Dashboard) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.ui.seed import PASSWORD
+
+    asked = f"/gallery?site={dashboard.world.sites['South meadow']}&species=Canis+lupus"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = await browser.new_page()
+        await page.goto(dashboard.url(asked))
+        await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=20_000)
+        assert "/login?next=" in page.url
+        await page.get_by_label("E-mail").fill("viewer@example.org")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(dashboard.url(asked), timeout=20_000)
+        await expect(page.locator("a.addax-tile")).to_have_count(1, timeout=20_000)  # the one wolf sequence there
+        await browser.close()

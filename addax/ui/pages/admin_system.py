@@ -1,0 +1,65 @@
+"""The admin page's "Models and storage" tab: how the model actors are, and what each project stores."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from nicegui import ui
+
+from addax.runtime import ActorHealth
+from addax.store import projects
+from addax.ui.context import UiServices
+from addax.ui.pages.admin_common import empty, fresh, section
+from addax.ui.session import Viewer
+
+MODEL_ACTORS = ("detect", "classif")  # the detector and classifier models, and the stages that use them
+
+
+def size_text(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+async def system_tab(services: UiServices, viewer: Viewer) -> None:
+    @ui.refreshable
+    def models() -> None:
+        found = [health for health in services.health() if any(part in health.name for part in MODEL_ACTORS)]
+        if not found:
+            empty("No model actors run in this process.")
+        with ui.row().classes("w-full gap-4"):
+            for health in found:
+                _model_card(health)
+
+    section("Models")
+    models()
+    ui.timer(5.0, models.refresh)
+    section("Storage")
+    now = await fresh(services, viewer)
+    if now is None:
+        return
+    used = await projects.storage_use(services.pool, projects=now.administered)
+    with ui.list().props("bordered separator dense").classes("w-full rounded-borders"):
+        for project_id, (files, size) in sorted(used.items(), key=lambda item: -item[1][1]):
+            with ui.item().classes("w-full"), ui.row().classes("w-full justify-between items-center"):
+                ui.label(now.project_names.get(project_id, str(project_id)))
+                ui.label(f"{files} files · {size_text(size)}")
+    disk = await asyncio.to_thread(shutil.disk_usage, services.storage_dir.parent)  # the data directory
+    ui.label(f"Disk of the data directory: {size_text(disk.free)} free of {size_text(disk.total)}").classes("q-mt-sm")
+    ui.linear_progress(value=round(disk.used / disk.total, 3), show_value=False).props("size=10px rounded")
+
+
+def _model_card(health: ActorHealth) -> None:
+    state = "ok" if health.healthy else ("running, unhealthy" if health.alive else "down")
+    colour = "positive" if health.healthy else "negative"
+    with ui.card().classes("w-full sm:w-96").props("flat bordered"):
+        with ui.row().classes("items-center gap-x-3 gap-y-1"):
+            ui.icon("check_circle" if health.healthy else "error", color=colour)
+            ui.label(health.name).classes("text-subtitle1 text-weight-medium")
+            ui.badge(state, color=colour)
+        ui.label(health.detail or "no detail").classes("text-body2")
+        if health.last_error:
+            ui.label(f"last error: {health.last_error}").classes("text-caption text-negative")
