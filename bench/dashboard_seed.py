@@ -5,7 +5,8 @@ the object store (a few hundred distinct JPEGs, reused by key), events of three 
 summary columns of migration 008 (labels, taxa, best_score, verified) written as its trigger would. Of the
 events 60 % show an animal (one box, three ranked species: roe deer 25 %, wild boar 20 %, red fox 10 %, wolf
 5 % of all photos), 5 % a person (a box, no species), 35 % nothing; one photo in 19 is verified. Photos
-alternate between the world's two cameras of project "wolves" in runs of seven events, over the last year.
+alternate between the world's two cameras of project "wolves" in runs of seven events, over the last year,
+the newest with the highest ids (as they arrive).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ SELECT e,
        subject,
        array_position($5::text[], subject) - 1 AS kind,
        CASE WHEN (e / 7) % 2 = 0 THEN $2::bigint ELSE $3::bigint END AS camera_id,
-       now() - make_interval(secs => e * ($6 * 86400.0 / greatest($4, 1))) - interval '1 hour' AS started_at,
+       now() - make_interval(secs => ($4 - 1 - e) * ($6 * 86400.0 / greatest($4, 1))) - interval '1 hour'
+           AS started_at,
        least(3, $1 - 3 * e) AS photos
   FROM generate_series(0, ($1 - 1) / 3) e,
        LATERAL (SELECT ($7::text[])[1 + e % 20] AS subject) s;
