@@ -94,14 +94,15 @@ def literal(value: Any) -> str:
 
 async def explain(dsn: str, cases: dict[str, Callable[[Any], Awaitable[Any]]]) -> list[Plan]:
     """Each case is called with its own Explaining stand-in; every query it runs is explained twice."""
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, statement_cache_size=0)
     plans: list[Plan] = []
     try:
         for case, call in cases.items():
-            await connection.execute("DEALLOCATE ALL")
             stand_in = Explaining(connection, case)
             await call(stand_in)
             plans += stand_in.plans
+            for name in stand_in.prepared.values():
+                await connection.execute(f"DEALLOCATE {name}")
     finally:
         await connection.close()
     return plans
