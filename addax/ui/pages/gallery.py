@@ -195,9 +195,13 @@ class Gallery:
         with ui.link(target=f"/images/{tile.image_id}").classes("addax-tile no-underline text-grey-9 rounded-borders"):
             with ui.element("div").classes("relative-position"):
                 if row["has_thumbnail"]:
-                    ui.element("img").props(
-                        f'src="{media_url(tile.image_id, "thumbnail")}" loading=lazy alt="{", ".join(names)}"'
-                    ).classes("addax-thumb w-full rounded-borders").style("aspect-ratio: 4 / 3; object-fit: cover")
+                    thumbnail = ui.element("img").props("loading=lazy")
+                    # Names come from people (verifications): set as values, never parsed as a props string.
+                    thumbnail.props["src"] = media_url(tile.image_id, "thumbnail")
+                    thumbnail.props["alt"] = ", ".join(names)
+                    thumbnail.classes("addax-thumb w-full rounded-borders").style(
+                        "aspect-ratio: 4 / 3; object-fit: cover"
+                    )
                 if tile.photos > 1:
                     ui.badge(f"{tile.photos} photos").classes("absolute-top-right q-ma-xs")
                 if row["verified"]:
