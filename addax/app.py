@@ -206,6 +206,7 @@ async def start_web(
             try_rule=alerting.try_rule,
             enqueue_deliveries=alerting.enqueue,
             reprocess_rejection=lambda image_id, by: _reprocess(storage, receiver, image_id, by),
+            email_ready=bool(config.smtp.host and config.smtp.from_address),
         )
     )
     await supervisor.start(

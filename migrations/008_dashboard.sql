@@ -51,3 +51,8 @@ CREATE TRIGGER images_summary BEFORE UPDATE OF stage ON images
     FOR EACH ROW WHEN (NEW.stage = 'done') EXECUTE FUNCTION summarise_image();
 
 UPDATE images SET stage = stage WHERE stage = 'done';
+
+-- Rule settings and notification payloads were written as JSON strings inside jsonb (encoded twice); make
+-- them the objects they always meant to be, so SQL can read their keys.
+UPDATE alert_rules SET settings = (settings #>> '{}')::jsonb WHERE jsonb_typeof(settings) = 'string';
+UPDATE notifications SET payload = (payload #>> '{}')::jsonb WHERE jsonb_typeof(payload) = 'string';

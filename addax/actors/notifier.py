@@ -27,6 +27,7 @@ from addax.domain.alerts import (
     TheftWatchRule,
     cooling_down,
     match_detection,
+    miss_reason,
     rare_enough,
     unusual_person,
 )
@@ -125,9 +126,10 @@ class Notifier(Actor[None]):
                 settings = DetectionRule(labels=frozenset({"person"}), min_score=0.0)
             if not isinstance(settings, DetectionRule):
                 raise ValueError(f"a {rule.kind} rule runs on its timetable, not on a photo")
-            match = match_detection(settings, _sighting(photo))
+            sighting = _sighting(photo)
+            match = match_detection(settings, sighting)
             if match is None:
-                return {"matches": False, "sent": []}
+                return {"matches": False, "sent": [], "reason": miss_reason(settings, sighting)}
             message = _message(rule, photo, match)
             sent: list[int] = []
             if send:

@@ -77,6 +77,7 @@ __all__ = [
     "health_problems",
     "in_polygon",
     "match_detection",
+    "miss_reason",
     "parse_rule",
     "project_silence",
     "rare_enough",
@@ -139,6 +140,37 @@ def match_detection(rule: DetectionRule, sighting: Sighting) -> Match | None:
         return None
     boxes.sort(key=_evidence, reverse=True)
     return Match(tuple(boxes), boxes[0])
+
+
+def miss_reason(rule: DetectionRule, sighting: Sighting) -> str:
+    """Why ``rule`` does not fire on ``sighting`` (for a user testing a rule on a past photo): the first
+    condition that fails, in words."""
+    if rule.sites and sighting.site_id not in rule.sites:
+        return "the photo is from a site the rule does not watch"
+    if rule.hours is not None and not _within_hours(rule.hours, sighting.local_time.hour):
+        start, end = rule.hours
+        return f"it was taken at {sighting.local_time:%H:%M}, outside the rule's hours {start:02d}:00-{end % 24:02d}:00"
+    if not sighting.boxes:
+        return "nothing was detected in the photo"
+    if rule.labels and not any(box.label in rule.labels for box in sighting.boxes):
+        seen = " and ".join(sorted({box.label for box in sighting.boxes}))
+        return f"the photo shows {seen}, not {' or '.join(sorted(rule.labels))}"
+    if not any(box.score >= rule.min_score for box in sighting.boxes):
+        best = max(box.score for box in sighting.boxes)
+        return f"the best detection scores {best:.2f}, below the rule's minimum {rule.min_score:.2f}"
+    if rule.species and not any(_box_matches(rule, box) for box in sighting.boxes):
+        animals = {box.common_name or box.taxon or "unclassified" for box in sighting.boxes if box.label == "animal"}
+        shown = ", ".join(sorted(animals)) or "no classified animal"
+        return f"the species seen ({shown}) is not one of {', '.join(rule.species)}"
+    matching = [box for box in sighting.boxes if _box_matches(rule, box)]
+    if any(zone.camera_id == sighting.camera_id for zone in rule.zones):
+        polygons = [zone.polygon for zone in rule.zones if zone.camera_id == sighting.camera_id]
+        matching = [box for box in matching if any(in_polygon(foot_point(box), p) for p in polygons)]
+        if not matching:
+            return "what matches stands outside the rule's zone on this camera"
+    if len(matching) < rule.min_group_size:
+        return f"{len(matching)} matching, fewer than the rule's group size {rule.min_group_size}"
+    return "it does not match"
 
 
 def _evidence(box: SeenBox) -> tuple[bool, float]:

@@ -428,3 +428,20 @@ def taxon_matches(wanted: str, taxon: str | None, common_name: str | None) -> bo
     if (taxon is not None and normalise(taxon) == wish) or (common_name is not None and normalise(common_name) == wish):
         return True
     return _wanted_taxon(wish) in _ranks(taxon, common_name)
+
+
+def species_choices() -> list[tuple[str, str]]:
+    """What a form offers for a rule's species: (the taxon a rule stores, its common names and the taxon),
+    species first then groups, each sorted by its first common name; a search box finds either spelling."""
+    names: dict[str, list[str]] = {}
+    for common, taxon in SPECIES.items():
+        names.setdefault(taxon, []).append(common)
+    groups: dict[str, list[str]] = {}
+    for common, taxon in GROUPS.items():
+        if taxon not in names:
+            groups.setdefault(taxon, []).append(common)
+    return [
+        (taxon, f"{', '.join(commons)} ({taxon})")
+        for table in (names, groups)
+        for taxon, commons in sorted(table.items(), key=lambda item: item[1][0])
+    ]

@@ -68,7 +68,7 @@ def _rule(row: asyncpg.Record) -> StoredRule:
         kind=row["kind"],
         channels=tuple(row["channels"]),
         enabled=row["enabled"],
-        settings=settings_from_json(row["kind"], json.loads(settings) if isinstance(settings, str) else settings),
+        settings=settings_from_json(row["kind"], settings),
     )
     return StoredRule(
         id=row["id"],
@@ -88,7 +88,7 @@ async def add_rule(
         rule_id = int(
             await connection.fetchval(
                 """INSERT INTO alert_rules (user_id, project_id, name, kind, settings, channels, enabled)
-                   VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING id""",
+                   VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7) RETURNING id""",
                 user_id,
                 project_id,
                 body.name,
@@ -105,7 +105,8 @@ async def add_rule(
 async def update_rule(pool: asyncpg.Pool, rule_id: int, body: RuleBody, *, next_run_at: datetime | None) -> None:
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute(
-            """UPDATE alert_rules SET name = $2, settings = $3::jsonb, channels = $4, enabled = $5, updated_at = now()
+            """UPDATE alert_rules SET name = $2, settings = $3::text::jsonb, channels = $4, enabled = $5,
+                   updated_at = now()
                WHERE id = $1""",
             rule_id,
             body.name,

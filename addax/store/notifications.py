@@ -75,7 +75,7 @@ async def add(connection: asyncpg.Connection, outgoing: Outgoing) -> int | None:
     return await connection.fetchval(  # type: ignore[no-any-return]
         """INSERT INTO notifications (delivery_key, rule_id, user_id, project_id, camera_id, image_id, event_id,
                channel, recipient, kind, subject, payload, status, error)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14)
            ON CONFLICT (delivery_key) DO NOTHING RETURNING id""",
         outgoing.delivery_key,
         outgoing.message.rule_id,
@@ -142,7 +142,7 @@ async def for_delivery(pool: asyncpg.Pool, notification_id: int) -> Delivery | N
         recipient=row["recipient"],
         kind=row["kind"],
         subject=row["subject"],
-        payload=json.loads(payload) if isinstance(payload, str) else payload,
+        payload=payload,
         image_id=row["image_id"],
         attempts=row["attempts"],
         user_id=row["user_id"],

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from addax.domain.secrets import token_digest
 from addax.store import audit
+
+LINK_VALID_FOR = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,13 @@ async def add_link_token(pool: asyncpg.Pool, user_id: int, digest: bytes, *, val
             user_id,
             valid_for,
         )
+
+
+async def deep_link(pool: asyncpg.Pool, user_id: int, bot_username: str) -> tuple[str, datetime]:
+    """A fresh one-time ``t.me`` link that joins the chat that opens it to the user, and when it expires."""
+    token = secrets.token_urlsafe(24)
+    await add_link_token(pool, user_id, token_digest(token), valid_for=LINK_VALID_FOR)
+    return f"https://t.me/{bot_username}?start={token}", datetime.now(UTC) + LINK_VALID_FOR
 
 
 async def link(pool: asyncpg.Pool, digest: bytes, *, chat_id: int, username: str | None) -> str | None:

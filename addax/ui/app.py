@@ -11,7 +11,7 @@ import logging
 
 from fastapi import FastAPI
 from nicegui import app as nicegui_app
-from nicegui import ui
+from nicegui import context, ui
 from nicegui.storage import Storage
 
 from addax.ui import media
@@ -44,9 +44,19 @@ def build_ui(services: UiServices) -> FastAPI:
 
 
 def _handler_failed(exception: Exception) -> None:
-    """A button or timer that failed: logged with its traceback, and the user told in plain words."""
+    """A button or timer that failed: logged with its traceback, and the user told in plain words.
+
+    A page the user already left (its client deleted) fails its last timers and queries: nobody to tell, and
+    nothing wrong with the server, so that is a debug line."""
+    try:
+        client = context.client
+    except RuntimeError:
+        client = None
+    if client is None or client.is_deleted:
+        log.debug("a handler of a page already closed failed", exc_info=exception)
+        return
     log.error("dashboard handler failed", exc_info=exception)
     try:
         ui.notify("That did not work; it was logged. Try again, or tell your admin.", type="negative")
     except RuntimeError:
-        pass  # no page to tell (the client is gone)
+        pass  # the page went away meanwhile

@@ -33,6 +33,8 @@ class UiServices:
     telegram_username: Callable[[], Awaitable[str]] | None = None
     #: would a rule alert about a past photo (rule, image id, send a test copy?); None: no notifier here
     try_rule: Callable[..., Awaitable[dict[str, object]]] | None = None
+    #: smtp.host and smtp.from_address are set, so alerts can go out by e-mail
+    email_ready: bool = False
     #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
     enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
     #: send a rejected file back through the ingestor (image id, who); False: it is no longer rejected.

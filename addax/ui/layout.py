@@ -52,6 +52,7 @@ def signed_in_page(services: UiServices, path: str, title: str) -> Callable[[Pag
                 await body(viewer, request, **params)
             except NotFound:
                 ui.label("Not found: it does not exist, or it is not in your projects.").classes("text-h6 q-ma-md")
+            watch_session(services, session)  # after the body: a timer makes the page wait for the browser
             return None
 
         request_parameter = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
@@ -64,21 +65,21 @@ def signed_in_page(services: UiServices, path: str, title: str) -> Callable[[Pag
 
 
 def frame(services: UiServices, session: Session, viewer: Viewer, title: str) -> None:
-    """Header with the menu button, the page's title and the user; a menu drawer; the session re-check timer."""
+    """Header with the menu button, the page's title and the user; a menu drawer."""
 
     def sign_out() -> None:
         session.clear()
         ui.navigate.to("/login")
 
-    async def check_session() -> None:
-        if await signed_in(services.pool, session) is None:
-            ui.navigate.to("/login")
-
     ui.colors(primary="#5b6b3a", secondary="#8a7a55", accent="#c07a2c")
-    drawer = ui.left_drawer(bordered=True).props("width=200 breakpoint=1023")
+    # Open on a wide screen, folded on a phone: Quasar decides in the browser (show-if-above). The value is not
+    # left to NiceGUI's default (None), which asks the browser on connect and fails a slow page after 1 s.
+    drawer = ui.left_drawer(value=False, bordered=True).props("width=200 breakpoint=1023 show-if-above")
     with ui.header().classes("items-center justify-between q-py-xs"):
         with ui.row().classes("items-center no-wrap"):
-            ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat round color=white aria-label=Menu")
+            ui.button(icon="menu", on_click=lambda: drawer.run_method("toggle")).props(
+                "flat round color=white aria-label=Menu"
+            )
             ui.label(f"{services.instance_name}: {title}").classes("text-h6 ellipsis")
         with ui.row().classes("items-center no-wrap"):
             ui.label(viewer.user.email).classes("gt-xs")
@@ -91,6 +92,15 @@ def frame(services: UiServices, session: Session, viewer: Viewer, title: str) ->
                 with ui.row().classes("items-center q-pa-sm w-full hover:bg-grey-3 rounded-borders"):
                     ui.icon(icon)
                     ui.label(label)
+
+
+def watch_session(services: UiServices, session: Session) -> None:
+    """While the page is open, send it to /login once its user is disabled, deleted or given a new password."""
+
+    async def check_session() -> None:
+        if await signed_in(services.pool, session) is None:
+            ui.navigate.to("/login")
+
     ui.timer(services.session_check_s, check_session)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -277,7 +276,7 @@ async def test_the_payload_names_the_rule_site_camera_and_local_time(watch: Watc
     await watch.line.send_photos(1)
     await watch.settled()
     (row,) = await watch.rows()
-    payload = json.loads(row["payload"])
+    payload = row["payload"]
     assert payload["rule"] == "test rule" and payload["label"] == "animal"
     assert payload["camera"] and payload["local_time"].count(":") == 2  # "2026-... 06:00 +01:00"
     assert payload["score"] == pytest.approx(0.9, abs=0.01)
@@ -332,7 +331,8 @@ async def test_a_rule_is_tried_on_a_past_photo_and_sends_a_test_copy(watch: Watc
     vehicles = await alerts.rule(watch.pool, await watch.rule(labels=["vehicle"], channels=["email"]))
     assert people is not None and vehicles is not None
 
-    assert (await watch.alerting.try_rule(vehicles, image_id, send=True)) == {"matches": False, "sent": []}
+    missed = await watch.alerting.try_rule(vehicles, image_id, send=True)
+    assert missed == {"matches": False, "sent": [], "reason": "the photo shows animal and person, not vehicle"}
     dry = await watch.alerting.try_rule(people, image_id, send=False)
     assert dry["matches"] is True and dry["sent"] == [] and "person" in str(dry["subject"]).lower()
     assert await watch.rows() == []

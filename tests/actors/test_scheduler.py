@@ -4,7 +4,6 @@ reminders, reports, missed runs that collapse into one, and restarts that neithe
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -185,7 +184,7 @@ async def test_a_low_battery_alerts_once_at_the_daily_time_and_again_only_after_
     await timetable.until(datetime(2026, 11, 29, 8, 0))
     first = await timetable.notifications()
     assert len(first) == 1 and first[0]["camera_id"] == camera and first[0]["kind"] == "status"
-    payload = json.loads(first[0]["payload"])
+    payload = first[0]["payload"]
     assert "12 %" in " ".join(payload["lines"]) and "cam-north" in first[0]["subject"]
     assert timetable.queued == [first[0]["id"]]
 
@@ -244,7 +243,7 @@ async def test_a_reminder_reaches_every_member_of_the_project_that_day_once(time
     await timetable.until(datetime(2026, 12, 3, 9, 0))
     sent = await timetable.notifications("reminder")
     assert sorted(row["user_id"] for row in sent) == sorted([timetable.user_id, colleague])
-    assert all(json.loads(row["payload"])["message"] == "swap batteries at North gate" for row in sent)
+    assert all(row["payload"]["message"] == "swap batteries at North gate" for row in sent)
     assert await timetable.pool.fetchval("SELECT count(*) FROM schedules WHERE rule_id = $1", rule_id) == 1
     assert await timetable.pool.fetchval("SELECT next_run_at FROM schedules WHERE rule_id = $1", rule_id) is None
     await timetable.until(datetime(2026, 12, 4, 9, 0))
@@ -259,12 +258,12 @@ async def test_too_many_images_in_a_day_and_a_silent_project_are_project_alerts(
     await timetable.start()
     await timetable.until(datetime(2026, 11, 29, 7, 0))
     busy = await timetable.notifications("status")
-    assert len(busy) == 1 and "cam-branch" in " ".join(json.loads(busy[0]["payload"])["lines"])
+    assert len(busy) == 1 and "cam-branch" in " ".join(busy[0]["payload"]["lines"])
     # No photos for two days: the project is silent (and the busy day is over).
     await timetable.until(datetime(2026, 12, 1, 7, 0))
     silent = await timetable.notifications("status")
     assert len(silent) == 2
-    assert "48" in " ".join(json.loads(silent[1]["payload"])["lines"]) or "silent" in silent[1]["subject"].lower()
+    assert "48" in " ".join(silent[1]["payload"]["lines"]) or "silent" in silent[1]["subject"].lower()
     await timetable.until(datetime(2026, 12, 1, 10, 0))
     assert len(await timetable.notifications("status")) == 2, "still silent: not repeated every hour"
 
@@ -307,7 +306,7 @@ async def test_a_weekly_species_report_counts_independent_detections_per_100_tra
     await timetable.until(datetime(2026, 11, 30, 7, 0))  # Monday
     reports = await timetable.notifications("species_report")
     assert len(reports) == 1
-    payload = json.loads(reports[0]["payload"])
+    payload = reports[0]["payload"]
     assert (payload["from"], payload["to"]) == ("2026-11-23", "2026-11-29")
     assert payload["trap_days"] == pytest.approx(7.0, abs=0.1)
     (roe,) = payload["rows"]
@@ -335,7 +334,7 @@ async def test_dead_letters_piling_up_alert_the_server_admins_once(timetable: Ti
     await timetable.until(datetime(2026, 11, 29, 6, 1))
     sent = [row for row in await timetable.notifications("admin") if row["user_id"] == admin]
     assert len(sent) == 1 and sent[0]["channel"] == "email", "Telegram only for admins who linked a chat"
-    assert "25" in " ".join(json.loads(sent[0]["payload"])["lines"])
+    assert "25" in " ".join(sent[0]["payload"]["lines"])
     await timetable.until(datetime(2026, 11, 29, 7, 0))
     assert len([row for row in await timetable.notifications("admin") if row["user_id"] == admin]) == 1
 
@@ -365,14 +364,14 @@ async def test_the_daily_digest_sums_up_yesterday_in_the_project_time_zone(timet
     await timetable.start()
     await timetable.until(datetime(2026, 11, 29, 7, 0))
     (digest,) = await timetable.notifications("digest")
-    payload = json.loads(digest["payload"])
+    payload = digest["payload"]
     assert payload["date"] == "2026-11-28"
     (project,) = payload["projects"]
     assert (project["photos"], project["events"]) == (2, {"animal": 1, "person": 1, "vehicle": 0})
     assert project["top_species"] == [{"name": "roe deer", "count": 1}]
     assert any("cam-digest" in line and "10 %" in line for line in project["attention"])
     await timetable.until(datetime(2026, 11, 30, 7, 0))
-    assert [json.loads(row["payload"])["date"] for row in await timetable.notifications("digest")] == [
+    assert [row["payload"]["date"] for row in await timetable.notifications("digest")] == [
         "2026-11-28",
         "2026-11-29",
     ]

@@ -25,6 +25,7 @@ from addax.domain.alerts import (
     disk_level,
     health_problems,
     match_detection,
+    miss_reason,
     project_silence,
     rare_enough,
     silent_against_rhythm,
@@ -452,3 +453,16 @@ def test_disk_fires_once_per_level_and_freeing_space_only_re_arms() -> None:
         firing = (firing | step.fire) - step.clear
     assert fired == [[], ["disk:80"], [], ["disk:90"], ["disk:95"], [], [], ["disk:90"], [], ["disk:80"]]
     assert DISK_LEVELS == (80, 90, 95)
+
+
+def test_a_miss_is_explained_by_the_first_condition_that_fails() -> None:
+    at_night = datetime(2026, 5, 1, 23, 10)
+    fox = SeenBox("animal", 0.8, (0.1, 0.1, 0.2, 0.2), "Vulpes vulpes", "red fox")
+    photo = Sighting(camera_id=1, site_id=3, local_time=at_night, boxes=(fox,))
+    assert "site" in miss_reason(DetectionRule(sites=frozenset({4})), photo)
+    assert "outside the rule's hours 06:00-20:00" in miss_reason(DetectionRule(hours=(6, 20)), photo)
+    assert miss_reason(DetectionRule(labels=frozenset({"person"})), photo) == "the photo shows animal, not person"
+    assert "below the rule's minimum 0.90" in miss_reason(DetectionRule(min_score=0.9), photo)
+    assert "(red fox) is not one of Canis lupus" in miss_reason(DetectionRule(species=("Canis lupus",)), photo)
+    assert "group size 2" in miss_reason(DetectionRule(min_group_size=2), photo)
+    assert match_detection(DetectionRule(min_group_size=2), photo) is None

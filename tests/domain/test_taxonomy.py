@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addax.domain.taxonomy import GROUPS, SPECIES, lineage, normalise, taxon_matches
+from addax.domain.taxonomy import GROUPS, SPECIES, lineage, normalise, species_choices, taxon_matches
 
 ROE = ("Capreolus capreolus", "roe deer")
 RED_FOX = ("Vulpes vulpes", "red fox")
@@ -182,3 +182,11 @@ def test_tables_point_at_known_taxa() -> None:
     for word, taxon in {**GROUPS, **SPECIES}.items():
         assert lineage(taxon)[-1] in ("Mammalia", "Aves", "Reptilia"), (word, taxon)
         assert word == normalise(word)
+
+
+def test_species_choices_name_each_taxon_once_with_its_common_names() -> None:
+    choices = dict(species_choices())
+    assert choices["Canis lupus"] == "wolf, gray wolf, grey wolf (Canis lupus)"
+    assert choices["Cervidae"].startswith("deer")
+    assert len(choices) == len(species_choices())
+    assert all(taxon_matches(taxon, taxon, None) for taxon in choices)

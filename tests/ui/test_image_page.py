@@ -113,3 +113,20 @@ async def test_a_viewer_reads_and_another_projects_user_gets_not_found(dashboard
         await expect(page.get_by_text("Not found")).to_be_visible(timeout=20_000)
         await expect(page.get_by_text("What the models saw")).to_have_count(0)
         assert await page.get_by_test_id("photo").count() == 0
+
+
+async def test_an_annotator_tags_a_photo_and_a_viewer_only_reads_the_tags(
+    dashboard: Dashboard, database: asyncpg.Connection
+) -> None:
+    from playwright.async_api import expect
+
+    fox = dashboard.world.bursts[("meadow-cam", 3, "red fox")][0]
+    async with signed_in_page(dashboard, "annotator@example.org", path=f"/images/{fox}") as page:
+        await page.get_by_label("New tag").fill("for the report")
+        await page.get_by_role("button", name="Add tag").click()
+        await expect(page.get_by_text("for the report")).to_be_visible(timeout=20_000)
+    tags = await database.fetch("SELECT t.* FROM image_tags t WHERE t.image_id = $1", fox)
+    assert [row["tag"] for row in tags] == ["for the report"]
+    async with signed_in_page(dashboard, "viewer@example.org", path=f"/images/{fox}") as page:
+        await expect(page.get_by_text("for the report")).to_be_visible(timeout=20_000)
+        await expect(page.get_by_label("New tag")).to_have_count(0)

@@ -21,8 +21,8 @@ from addax.domain.field_work import MAX_REFERENCE_PHOTO_BYTES, FieldWorkError, M
 from addax.store import field_work
 from addax.store.field_work import NotInProject
 from addax.ui.context import UiServices
-from addax.ui.pages.cameras_common import fresh_viewer
-from addax.ui.session import Viewer, signed_in, viewer_of
+from addax.ui.session import Viewer, signed_in, verifying_projects, viewer_of
+from addax.ui.tags import tag_row
 
 
 def photo_url(camera_id: int, photo_id: int) -> str:
@@ -48,9 +48,7 @@ def register(services: UiServices) -> None:
 
 
 async def _editors(services: UiServices, viewer: Viewer) -> list[int]:
-    """The projects where the viewer may record field work now (admins and annotators)."""
-    now_viewer = await fresh_viewer(services, viewer)
-    return [project for project in now_viewer.projects if now_viewer.can_verify(project)]
+    return await verifying_projects(services.pool, viewer)
 
 
 async def section(services: UiServices, viewer: Viewer, camera: dict[str, Any]) -> None:
@@ -130,37 +128,20 @@ async def _reference_photo(
 async def _tags(
     services: UiServices, viewer: Viewer, camera_id: int, may_edit: bool, redraw: Callable[[], object]
 ) -> None:
-    ui.label("Tags").classes("text-subtitle1")
-    tags = await field_work.camera_tags(services.pool, camera_id, projects=viewer.projects)
+    async def add(text: str) -> None:
+        await field_work.tag_camera(services.pool, camera_id, text, projects=await _editors(services, viewer))
 
     async def remove(tag: str) -> None:
         await field_work.untag_camera(services.pool, camera_id, tag, projects=await _editors(services, viewer))
-        redraw()
 
-    async def add() -> None:
-        try:
-            await field_work.tag_camera(
-                services.pool, camera_id, entry.value or "", projects=await _editors(services, viewer)
-            )
-        except (FieldWorkError, NotInProject) as refused:
-            ui.notify(
-                str(refused) if isinstance(refused, FieldWorkError) else "You may no longer tag this camera.",
-                type="warning",
-            )
-            return
-        redraw()
-
-    with ui.row().classes("gap-1"):
-        for tag in tags:
-            chip = ui.chip(tag, removable=may_edit, color="secondary", text_color="white").props("dense")
-            chip.on("remove", lambda t=tag: remove(t))
-        if not tags:
-            ui.label("No tags.").classes("text-grey-7")
-    if may_edit:
-        with ui.row().classes("items-center no-wrap w-full"):
-            entry = ui.input("New tag", placeholder="e.g. solar panel").props("dense maxlength=40").classes("grow")
-            entry.on("keydown.enter", add)
-            ui.button("Add tag", on_click=add).props("dense outline")
+    await tag_row(
+        await field_work.camera_tags(services.pool, camera_id, projects=viewer.projects),
+        editable=may_edit,
+        add=add,
+        remove=remove,
+        redraw=redraw,
+        example="solar panel",
+    )
 
 
 async def _maintenance(

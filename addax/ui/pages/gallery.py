@@ -102,11 +102,10 @@ class Gallery:
         panel = ui.expansion(f"Filters ({active} set)" if active else "Filters", icon="filter_list", value=True)
         panel.classes("w-full").props("dense header-class=text-primary")
 
-        async def fold_on_a_phone() -> None:  # a phone's screen is for photos: the filters start folded there
-            if await ui.run_javascript("window.innerWidth < 600"):
-                panel.value = False
-
-        ui.timer(0.05, fold_on_a_phone, once=True)
+        # A phone's screen is for photos: the filters start folded there (the browser knows its width; asked
+        # without waiting for an answer, so a slow phone cannot time the question out).
+        ui.on("addax_fold_filters", lambda: panel.set_value(False))
+        ui.run_javascript("if (window.innerWidth < 600) emitEvent('addax_fold_filters')")
         with panel:
             self._filter_menus()
 
@@ -196,9 +195,13 @@ class Gallery:
         with ui.link(target=f"/images/{tile.image_id}").classes("addax-tile no-underline text-grey-9 rounded-borders"):
             with ui.element("div").classes("relative-position"):
                 if row["has_thumbnail"]:
-                    ui.element("img").props(
-                        f'src="{media_url(tile.image_id, "thumbnail")}" loading=lazy alt="{", ".join(names)}"'
-                    ).classes("addax-thumb w-full rounded-borders").style("aspect-ratio: 4 / 3; object-fit: cover")
+                    thumbnail = ui.element("img").props("loading=lazy")
+                    # Names come from people (verifications): set as values, never parsed as a props string.
+                    thumbnail.props["src"] = media_url(tile.image_id, "thumbnail")
+                    thumbnail.props["alt"] = ", ".join(names)
+                    thumbnail.classes("addax-thumb w-full rounded-borders").style(
+                        "aspect-ratio: 4 / 3; object-fit: cover"
+                    )
                 if tile.photos > 1:
                     ui.badge(f"{tile.photos} photos").classes("absolute-top-right q-ma-xs")
                 if row["verified"]:

@@ -13,13 +13,14 @@ from typing import Any
 from fastapi import Request
 from nicegui import events, ui
 
-from addax.store import browse, photo_context, verifications
+from addax.store import browse, field_work, photo_context, verifications
 from addax.ui.context import UiServices
 from addax.ui.layout import signed_in_page
 from addax.ui.media import media_url
 from addax.ui.pages.image_photo import PhotoView
 from addax.ui.pages.image_verify import VerifyPanel, species_label
-from addax.ui.session import NotFound, Viewer
+from addax.ui.session import NotFound, Viewer, verifying_projects
+from addax.ui.tags import tag_row
 
 SHORTCUTS = [
     ("j  or  →", "next photo"),
@@ -83,9 +84,32 @@ def register(services: UiServices) -> None:
                     editable=editable,
                 )
                 _model_boxes(found, subject.threshold)
+                with ui.card().classes("w-full q-pa-sm"):
+                    await _tags(services, viewer, image_id, editable)
                 _details(found, place, viewer)
 
         _shortcuts(near, switch, photo, panel if editable else None)
+
+
+async def _tags(services: UiServices, viewer: Viewer, image_id: int, editable: bool) -> None:
+    """Free tags on the photo ("collared", "for the report" ...); admins and annotators add them."""
+
+    async def add(text: str) -> None:
+        await field_work.tag_image(
+            services.pool, image_id, text, projects=await verifying_projects(services.pool, viewer)
+        )
+
+    async def remove(tag: str) -> None:
+        await field_work.untag_image(
+            services.pool, image_id, tag, projects=await verifying_projects(services.pool, viewer)
+        )
+
+    @ui.refreshable
+    async def row() -> None:
+        tags = await field_work.image_tags(services.pool, image_id, projects=viewer.projects)
+        await tag_row(tags, editable=editable, add=add, remove=remove, redraw=row.refresh, example="collared")
+
+    await row()
 
 
 def _shortcuts(near: photo_context.Neighbours, switch: ui.switch, photo: PhotoView, panel: VerifyPanel | None) -> None:

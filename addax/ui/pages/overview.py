@@ -39,6 +39,8 @@ class Overview:
     async def build(self) -> None:
         if not self.viewer.projects:
             ui.label("You are not in any project yet: ask an admin to add you to one.").classes("text-h6")
+            if self.viewer.is_server_admin:
+                await self._pipeline()
             return
         with ui.element("div").classes("w-full q-gutter-md row items-stretch"):
             self.today = ui.refreshable(self._today)
