@@ -161,8 +161,8 @@ async def sessions(addax: AddaxProcess, base_url: str, count: int) -> list[dict[
             await context.close()
         await asyncio.sleep(10)  # NiceGUI lets a client go a few seconds after its socket closed
         rows.append(row("10 s after they closed"))
-    for measured in rows[1:]:
-        measured["addax MB per session"] = (measured["addax RSS MB"] - rows[0]["addax RSS MB"]) / count
+    for measured in rows:
+        measured["addax MB per session"] = f"{(measured['addax RSS MB'] - rows[0]['addax RSS MB']) / count:.2f}"
     return rows
 
 
