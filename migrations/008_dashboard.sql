@@ -29,6 +29,9 @@ CREATE INDEX images_taxa ON images USING gin (taxa);
 CREATE INDEX images_labels ON images USING gin (labels);
 CREATE INDEX images_project_taken ON images (project_id, taken_at);
 CREATE INDEX images_unverified ON images (project_id, id) WHERE NOT verified AND stage = 'done';
+CREATE INDEX images_verified ON images (project_id, id) WHERE verified;
+-- The species a project has seen, for the gallery's menu: read from the index alone.
+CREATE INDEX events_project_species ON events (project_id, taxon, common_name) WHERE taxon IS NOT NULL;
 
 CREATE FUNCTION summarise_image() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

@@ -20,6 +20,8 @@ EMAIL = re.compile(r"[^\s@\"<>\\`]+@[^\s@\"<>\\`]+")
 
 def plausible_email(text: str) -> bool:
     return len(text) <= MAX_EMAIL_CHARS and EMAIL.fullmatch(text) is not None
+
+
 MAX_PASSWORD_CHARS = 1024
 
 # Verifying against this keeps the time of a login for an unknown account like that of a known one.
