@@ -113,6 +113,14 @@ def annotate(picture: Image.Image, boxes: Sequence[Shown]) -> Image.Image:
     return picture
 
 
+COPY_MAX_PIXELS = 16_000_000  # our own copies are at most 1920 px on a side
+
+
+def blurred_copy(data: bytes) -> bytes:
+    """One of our copies blurred whole again: for a photo found to show someone the copy was not blurred for."""
+    return _jpeg(blur_whole(_open(data, side=1 << 16, max_pixels=COPY_MAX_PIXELS)), quality=85)
+
+
 def blurred_stand_in(data: bytes, *, max_pixels: int) -> Derived:
     """Both derivatives blurred whole: for a photo whose detection failed for good."""
     return render(data, private=(), drawn=(), blur_all=True, max_pixels=max_pixels)

@@ -30,6 +30,9 @@ CREATE INDEX images_labels ON images USING gin (labels);
 -- size_bytes rides along so that what each project stores (the admin page) is summed by an index-only scan
 CREATE INDEX images_project_taken ON images (project_id, taken_at) INCLUDE (size_bytes);
 CREATE INDEX images_unverified ON images (project_id, id) WHERE NOT verified AND stage = 'done';
+CREATE INDEX images_verified ON images (project_id, id) WHERE verified;
+-- The species a project has seen, for the gallery's menu: read from the index alone.
+CREATE INDEX events_project_species ON events (project_id, taxon, common_name) WHERE taxon IS NOT NULL;
 
 CREATE FUNCTION summarise_image() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

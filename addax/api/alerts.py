@@ -82,7 +82,9 @@ async def test_rule(request: web.Request) -> web.Response:
     """``{"image_id": N, "send": false}``: would my rule alert about that past photo (and, with ``send``, a
     ``[test]`` copy to my channels)? The cooldown, rarity and the photo's age are not checked."""
     services = request.app[SERVICES]
-    rule, _ = await _own_rule(request)
+    user = await require_user(request)
+    with _answered():
+        rule = await rule_changes.triable_rule(services.pool, user, path_id(request))
     body = await read_json(request)
     image_id, send = body.get("image_id"), body.get("send", False)
     if not isinstance(image_id, int) or isinstance(image_id, bool):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -12,6 +13,15 @@ _hasher = PasswordHasher()
 
 # Login fields longer than these are refused before any hashing (argon2 over a megabyte is work for nothing).
 MAX_EMAIL_CHARS = 320
+# Someone's address, not markup: one @, no spaces, double quotes, angle brackets, backticks or backslashes
+# (they have no place in the addresses people use; an apostrophe does: o'brien@example.org).
+EMAIL = re.compile(r"[^\s@\"<>\\`]+@[^\s@\"<>\\`]+")
+
+
+def plausible_email(text: str) -> bool:
+    return len(text) <= MAX_EMAIL_CHARS and EMAIL.fullmatch(text) is not None
+
+
 MAX_PASSWORD_CHARS = 1024
 
 # Verifying against this keeps the time of a login for an unknown account like that of a known one.

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
+from addax.domain.secrets import plausible_email
 from addax.store import audit
 
 
@@ -151,6 +152,8 @@ async def add_user(
 ) -> int:
     if role is not Role.SERVER_ADMIN and not project:
         raise AccountError(f"a {role} belongs to a project: add --project")
+    if not plausible_email(email):
+        raise AccountError(f"{email!r} is not an e-mail address (name@domain, without spaces, quotes or brackets)")
     async with pool.acquire() as connection, connection.transaction():
         try:
             user_id = await connection.fetchval(

@@ -46,6 +46,15 @@ async def own_rule(pool: asyncpg.Pool, user: accounts.User, rule_id: int) -> Sto
     return rule
 
 
+async def triable_rule(pool: asyncpg.Pool, user: accounts.User, rule_id: int) -> StoredRule:
+    """The user's own rule, to try on the photos of its project: only while they are still in that project (a
+    member who left keeps their sleeping rules, not a view of the project's photos)."""
+    rule = await own_rule(pool, user, rule_id)
+    if rule.project_id not in await accounts.project_roles(pool, user):
+        raise RuleRefused(403, "you are no longer in this rule's project, so it cannot be tried")
+    return rule
+
+
 async def add(pool: asyncpg.Pool, user: accounts.User, body: dict[str, Any]) -> StoredRule:
     """A new rule of ``user`` from the API's flat JSON body (``project`` a name or an id of theirs)."""
     roles = await accounts.project_roles(pool, user)

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from addax.domain.privacy import PRIVACY_MIN_SCORE
 from addax.domain.verification import ModelBox, Verification
 from addax.store import audit
 from addax.store.accounts import User
@@ -74,11 +75,19 @@ async def save(pool: asyncpg.Pool, image_id: int, verification: Verification, *,
             verification.notes,
             by.id,
         )
+        # A person or vehicle that a person saw and the detector missed is not blurred in the copies: from now
+        # on the photo fails closed (copies served blurred whole, original for admins only), as a photo whose
+        # detection failed does. Never undone by a later verification.
         await connection.execute(
-            "UPDATE images SET verified = true, labels = $2, taxa = $3, updated_at = now() WHERE id = $1",
+            """UPDATE images SET verified = true, labels = $2, taxa = $3, updated_at = now(),
+                   blur_all = blur_all OR ($2::text[] && ARRAY['person', 'vehicle'] AND NOT EXISTS (
+                       SELECT 1 FROM detections d WHERE d.image_id = $1 AND d.label IN ('person', 'vehicle')
+                                                     AND d.score >= $4))
+               WHERE id = $1""",
             image_id,
             verification.labels,
             verification.taxa,
+            PRIVACY_MIN_SCORE,
         )
         await audit.record(
             connection,

@@ -14,12 +14,14 @@ from fastapi import Response
 from fastapi.responses import StreamingResponse
 from nicegui import app as nicegui_app
 
+from addax.derivatives import blurred_copy
 from addax.store import audit, browse
 from addax.ui.context import UiServices
 from addax.ui.session import signed_in, viewer_of
 
 VARIANTS = ("thumbnail", "annotated", "original")
 CONTENT_TYPES = {"photo": "image/jpeg", "video": "video/mp4"}
+CACHE = "private, max-age=600"  # per browser only, and short: access and blurring can change
 
 
 def media_url(image_id: int, variant: str) -> str:
@@ -51,17 +53,33 @@ def register(services: UiServices) -> None:
                 )
             await audit.record(services.pool, actor=user.email, action="image.unblur", target=f"image:{image_id}")
         try:
-            reader = await asyncio.to_thread(services.objects.open, key)
-            size = await asyncio.to_thread(services.objects.size, key)
+            if variant != "original" and found.blur_all:  # the copy may miss someone: blurred whole, every time
+                return await _blurred(services, key)
+            return await _streamed(services, key, content_type)
         except FileNotFoundError:
             return Response("the file is missing from the object store", status_code=404)
 
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                while chunk := await asyncio.to_thread(reader.read, 1 << 20):
-                    yield chunk
-            finally:
-                reader.close()
 
-        headers = {"Content-Length": str(size), "Cache-Control": "private, max-age=3600"}
-        return StreamingResponse(chunks(), media_type=content_type, headers=headers)
+async def _blurred(services: UiServices, key: str) -> Response:
+    copy = await asyncio.to_thread(services.objects.read, key)
+    blurred = await asyncio.to_thread(blurred_copy, copy)
+    return Response(blurred, media_type="image/jpeg", headers={"Cache-Control": CACHE})
+
+
+async def _streamed(services: UiServices, key: str, content_type: str) -> Response:
+    reader = await asyncio.to_thread(services.objects.open, key)
+    try:
+        size = await asyncio.to_thread(services.objects.size, key)
+    except FileNotFoundError:
+        reader.close()
+        raise
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(reader.read, 1 << 20):
+                yield chunk
+        finally:
+            reader.close()
+
+    headers = {"Content-Length": str(size), "Cache-Control": CACHE}
+    return StreamingResponse(chunks(), media_type=content_type, headers=headers)

@@ -11,6 +11,7 @@ where it administers. Pages check each id they are given against it, not only th
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import asyncpg
 from fastapi import Request
 from fastapi.responses import RedirectResponse
+from nicegui import app as nicegui_app
 
 from addax.domain.secrets import password_stamp
 from addax.store import accounts
@@ -97,15 +99,32 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse("/login" if target == "/" else f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+# One slash, then printable ASCII only: no "//host", no backslash, and no tab or newline, which browsers strip
+# (so "/\t/evil.example" would become "//evil.example").
+LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")
+
+
 def local_path(target: str | None) -> str:
     """Where to go after signing in: a path on this site only (never //elsewhere or a full URL)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and LOCAL_PATH.fullmatch(target) and "\\" not in target:
         return target
     return "/"
 
 
+async def current_viewer(pool: asyncpg.Pool, viewer: Viewer) -> Viewer | None:
+    """For a button or timer of an open page: the page's user as they are now, with their roles re-read; None
+    once the session ended (signed out, disabled, deleted, a new password), whatever the page still shows."""
+    try:
+        session = nicegui_app.storage.user
+    except RuntimeError:  # no page context: nobody to vouch for
+        return None
+    user = await signed_in(pool, session)
+    if user is None or user.id != viewer.user.id:
+        return None
+    return await viewer_of(pool, user)
+
+
 async def verifying_projects(pool: asyncpg.Pool, viewer: Viewer) -> list[int]:
-    """The projects where the viewer may verify photos and record field work now (re-read: a role may have
-    changed since the page loaded)."""
-    now = await viewer_of(pool, viewer.user)
-    return [project for project in now.projects if now.can_verify(project)]
+    """The projects where the viewer may verify photos and record field work now (none once signed out)."""
+    now = await current_viewer(pool, viewer)
+    return [] if now is None else [project for project in now.projects if now.can_verify(project)]

@@ -8,7 +8,7 @@ from nicegui import ui
 
 from addax.store import accounts
 from addax.ui.context import UiServices
-from addax.ui.session import Viewer, viewer_of
+from addax.ui.session import Viewer, current_viewer
 
 ASSIGNABLE_ROLES = {
     accounts.Role.PROJECT_ADMIN.value: "project admin",
@@ -19,10 +19,7 @@ ASSIGNABLE_ROLES = {
 
 async def fresh(services: UiServices, viewer: Viewer) -> Viewer | None:
     """The viewer's rights now: a role may have been taken away since the page loaded (None: signed out)."""
-    user = await accounts.user_by_id(services.pool, viewer.user.id)
-    if user is None or user.disabled:
-        return None
-    return await viewer_of(services.pool, user)
+    return await current_viewer(services.pool, viewer)
 
 
 async def admin_of(services: UiServices, viewer: Viewer, project_id: int | None) -> Viewer | None:

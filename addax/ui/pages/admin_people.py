@@ -154,12 +154,12 @@ def _membership_row(
 
     with ui.row().classes("items-center gap-x-3 gap-y-1 q-pl-md"):
         ui.label(viewer.project_names.get(project_id, str(project_id))).classes("text-body2")
-        ui.select(ASSIGNABLE_ROLES, value=role, on_change=lambda event: change_role(event.value)).props(
-            f"dense borderless aria-label='Role of {user['email']} in project {project_id}'"
-        )
-        ui.button(icon="person_remove", on_click=remove).props(
-            f"flat dense round color=negative aria-label='Remove {user['email']} from project {project_id}'"
-        ).tooltip("Remove from the project")
+        # The e-mail is data: set as a value, never parsed as a props string.
+        role_menu = ui.select(ASSIGNABLE_ROLES, value=role, on_change=lambda event: change_role(event.value))
+        role_menu.props("dense borderless").props["aria-label"] = f"Role of {user['email']} in project {project_id}"
+        remove_button = ui.button(icon="person_remove", on_click=remove).props("flat dense round color=negative")
+        remove_button.props["aria-label"] = f"Remove {user['email']} from project {project_id}"
+        remove_button.tooltip("Remove from the project")
 
 
 async def projects_tab(services: UiServices, viewer: Viewer) -> None:

@@ -22,7 +22,7 @@ from addax.ui.layout import signed_in_page
 from addax.ui.pages import alerts_channels
 from addax.ui.pages.alerts_form import KIND_NAMES, RuleForm
 from addax.ui.pages.alerts_try import TryRule
-from addax.ui.session import Viewer
+from addax.ui.session import Viewer, current_viewer
 
 SPECIES_NAMES = {taxon: label.split(",")[0].split(" (")[0] for taxon, label in species_choices()}
 
@@ -57,11 +57,11 @@ class _Rules:
         self.listing.refresh()
 
     async def _user(self) -> accounts.User | None:
-        user = await accounts.user_by_id(self.services.pool, self.viewer.user.id)
-        if user is None or user.disabled:
+        now = await current_viewer(self.services.pool, self.viewer)
+        if now is None:
             ui.navigate.to("/login")
             return None
-        return user
+        return now.user
 
     async def toggle(self, rule: StoredRule, enabled: bool) -> None:
         if (user := await self._user()) is None:
@@ -161,7 +161,8 @@ def _rule_card(
                 kind = KIND_NAMES.get(rule.kind, rule.kind).split(" (")[0]
                 owner = "" if mine else f" · by {rule.owner}"
                 ui.label(f"{kind} · {rule.project}{owner}").classes("text-caption text-grey-8")
-            switch = ui.switch(value=rule.body.enabled).props(f"aria-label='Enabled: {rule.body.name}'")
+            switch = ui.switch(value=rule.body.enabled)
+            switch.props["aria-label"] = f"Enabled: {rule.body.name}"  # a name is data, never a props string
             if mine:
                 switch.on_value_change(lambda event: toggle(rule, event.value))
             else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from addax.store import accounts, browse, rule_changes
+from addax.store import browse, rule_changes
 from addax.store.alerts import StoredRule
 from addax.store.rule_changes import RuleRefused
 from addax.ui.context import UiServices
 from addax.ui.media import media_url
-from addax.ui.session import Viewer
+from addax.ui.session import Viewer, current_viewer
 
 RECENT_PHOTOS = 12
 
@@ -20,6 +20,10 @@ class TryRule:
         self.dialog = ui.dialog()
 
     async def open(self, rule: StoredRule) -> None:
+        now = await current_viewer(self.services.pool, self.viewer)
+        if now is None or not now.can_see(rule.project_id):
+            ui.notify("You are no longer in this rule's project, so it cannot be tried.", type="warning")
+            return
         photos = await browse.images(self.services.pool, projects=[rule.project_id], stage="done", limit=RECENT_PHOTOS)
         chosen: dict[str, int | None] = {"image": None}
         self.dialog.clear()
@@ -62,12 +66,12 @@ class TryRule:
             result.set_text("Pick a photo first.")
             return
         assert self.services.try_rule is not None
-        user = await accounts.user_by_id(self.services.pool, self.viewer.user.id)
-        if user is None or user.disabled:
+        now = await current_viewer(self.services.pool, self.viewer)
+        if now is None:
             ui.navigate.to("/login")
             return
         try:
-            rule = await rule_changes.own_rule(self.services.pool, user, rule_id)
+            rule = await rule_changes.triable_rule(self.services.pool, now.user, rule_id)
             answer = await self.services.try_rule(rule, image_id, send=send)
         except RuleRefused as refused:
             result.set_text(refused.message)

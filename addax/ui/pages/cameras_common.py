@@ -7,7 +7,7 @@ from typing import Any
 
 from addax.domain.field_work import Activity, Condition, activity
 from addax.ui.context import UiServices
-from addax.ui.session import Viewer, viewer_of
+from addax.ui.session import Viewer, current_viewer
 
 ACTIVITY_WORDS = {Activity.RECENT: "seen < 24 h", Activity.STALE: "seen < 7 days", Activity.SILENT: "silent or never"}
 
@@ -37,5 +37,6 @@ def or_dash(value: object, unit: str = "") -> str:
 
 
 async def fresh_viewer(services: UiServices, viewer: Viewer) -> Viewer:
-    """The viewer's rights as they are now: a role may have changed since the page loaded."""
-    return await viewer_of(services.pool, viewer.user)
+    """The viewer's rights as they are now: a role may have changed since the page loaded; no rights at all once
+    the session ended."""
+    return await current_viewer(services.pool, viewer) or Viewer(user=viewer.user, roles={}, project_names={})

@@ -22,6 +22,7 @@ from addax.ui.media import media_url
 from addax.ui.session import NotFound, Viewer
 
 PAGE_SIZE = 60
+FIRST_SCREEN = 18  # tiles a desktop shows before scrolling
 ANY = "any"
 
 # Moves focus between tiles; the gallery's sentinel asks for more photos when it comes into view.
@@ -83,6 +84,9 @@ class Gallery:
         self.end = ui.label("").classes("text-grey-7 q-my-md")
         ui.on("addax_gallery_more", self.more)
         ui.keyboard(on_key=self._key)
+        if self.query.species is not None and self.query.species not in self.species:
+            self.finished = True  # never seen in these projects: no query (it would walk the whole index)
+            self.end.set_text("No photos match these filters.")
         await self.more()
 
     def _filters(self) -> None:
@@ -185,8 +189,8 @@ class Gallery:
                 tiles = collapse(rows, self.seen_events, sequences=self.query.sequences)
             with self.grid:
                 for tile in tiles:
-                    self._tile(tile)
-            self.shown += len(tiles)
+                    self._tile(tile, first_screen=self.shown < FIRST_SCREEN)
+                    self.shown += 1
             self.count_label.set_text(f"{self.shown} {'tiles' if self.query.sequences else 'photos'} shown")
             if self.finished:
                 self.end.set_text("No photos match these filters." if not self.shown else "That is all.")
@@ -195,15 +199,22 @@ class Gallery:
         if not self.finished:
             ui.run_javascript("window.addaxWatchMore()")
 
-    def _tile(self, tile: Tile) -> None:
+    def _tile(self, tile: Tile, *, first_screen: bool) -> None:
         row = tile.row
         names = [self.species.get(taxon, taxon) for taxon in row["taxa"]] or list(row["labels"]) or ["blank"]
         with ui.link(target=f"/images/{tile.image_id}").classes("addax-tile no-underline text-grey-9 rounded-borders"):
             with ui.element("div").classes("relative-position"):
                 if row["has_thumbnail"]:
-                    ui.element("img").props(
-                        f'src="{media_url(tile.image_id, "thumbnail")}" loading=lazy alt="{", ".join(names)}"'
-                    ).classes("addax-thumb w-full rounded-borders").style("aspect-ratio: 4 / 3; object-fit: cover")
+                    url = media_url(tile.image_id, "thumbnail")
+                    if first_screen:  # fetched while the page's scripts load, shown the moment it renders
+                        ui.add_head_html(f'<link rel="preload" as="image" href="{url}">')
+                    thumbnail = ui.element("img").props("loading=eager" if first_screen else "loading=lazy")
+                    # Names come from people (verifications): set as values, never parsed as a props string.
+                    thumbnail.props["src"] = url
+                    thumbnail.props["alt"] = ", ".join(names)
+                    thumbnail.classes("addax-thumb w-full rounded-borders").style(
+                        "aspect-ratio: 4 / 3; object-fit: cover"
+                    )
                 if tile.photos > 1:
                     ui.badge(f"{tile.photos} photos").classes("absolute-top-right q-ma-xs")
                 if row["verified"]:

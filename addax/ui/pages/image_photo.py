@@ -33,6 +33,7 @@ class PhotoView:
         self._size: tuple[float, float] | None = None
         self._pressed: tuple[float, float] | None = None
         self._corner: tuple[float, float] | None = None  # first of two clicks
+        ui.add_head_html(f'<link rel="preload" as="image" href="{source}">')  # fetched while the scripts load
         self.image = (
             ui.interactive_image(source, events=["mousedown", "mouseup"], on_mouse=self._mouse)
             .classes("w-full rounded-borders")

@@ -14,7 +14,7 @@ from addax.domain.verification import LABELS, VerificationError, parse_verificat
 from addax.store import verifications
 from addax.ui.context import UiServices
 from addax.ui.pages.image_photo import BBox, DrawnBox, PhotoView
-from addax.ui.session import Viewer, viewer_of
+from addax.ui.session import Viewer, current_viewer
 
 log = logging.getLogger("addax.ui")
 
@@ -246,8 +246,8 @@ class VerifyPanel:
 
     async def _may_verify(self) -> bool:
         """The role may have changed since the page loaded: ask again."""
-        fresh = await viewer_of(self.services.pool, self.viewer.user)
-        if not fresh.can_verify(self.subject.project_id):
+        fresh = await current_viewer(self.services.pool, self.viewer)
+        if fresh is None or not fresh.can_verify(self.subject.project_id):
             ui.notify("You may no longer verify the photos of this project.", type="negative")
             return False
         return True
