@@ -6,8 +6,9 @@ PostgreSQL may switch to afterwards for the service's cached statements, with $n
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -52,6 +53,20 @@ class Explaining:
     case: str
     plans: list[Plan] = field(default_factory=list)
     prepared: dict[str, str] = field(default_factory=dict)
+    settings: list[str] = field(default_factory=list)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Explaining]:
+        yield self  # the store's "one connection, one transaction" is this stand-in too
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        yield
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        """Settings such as the gallery's ``SET LOCAL plan_cache_mode``: both plans are explained anyway."""
+        self.settings.append(sql)
+        return ""
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         await self._explain(sql, args)
