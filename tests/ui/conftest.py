@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +63,12 @@ class Dashboard:
         return dsn_for(socket_directory(self.process.home / "data"), 5432)
 
 
-@pytest.fixture(scope="session")
-def dashboard() -> Iterator[Dashboard]:
-    home = world_readable_tempdir("addax-dashboard-")
+@contextmanager
+def seeded_dashboard(prefix: str, settings: dict[str, str] | None = None) -> Iterator[Dashboard]:
+    """``addax run`` (with ``settings``: ADDAX_* variables) in a fresh home, seeded with the world."""
+    home = world_readable_tempdir(prefix)
     process = AddaxProcess(home=home, env=environment())
+    process.env.update(settings or {})
     process.start()
     try:
         process.wait_healthy()
@@ -76,6 +78,12 @@ def dashboard() -> Iterator[Dashboard]:
     finally:
         process.stop()
         subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+@pytest.fixture(scope="session")
+def dashboard() -> Iterator[Dashboard]:
+    with seeded_dashboard("addax-dashboard-") as seeded:
+        yield seeded
 
 
 @asynccontextmanager

@@ -7,7 +7,6 @@ no bot), seeded with the same world as the shared one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -17,14 +16,9 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from addax.embedded.common import socket_directory
-from addax.embedded.postgres import dsn_for
-from addax.store.objects import FilesystemObjectStore
 from tests.background_servers import BackgroundServers
 from tests.conftest import world_readable_tempdir
-from tests.service import AddaxProcess, environment
-from tests.ui.conftest import Dashboard, needs_chromium, screenshot, signed_in_page
-from tests.ui.seed import seed_world
+from tests.ui.conftest import Dashboard, needs_chromium, screenshot, seeded_dashboard, signed_in_page
 
 pytestmark = needs_chromium
 
@@ -41,25 +35,14 @@ def servers() -> Iterator[BackgroundServers]:
 
 @pytest.fixture(scope="module")
 def with_bot(servers: BackgroundServers) -> Iterator[Dashboard]:
-    home = world_readable_tempdir("addax-alerts-page-")
     bot = servers.telegram.settings()
-    process = AddaxProcess(home=home, env=environment())
-    process.env.update(
-        {
-            "ADDAX_TELEGRAM_BOT_TOKEN": bot.bot_token,
-            "ADDAX_TELEGRAM_API_BASE_URL": bot.api_base_url,
-            "ADDAX_TELEGRAM_POLL_TIMEOUT_S": "5",
-        }
-    )
-    process.start()
-    try:
-        process.wait_healthy()
-        objects = FilesystemObjectStore(home / "data" / "objects")
-        world = asyncio.run(seed_world(dsn_for(socket_directory(home / "data"), 5432), objects))
-        yield Dashboard(process=process, world=world)
-    finally:
-        process.stop()
-        subprocess.run(["rm", "-rf", str(home)], check=False)
+    settings = {
+        "ADDAX_TELEGRAM_BOT_TOKEN": bot.bot_token,
+        "ADDAX_TELEGRAM_API_BASE_URL": bot.api_base_url,
+        "ADDAX_TELEGRAM_POLL_TIMEOUT_S": "5",
+    }
+    with seeded_dashboard("addax-alerts-page-", settings) as seeded:
+        yield seeded
 
 
 async def test_a_viewer_makes_a_wolf_rule_through_the_form(with_bot: Dashboard) -> None:
