@@ -71,6 +71,9 @@ class Gallery:
         return [self.query.project] if self.query.project is not None else self.viewer.projects
 
     async def build(self) -> None:
+        if not self.projects:
+            ui.label("You are not in any project yet: ask an admin to add you to one.").classes("text-h6")
+            return
         pool = self.services.pool
         self.species = await gallery.species_names(pool, self.projects)
         self.sites, self.cameras = await gallery.places(pool, self.projects)
