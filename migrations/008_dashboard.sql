@@ -24,7 +24,11 @@ ALTER TABLE images
     ADD COLUMN labels     text[] NOT NULL DEFAULT '{}',
     ADD COLUMN taxa       text[] NOT NULL DEFAULT '{}',
     ADD COLUMN best_score real,
-    ADD COLUMN verified   boolean NOT NULL DEFAULT false;
+    ADD COLUMN verified   boolean NOT NULL DEFAULT false,
+    -- Someone a person marked (a person or vehicle the detector missed) is not blurred in the stored copies:
+    -- every reader of the copies blurs them whole, and the original is for the project's admins. Kept through
+    -- retries, re-detection and a cleared verification: once seen, fail closed.
+    ADD COLUMN people_unblurred boolean NOT NULL DEFAULT false;
 CREATE INDEX images_taxa ON images USING gin (taxa);
 CREATE INDEX images_labels ON images USING gin (labels);
 -- size_bytes rides along so that what each project stores (the admin page) is summed by an index-only scan

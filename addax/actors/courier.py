@@ -32,6 +32,7 @@ from addax.channels.errors import DeliveryFailed
 from addax.channels.telegram import TelegramChannel
 from addax.channels.templates import Rendered, render
 from addax.config import Smtp
+from addax.derivatives import blurred_copy
 from addax.domain.delivery import retry_delay_s, suppressed_reason
 from addax.runtime import Actor
 from addax.store import notifications
@@ -156,12 +157,16 @@ class Courier:
         """The photo as users may see it (people and vehicles blurred), when there is one."""
         if image_id is None:
             return None
-        keys = await self._pool.fetchrow("SELECT annotated_key, thumbnail_key FROM images WHERE id = $1", image_id)
+        keys = await self._pool.fetchrow(
+            "SELECT annotated_key, thumbnail_key, people_unblurred FROM images WHERE id = $1", image_id
+        )
         key = keys[variant] if keys else None
         if key is None:
             return None
         try:
-            return await asyncio.to_thread(self._objects.read, key)
+            copy = await asyncio.to_thread(self._objects.read, key)
+            # someone a person marked is not blurred in the stored copy: blurred whole, as the dashboard does
+            return await asyncio.to_thread(blurred_copy, copy) if keys["people_unblurred"] else copy
         except (ObjectStoreError, OSError) as error:
             log.warning("alert photo unreadable; sending without it", extra={"image_id": image_id, "error": str(error)})
             return None

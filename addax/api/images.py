@@ -102,7 +102,7 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     elif await browse.shows_people(request.app[SERVICES].pool, found["id"]):
         await _unblur(request, found)
     objects = request.app[SERVICES].objects
-    if variant != "original" and found["blur_all"]:  # the copy may miss someone: blurred whole, every time
+    if variant != "original" and found["people_unblurred"]:  # the copy misses someone: blurred whole
         try:
             copy = await asyncio.to_thread(objects.read, key)
         except FileNotFoundError:

@@ -13,9 +13,9 @@ _hasher = PasswordHasher()
 
 # Login fields longer than these are refused before any hashing (argon2 over a megabyte is work for nothing).
 MAX_EMAIL_CHARS = 320
-# Someone's address, not markup: one @, no spaces, double quotes, angle brackets, backticks or backslashes
-# (they have no place in the addresses people use; an apostrophe does: o'brien@example.org).
-EMAIL = re.compile(r"[^\s@\"<>\\`]+@[^\s@\"<>\\`]+")
+# Someone's address, not markup: one @, no spaces or control characters, no double quotes, angle brackets,
+# backticks or backslashes (they have no place in the addresses people use; an apostrophe does: o'brien@x.org).
+EMAIL = re.compile(r"[^\s@\"<>\\`\x00-\x1f\x7f]+@[^\s@\"<>\\`\x00-\x1f\x7f]+")
 
 
 def plausible_email(text: str) -> bool:

@@ -127,10 +127,6 @@ async def set_project(
         )
         if found is None:
             raise AccountError(f"no project named {name!r}")
-        if detection_threshold is not None:
-            # the done photos' labels, taxa and best score are read at the threshold: stage = stage fires
-            # summarise_image (migration 008), which recomputes them (a verified photo keeps the person's)
-            await connection.execute("UPDATE images SET stage = stage WHERE project_id = $1 AND stage = 'done'", found)
         await audit.record(
             connection,
             actor=by,
@@ -145,6 +141,28 @@ async def set_project(
             allowed_species=allowed_species,
             species_thresholds=species_thresholds,
         )
+    if detection_threshold is not None:
+        await resummarise(pool, found)
+
+
+async def resummarise(pool: asyncpg.Pool, project_id: int, *, batch: int = 2000) -> int:
+    """Recompute the labels, taxa and best score of the project's done photos, which are read at its detection
+    threshold (a verified photo keeps the person's). ``stage = stage`` fires summarise_image (migration 008).
+    In batches of its own transaction each, after the new threshold is committed: a big project is never
+    locked whole, and a photo finished meanwhile is already summarised at the new threshold."""
+    last_id, done = 0, 0
+    while True:
+        changed = await pool.fetch(
+            """UPDATE images SET stage = stage WHERE id IN (
+                   SELECT id FROM images WHERE project_id = $1 AND stage = 'done' AND id > $2 ORDER BY id LIMIT $3)
+               RETURNING id""",
+            project_id,
+            last_id,
+            batch,
+        )
+        if not changed:
+            return done
+        last_id, done = max(row["id"] for row in changed), done + len(changed)
 
 
 async def add_user(

@@ -64,7 +64,7 @@ async def images(
 async def image(db: asyncpg.Pool, image_id: int) -> dict[str, Any] | None:
     row = await db.fetchrow(
         f"""SELECT {_IMAGE_COLUMNS}, i.exif, i.original_key, i.thumbnail_key, i.annotated_key, i.event_id,
-                   i.last_error, i.processed_at, i.trace_id, i.blur_all, i.labels, i.taxa, i.best_score, i.verified
+                   i.last_error, i.processed_at, i.trace_id, i.people_unblurred, i.best_score
             FROM images i WHERE i.id = $1""",
         image_id,
     )
@@ -93,7 +93,8 @@ async def shows_people(db: asyncpg.Pool, image_id: int) -> bool:
     a frame blurred whole, or not looked at by the detector (yet, or ever: a rejected photo)."""
     return bool(
         await db.fetchval(
-            """SELECT i.blur_all OR i.stage <> 'done' OR i.labels && ARRAY['person', 'vehicle'] OR EXISTS (
+            """SELECT i.blur_all OR i.people_unblurred OR i.stage <> 'done' OR i.labels && ARRAY['person', 'vehicle']
+                   OR EXISTS (
                    SELECT 1 FROM detections d
                    WHERE d.image_id = i.id AND d.label IN ('person', 'vehicle') AND d.score >= $2)
                FROM images i WHERE i.id = $1""",
@@ -209,12 +210,12 @@ class ImageKeys:
     original_key: str | None
     thumbnail_key: str | None
     annotated_key: str | None
-    blur_all: bool  # the copies may miss someone: serve them blurred whole
+    people_unblurred: bool  # the copies miss someone a person marked: serve them blurred whole
 
 
 async def image_keys(db: asyncpg.Pool, image_id: int) -> ImageKeys | None:
     row = await db.fetchrow(
-        """SELECT project_id, kind::text, original_key, thumbnail_key, annotated_key, blur_all
+        """SELECT project_id, kind::text, original_key, thumbnail_key, annotated_key, people_unblurred
            FROM images WHERE id = $1""",
         image_id,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from addax.domain.privacy import PRIVACY_MIN_SCORE
+from addax.domain.privacy import uncovered
 from addax.domain.verification import ModelBox, Verification
 from addax.store import audit
 from addax.store.accounts import User
@@ -75,19 +75,19 @@ async def save(pool: asyncpg.Pool, image_id: int, verification: Verification, *,
             verification.notes,
             by.id,
         )
-        # A person or vehicle that a person saw and the detector missed is not blurred in the copies: from now
-        # on the photo fails closed (copies served blurred whole, original for admins only), as a photo whose
-        # detection failed does. Never undone by a later verification.
+        model = await connection.fetch("SELECT index, label::text, score FROM detections WHERE image_id = $1", image_id)
+        missed = uncovered(
+            ((box.detection, box.label) for box in verification.boxes),
+            {row["index"]: (row["label"], row["score"]) for row in model},
+        )
         await connection.execute(
             """UPDATE images SET verified = true, labels = $2, taxa = $3, updated_at = now(),
-                   blur_all = blur_all OR ($2::text[] && ARRAY['person', 'vehicle'] AND NOT EXISTS (
-                       SELECT 1 FROM detections d WHERE d.image_id = $1 AND d.label IN ('person', 'vehicle')
-                                                     AND d.score >= $4))
+                   people_unblurred = people_unblurred OR $4
                WHERE id = $1""",
             image_id,
             verification.labels,
             verification.taxa,
-            PRIVACY_MIN_SCORE,
+            missed,
         )
         await audit.record(
             connection,

@@ -53,7 +53,7 @@ def register(services: UiServices) -> None:
                 )
             await audit.record(services.pool, actor=user.email, action="image.unblur", target=f"image:{image_id}")
         try:
-            if variant != "original" and found.blur_all:  # the copy may miss someone: blurred whole, every time
+            if variant != "original" and found.people_unblurred:  # the copy misses someone: blurred whole
                 return await _blurred(services, key)
             return await _streamed(services, key, content_type)
         except FileNotFoundError:

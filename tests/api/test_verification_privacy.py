@@ -33,7 +33,7 @@ async def test_a_person_added_by_a_verification_blurs_the_photo_for_viewers(make
         f"/api/images/{photo}/verification", json={"boxes": [fox, missed_person]}, headers=annotator
     )
     assert saved.status == 200, await saved.text()
-    assert await backend.pool.fetchval("SELECT blur_all FROM images WHERE id = $1", photo) is True
+    assert await backend.pool.fetchval("SELECT people_unblurred FROM images WHERE id = $1", photo) is True
 
     refused = await client.get(f"/api/images/{photo}/file?variant=original", headers=viewer)
     assert refused.status == 403
@@ -44,6 +44,26 @@ async def test_a_person_added_by_a_verification_blurs_the_photo_for_viewers(make
     # Clearing the verification does not make the photo public again: fail closed.
     assert (await client.delete(f"/api/images/{photo}/verification", headers=annotator)).status == 200
     assert (await client.get(f"/api/images/{photo}/file?variant=original", headers=viewer)).status == 403
+
+
+async def test_a_second_person_beside_a_detected_one_blurs_the_copies_too(make_api, backend, fresh_dsn) -> None:
+    world = await seed_world(fresh_dsn, backend.objects)
+    client = await make_api()
+    annotator = await _token(backend, world.users["annotator@example.org"])
+    photo = world.photo("gate-cam", 1, "person")  # the detector found one person (0.93): blurred in the copies
+
+    confirmed = await client.patch(f"/api/images/{photo}/verification", json={"confirm": True}, headers=annotator)
+    assert confirmed.status == 200, await confirmed.text()
+    assert await backend.pool.fetchval("SELECT people_unblurred FROM images WHERE id = $1", photo) is False
+
+    second = {"detection": None, "label": "person", "bbox": [0.7, 0.1, 0.1, 0.3]}
+    first = {"detection": 0, "label": "person"}
+    saved = await client.patch(f"/api/images/{photo}/verification", json={"boxes": [first, second]}, headers=annotator)
+    assert saved.status == 200, await saved.text()
+    assert await backend.pool.fetchval("SELECT people_unblurred FROM images WHERE id = $1", photo) is True
+    # a retry of the pipeline's work does not forget it
+    await backend.pool.execute("UPDATE images SET blur_all = false WHERE id = $1", photo)
+    assert await backend.pool.fetchval("SELECT people_unblurred FROM images WHERE id = $1", photo) is True
 
 
 async def test_a_member_who_left_cannot_try_a_rule_on_the_projects_photos(make_api, backend, fresh_dsn) -> None:

@@ -10,6 +10,7 @@ pytestmark = needs_chromium
 
 DOUBLE = 'Fox" src="x" onerror="window.pwned=1" data-x="'
 SINGLE = "x' onmouseover='window.pwned=1' onfocus='window.pwned=1' autofocus y='"
+MARKUP = '<img src="x" onerror="window.pwned=1">'
 HANDLERS = "document.querySelectorAll('[onerror],[onmouseover],[onfocus],[onload]').length"
 
 
@@ -31,6 +32,8 @@ async def test_hostile_species_rule_and_user_names_stay_text(dashboard: Dashboar
         SINGLE,
     )
     await database.execute("INSERT INTO users (email, password_hash) VALUES ($1, 'x')", f"{SINGLE}@x.org")
+    river_bend = world.sites["River bend"]
+    await database.execute("UPDATE sites SET name = $2 WHERE id = $1", river_bend, MARKUP)  # shown on the map
     try:
         async with signed_in_page(dashboard, "otter@example.org", path="/gallery") as page:
             thumbnails = page.locator("img.addax-thumb")
@@ -40,6 +43,9 @@ async def test_hostile_species_rule_and_user_names_stay_text(dashboard: Dashboar
             await page.goto(dashboard.url("/alerts"))
             await expect(page.get_by_text(SINGLE).first).to_be_visible(timeout=20_000)
             assert await page.evaluate(HANDLERS) == 0 and await page.evaluate("window.pwned") is None
+            await page.goto(dashboard.url("/map"))
+            await expect(page.get_by_text(MARKUP).first).to_be_visible(timeout=20_000)  # the site's label, as text
+            assert await page.evaluate(HANDLERS) == 0 and await page.evaluate("window.pwned") is None
         async with signed_in_page(dashboard, "root@example.org", path="/admin?tab=users") as page:
             await expect(page.get_by_text(f"{SINGLE}@x.org").first).to_be_visible(timeout=20_000)
             assert await page.evaluate(HANDLERS) == 0 and await page.evaluate("window.pwned") is None
@@ -47,4 +53,5 @@ async def test_hostile_species_rule_and_user_names_stay_text(dashboard: Dashboar
         await database.execute("UPDATE images SET taxa = $2 WHERE id = ANY($1::bigint[])", otter_burst, before)
         await database.execute("DELETE FROM alert_rules WHERE user_id = $1 AND name = $2", otter_user, SINGLE)
         await database.execute("DELETE FROM users WHERE email = $1", f"{SINGLE}@x.org")
+        await database.execute("UPDATE sites SET name = 'River bend' WHERE id = $1", river_bend)
         await database.close()

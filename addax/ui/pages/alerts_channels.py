@@ -11,7 +11,7 @@ from nicegui import ui
 from addax.channels.errors import DeliveryFailed
 from addax.store import notifications, telegram
 from addax.ui.context import UiServices
-from addax.ui.session import Viewer
+from addax.ui.session import Viewer, current_viewer
 
 LOG_PAGE = 20
 STATUS_COLORS = {"sent": "positive", "failed": "negative", "suppressed": "grey-7", "pending": "warning"}
@@ -51,13 +51,23 @@ async def _telegram(services: UiServices, viewer: Viewer) -> None:
             ui.label(f"Linked to chat {who} ({link.chat_id}).").classes("text-positive")
             ui.button("Unlink", on_click=unlink).props("outline color=negative dense")
 
+    async def signed_in_still() -> bool:
+        if await current_viewer(services.pool, viewer) is None:
+            ui.navigate.to("/login")
+            return False
+        return True
+
     async def unlink() -> None:
+        if not await signed_in_still():
+            return
         await telegram.unlink_user(services.pool, user_id, by=viewer.user.email)
         ui.notify("Telegram unlinked")
         status.refresh()
 
     async def make_link() -> None:
         assert services.telegram_username is not None
+        if not await signed_in_still():  # a link would attach a chat to this account: only for its user, now
+            return
         try:
             bot = await services.telegram_username()
         except DeliveryFailed as error:  # the bot API is down or the token is wrong

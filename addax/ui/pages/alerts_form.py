@@ -11,11 +11,11 @@ from nicegui import ui
 
 from addax.domain.alerts import rule_json
 from addax.domain.taxonomy import species_choices
-from addax.store import accounts, browse, rule_changes
+from addax.store import browse, rule_changes
 from addax.store.alerts import StoredRule
 from addax.store.rule_changes import RuleRefused
 from addax.ui.context import UiServices
-from addax.ui.session import Viewer
+from addax.ui.session import Viewer, current_viewer
 
 KIND_NAMES = {
     "detection": "Detection (a photo shows …)",
@@ -250,10 +250,11 @@ class RuleForm:
 
     async def _save(self) -> None:
         pool = self.services.pool
-        user = await accounts.user_by_id(pool, self.viewer.user.id)  # re-read: disabled since the page loaded?
-        if user is None or user.disabled:
+        now = await current_viewer(pool, self.viewer)  # the session may have ended since the page loaded
+        if now is None:
             ui.navigate.to("/login")
             return
+        user = now.user
         try:
             if self.rule is None:
                 stored = await rule_changes.add(pool, user, self.values.body())

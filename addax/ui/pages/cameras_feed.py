@@ -4,12 +4,13 @@ only, and every handler asks the database again whether its user still is one.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
 
-from addax.store import browse, cameras, field_work, placement
+from addax.domain.days import local_today
+from addax.store import browse, cameras, field_work, placement, projects
 from addax.store.field_work import DuplicateName, NotInProject
 from addax.store.placement import PlacementError
 from addax.ui.context import UiServices
@@ -159,7 +160,8 @@ async def place_by_hand(services: UiServices, viewer: Viewer, camera_id: int) ->
     with ui.dialog() as dialog, ui.card().classes("w-80"):
         ui.label("Place the camera on a site").classes("text-subtitle1")
         choice = ui.select(located, label="Site").classes("w-full")
-        starts = ui.input("From (YYYY-MM-DD)", value=date.today().isoformat()).classes("w-full")
+        today = local_today(await projects.timezone(services.pool, project))
+        starts = ui.input("From (YYYY-MM-DD)", value=today.isoformat()).classes("w-full")
         with ui.row():
             ui.button("Place", on_click=lambda: dialog.submit((choice.value, starts.value)))
             ui.button("Cancel", on_click=lambda: dialog.submit(None)).props("flat")
@@ -208,11 +210,12 @@ async def site_groups(services: UiServices, viewer: Viewer) -> None:
 
 
 async def _edit_group(services: UiServices, viewer: Viewer, group: dict[str, Any] | None) -> None:
-    projects = {p: viewer.project_names[p] for p in viewer.administered}
-    sites = await browse.sites(services.pool, projects=list(projects))
+    administered = {p: viewer.project_names[p] for p in viewer.administered}
+    sites = await browse.sites(services.pool, projects=list(administered))
     with ui.dialog() as dialog, ui.card().classes("w-96").style("max-width: 92vw"):
         ui.label("Site group").classes("text-subtitle1")
-        project = ui.select(projects, label="Project", value=group["project_id"] if group else next(iter(projects)))
+        first = next(iter(administered))
+        project = ui.select(administered, label="Project", value=group["project_id"] if group else first)
         project.classes("w-full").set_enabled(group is None)
         name = ui.input("Name", value=group["name"] if group else "").classes("w-full").props("maxlength=80")
         name.set_enabled(group is None)

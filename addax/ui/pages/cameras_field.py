@@ -17,8 +17,9 @@ from nicegui import app as nicegui_app
 from nicegui import ui
 from nicegui.events import UploadEventArguments
 
+from addax.domain.days import local_today
 from addax.domain.field_work import MAX_REFERENCE_PHOTO_BYTES, FieldWorkError, MaintenanceKind, check_reference_photo
-from addax.store import field_work
+from addax.store import field_work, projects
 from addax.store.field_work import NotInProject
 from addax.ui.context import UiServices
 from addax.ui.session import Viewer, signed_in, verifying_projects, viewer_of
@@ -53,6 +54,7 @@ async def _editors(services: UiServices, viewer: Viewer) -> list[int]:
 
 async def section(services: UiServices, viewer: Viewer, camera: dict[str, Any]) -> None:
     camera_id, project = camera["id"], camera["project_id"]
+    zone = await projects.timezone(services.pool, project)  # "today" is the project's, not the server's
     may_edit = viewer.can_verify(project)
     ui.label("Field work").classes("text-h6")
 
@@ -67,7 +69,7 @@ async def section(services: UiServices, viewer: Viewer, camera: dict[str, Any]) 
 
     @ui.refreshable
     async def log() -> None:
-        await _maintenance(services, viewer, camera_id, may_edit, log.refresh)
+        await _maintenance(services, viewer, camera_id, may_edit, log.refresh, zone=zone)
 
     with ui.grid().classes("grid-cols-1 md:grid-cols-2 gap-4 w-full items-start"):
         with ui.card().classes("w-full"):
@@ -145,12 +147,12 @@ async def _tags(
 
 
 async def _maintenance(
-    services: UiServices, viewer: Viewer, camera_id: int, may_edit: bool, redraw: Callable[[], object]
+    services: UiServices, viewer: Viewer, camera_id: int, may_edit: bool, redraw: Callable[[], object], *, zone: str
 ) -> None:
     ui.label("Maintenance log").classes("text-subtitle1")
     entries = await field_work.maintenance(services.pool, camera_id, projects=viewer.projects)
     if may_edit:
-        _maintenance_form(services, viewer, camera_id, redraw)
+        _maintenance_form(services, viewer, camera_id, redraw, zone=zone)
     if not entries:
         ui.label("Nothing logged yet.").classes("text-grey-7")
         return
@@ -164,14 +166,16 @@ async def _maintenance(
                 ui.item_label(f"by {entry['done_by_email']}").props("caption")
 
 
-def _maintenance_form(services: UiServices, viewer: Viewer, camera_id: int, redraw: Callable[[], object]) -> None:
+def _maintenance_form(
+    services: UiServices, viewer: Viewer, camera_id: int, redraw: Callable[[], object], *, zone: str
+) -> None:
     async def save() -> None:
         try:
             done_on = date.fromisoformat(day.value or "")
         except ValueError:
             ui.notify("Give the date as YYYY-MM-DD.", type="warning")
             return
-        if done_on > date.today():
+        if done_on > local_today(zone):
             ui.notify("That date is in the future.", type="warning")
             return
         try:
@@ -190,7 +194,7 @@ def _maintenance_form(services: UiServices, viewer: Viewer, camera_id: int, redr
         redraw()
 
     with ui.row().classes("items-end gap-2 w-full"):
-        day = ui.input("Date", value=date.today().isoformat()).props("dense type=date").classes("w-40")
+        day = ui.input("Date", value=local_today(zone).isoformat()).props("dense type=date").classes("w-40")
         kinds = {str(k): k.label for k in MaintenanceKind}
         kind = ui.select(kinds, value=str(MaintenanceKind.BATTERIES), label="What").props("dense").classes("w-36")
         note = ui.input("Note").props("dense maxlength=2000").classes("grow min-w-[10rem]")

@@ -37,6 +37,8 @@ _DRAW = """
     .addTo(map);
   const bounds = [];
   for (const p of data.points) {
+    // Leaflet takes a string as HTML: names (from cameras' EXIF, typed by people) go in as text nodes only.
+    const text = (value) => { const span = document.createElement("span"); span.textContent = value; return span; };
     const box = document.createElement("div");
     const title = document.createElement("b");
     title.textContent = p.name;
@@ -52,7 +54,8 @@ _DRAW = """
       radius: site ? 13 : 7, color: site ? p.colour : "#ffffff", weight: site ? 3 : 2,
       fillColor: site ? "#ffffff" : p.colour, fillOpacity: site ? 0.35 : 0.95,
       className: `addax-marker addax-${p.kind} addax-${p.activity}`,
-    }).bindPopup(box).bindTooltip(p.name, {permanent: site && data.label_sites, direction: "right", offset: [10, 0]})
+    }).bindPopup(box)
+      .bindTooltip(text(p.name), {permanent: site && data.label_sites, direction: "right", offset: [10, 0]})
       .addTo(map);
     bounds.push([p.lat, p.lon]);
   }
