@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from datetime import date, time
 from typing import Any
 
+from addax.domain.field_errors import FieldError
 from addax.domain.megadetector import LABELS as LABELS  # re-exported: the labels a box can have
 
 CHANNELS = ("email", "telegram")
@@ -27,13 +28,8 @@ MAX_MESSAGE = 1000
 MAX_POLYGON_POINTS = 100
 
 
-class RuleError(ValueError):
+class RuleError(FieldError):
     """A rule body is wrong; ``field`` names the culprit as the JSON spells it (``zones[0].polygon``)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

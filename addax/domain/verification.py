@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from addax.domain.field_errors import FieldError
 from addax.domain.megadetector import LABELS as LABELS  # re-exported: the labels a box can have
 
 MAX_NOTES = 2000
@@ -30,13 +31,8 @@ _CONFIRM = frozenset({"confirm", "notes"})
 _BOX = frozenset({"detection", "label", "taxon", "species", "common_name", "count", "bbox"})
 
 
-class VerificationError(ValueError):
+class VerificationError(FieldError):
     """A verification body is wrong; ``field`` names the culprit as the JSON spells it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
