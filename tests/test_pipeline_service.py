@@ -131,7 +131,12 @@ def test_two_worker_processes_share_the_work_with_the_service(addax: AddaxProces
             holders.update(row["claimed_by"].split("/")[1] for row in rows)
             return stages(addax) == {"done": count}
 
-        addax.wait_for(lambda: all(w.poll() is None for w in workers), what="workers running")
+        def running(n: int) -> bool:
+            assert workers[n].poll() is None, (addax.home / f"worker-{n}.log").read_text()[-3000:]
+            return '"worker is running"' in (addax.home / f"worker-{n}.log").read_text()
+
+        # both ready before there is work: a worker still starting on a busy machine would find none left
+        addax.wait_for(lambda: running(0) and running(1), timeout=120, what="both workers running")
         detector_model(addax.home / "models", boxes=BOXES, name="md")
         addax.wait_for(all_done, timeout=300, what=f"all {count} photos done")
         worker_names = {holder for holder in holders if holder.startswith("worker-")}

@@ -98,6 +98,9 @@ async def signed_in_page(
         try:
             height = PHONE[1] if width <= PHONE[0] else DESKTOP[1]
             page = await browser.new_page(viewport={"width": width, "height": height})
+            # Generous waits: on a busy 2-core CI machine a page can take seconds; a wait ends as soon as it holds.
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=20_000)
             await page.goto(dashboard.url(path))
             await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=20_000)
             await page.get_by_label("E-mail").fill(email)

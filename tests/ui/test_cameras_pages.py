@@ -91,7 +91,7 @@ async def test_a_camera_page_charts_its_history_and_logs_field_work(dashboard: D
             f"SELECT object_key FROM camera_reference_photos WHERE camera_id = {camera} ORDER BY id DESC LIMIT 1",
         )
         assert str(key).startswith(f"reference/{camera}/") and str(key).endswith(".jpg")
-        await expect(page.locator(f"img[src^='/field-photos/{camera}']")).to_be_visible()
+        await expect(page.locator(f"img[src^='/field-photos/{camera}']")).to_be_visible(timeout=20_000)
         await screenshot(page, "camera")
 
         await page.get_by_label("New tag").fill("Solar  Panel")

@@ -4,6 +4,7 @@ misidentified photo and sets up a Telegram alert for wolves, only by clicking wh
 from __future__ import annotations
 
 import asyncio
+import re
 
 import asyncpg
 
@@ -42,9 +43,12 @@ async def test_a_new_user_finds_corrects_and_sets_up_an_alert(dashboard: Dashboa
             await tiles.first.click()
             await page.wait_for_url("**/images/*", timeout=20_000)
             corrected = int(page.url.rsplit("/", 1)[1])
-            await page.get_by_test_id("species-0").click()
+            species = page.get_by_test_id("species-0")
+            await species.click()
+            await expect(species).to_be_focused()  # the select's own input
             await page.keyboard.type("red deer (Cervus elaphus)")
             await page.keyboard.press("Enter")
+            await expect(species).to_have_value(re.compile("Cervus elaphus"))  # taken, however slow the page
             await page.get_by_test_id("save").click()
             await expect(page.get_by_text("Verified: red deer (Cervus elaphus)")).to_be_visible(timeout=20_000)
             await screenshot(page, "first-day-corrected")

@@ -4,6 +4,7 @@ another project gets "Not found"."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -44,9 +45,12 @@ async def test_an_annotator_corrects_the_species_of_a_photo(
         await expect(page.get_by_role("link", name="gate-cam")).to_be_visible()
         await screenshot(page, "image")
 
-        await page.get_by_test_id("species-0").click()
+        species = page.get_by_test_id("species-0")
+        await species.click()
+        await expect(species).to_be_focused()  # the select's own input
         await page.keyboard.type("red deer (Cervus elaphus)")
         await page.keyboard.press("Enter")
+        await expect(species).to_have_value(re.compile("Cervus elaphus"))
         photo = await page.get_by_test_id("photo").locator("img").first.bounding_box()
         assert photo is not None
         await page.get_by_text("Add a missed box").click()
