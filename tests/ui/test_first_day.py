@@ -46,7 +46,8 @@ async def test_a_new_user_finds_corrects_and_sets_up_an_alert(dashboard: Dashboa
             species = page.get_by_test_id("species-0")
             await species.click()
             await expect(species).to_be_focused()  # the select's own input
-            await page.keyboard.type("red deer (Cervus elaphus)")
+            await species.fill("red deer (Cervus elaphus)")
+            await expect(species).to_have_value("red deer (Cervus elaphus)")  # typed in full before Enter
             await page.keyboard.press("Enter")
             await expect(species).to_have_value(re.compile("Cervus elaphus"))  # taken, however slow the page
             await page.get_by_test_id("save").click()

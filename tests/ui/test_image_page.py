@@ -48,7 +48,8 @@ async def test_an_annotator_corrects_the_species_of_a_photo(
         species = page.get_by_test_id("species-0")
         await species.click()
         await expect(species).to_be_focused()  # the select's own input
-        await page.keyboard.type("red deer (Cervus elaphus)")
+        await species.fill("red deer (Cervus elaphus)")
+        await expect(species).to_have_value("red deer (Cervus elaphus)")  # typed in full before Enter
         await page.keyboard.press("Enter")
         await expect(species).to_have_value(re.compile("Cervus elaphus"))
         photo = await page.get_by_test_id("photo").locator("img").first.bounding_box()
