@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from PIL import Image, ImageDraw
@@ -162,9 +163,14 @@ async def _seed(connection: asyncpg.Connection, objects: FilesystemObjectStore) 
             deployments[name] = (deployment, world.sites[site])
             await _health_reports(connection, camera_id, today, battery_today={"meadow-cam": 12}.get(name, 30))
     number = 0
-    for project, bursts in [(wolves, WOLVES_BURSTS), (otters, OTTERS_BURSTS)]:
+    for project, zone, bursts in [(wolves, "Europe/Berlin", WOLVES_BURSTS), (otters, "UTC", OTTERS_BURSTS)]:
+        # "days ago" counts in the project's own zone, as the dashboard's Today and Yesterday do: late in the UTC
+        # evening Berlin is already on the next day.
+        local_today = datetime.now(ZoneInfo(zone)).date()
         for camera, days_ago, hour, what in bursts:
-            start = datetime.combine(today - timedelta(days=days_ago), datetime.min.time(), UTC) + timedelta(hours=hour)
+            start = datetime.combine(local_today - timedelta(days=days_ago), datetime.min.time(), UTC) + timedelta(
+                hours=hour
+            )
             deployment, site = deployments[camera]
             ids = []
             event_id = await connection.fetchval(
@@ -197,9 +203,16 @@ async def _seed(connection: asyncpg.Connection, objects: FilesystemObjectStore) 
                 )
             world.bursts.setdefault((camera, days_ago, what), []).extend(ids)
         await connection.execute(
-            """UPDATE cameras c SET last_seen_at = (SELECT max(received_at) FROM images i WHERE i.camera_id = c.id)
+            # A camera that sent today's status report was heard from this morning, whatever the hour the tests
+            # run at; its photos alone could be more than a day old after 20:00 UTC.
+            """UPDATE cameras c
+               SET last_seen_at = GREATEST(
+                   (SELECT max(received_at) FROM images i WHERE i.camera_id = c.id),
+                   (SELECT now() - interval '1 hour' FROM camera_health_reports r
+                    WHERE r.camera_id = c.id AND r.report_date = $2 LIMIT 1))
                WHERE project_id = $1""",
             project,
+            today,
         )
     return world
 
