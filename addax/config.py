@@ -98,8 +98,23 @@ class S3:
 @dataclass(frozen=True, slots=True)
 class Storage:
     backend: str = "fs"
+    # 0: no budget. Above it the oldest fully processed originals move to the cold tier (storage.cold).
     hot_budget_gb: float = 0.0
+    # The cold tier: "" (none), a directory, or "s3://bucket/prefix" on storage.s3's endpoint with its keys.
+    cold: str = ""
+    # Camtrap DP media paths: "zip" (the files inside the package) or "url" (links signed for signed_url_days).
+    export_media: str = "zip"
+    signed_url_days: int = 7
     s3: S3 = field(default_factory=S3)
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    # A directory ("" is data_dir/backups) or "s3://bucket/prefix" on storage.s3's endpoint.
+    target: str = ""
+    at: str = "02:30"  # server-local time of the nightly backup; "" turns it off
+    keep_daily: int = 7
+    keep_weekly: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +176,7 @@ class Config:
     database: Database = field(default_factory=Database)
     redis: Redis = field(default_factory=Redis)
     storage: Storage = field(default_factory=Storage)
+    backup: Backup = field(default_factory=Backup)
     models: Models = field(default_factory=Models)
     smtp: Smtp = field(default_factory=Smtp)
     telegram: Telegram = field(default_factory=Telegram)
@@ -198,8 +214,7 @@ AT_LEAST_ONE = (
     "notifications.max_attempts",
     "telegram.poll_timeout_s",
 )
-# storage.backend "s3" is part of the contract; until the S3 store lands it is refused rather than ignored.
-CHOICES = {"storage.backend": {"fs"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
+CHOICES = {"storage.backend": {"fs", "s3"}, "storage.export_media": {"zip", "url"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

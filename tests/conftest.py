@@ -25,6 +25,7 @@ from addax.runtime import Supervisor
 from addax.store.database import create_pool
 from addax.store.migrations import migrate
 from tests.mail_server import MailServer, MailServers, Mode
+from tests.s3_server import S3Server
 from tests.telegram_standin import TelegramStandIn
 
 
@@ -170,3 +171,11 @@ def telegram_api(telegram_api_session: TelegramStandIn) -> TelegramStandIn:
     """The Telegram Bot API stand-in (``standin.settings()`` reaches it), with no calls or updates yet."""
     telegram_api_session.reset()
     return telegram_api_session
+
+
+@pytest.fixture(scope="session")
+def s3_server(session_dir: Path) -> Iterator[S3Server]:
+    """moto's S3 server in its own process; ``s3_server.new_bucket()`` makes an empty bucket per test."""
+    server = S3Server.start(session_dir / "s3")
+    yield server
+    server.stop()

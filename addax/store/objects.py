@@ -1,25 +1,28 @@
-"""The object store for originals and rejected files. Filesystem now; keys are S3-shaped.
+"""The object store: originals, keyframes, derivatives and rejected files, behind one async interface.
 
-Keys look like ``originals/<project>/<sha[:2]>/<sha>.jpg``; writing the same key twice with the
-same bytes is harmless, which makes a retried ingest idempotent.
+Two backends keep the same S3-shaped keys (``originals/<project>/<sha[:2]>/<sha>.jpg``): a directory
+(``object_fs``) and an S3-compatible bucket (``object_s3``); ``object_tiers`` puts a hot and a cold one
+behind the same interface. Writing the same key twice with the same bytes is harmless, which makes a retried
+ingest idempotent. Nothing outside these modules knows where an object's bytes live.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Callable
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
-TORN_AFTER_S = 3600  # a temporary file this old belongs to no live writer
+CHUNK = 1 << 20
 
 
 class ObjectStoreError(Exception):
-    pass
+    """The store refused or failed an operation; a retry may help (network, permissions being fixed)."""
+
+
+class ObjectMissing(ObjectStoreError, FileNotFoundError):
+    """No object under that key (deleted behind our back, or never written)."""
 
 
 def original_key(project_id: int, sha256_hex: str, extension: str) -> str:
@@ -34,68 +37,75 @@ def rejected_key(reason: str, project_id: int, sha256_hex: str, extension: str) 
     return f"rejected/{reason}/{project_id}/{sha256_hex}.{extension}"
 
 
-class FilesystemObjectStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+def check_key(key: str) -> str:
+    """A key is a relative POSIX path without empty, ``.`` or ``..`` parts: the same on disk and in a bucket."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\\" in key:
+        raise ObjectStoreError(f"bad object key {key!r}")
+    return key
 
-    def path(self, key: str) -> Path:
-        relative = PurePosixPath(key)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise ObjectStoreError(f"bad object key {key!r}")
-        return self.root.joinpath(*relative.parts)
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    size: int
 
-    def put_file(self, key: str, source: Path) -> None:
-        """Copy ``source`` under ``key`` durably."""
-        with source.open("rb") as reader:
-            self._write(key, lambda writer: shutil.copyfileobj(reader, writer, 1 << 20))
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._write(key, lambda writer: writer.write(data))
+class ObjectStore(Protocol):
+    """What every backend does. Reads raise ``ObjectMissing`` for an absent key; other failures ``ObjectStoreError``."""
 
-    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
-        """Write to a temporary file of our own, fsync, then rename: readers never see half an object."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(descriptor, "wb") as writer:
-                fill(writer)
-                writer.flush()
-                os.fsync(writer.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        # Left by a crash during an earlier attempt; a recent one may be a concurrent writer's (the same bytes
-        # arriving twice at once), whose rename must not fail.
-        stale = time.time() - TORN_AFTER_S
-        for torn in target.parent.glob(f".{target.name}.*"):
-            with contextlib.suppress(FileNotFoundError):
-                if torn.stat().st_mtime < stale:
-                    torn.unlink()
+    #: where the objects are, for logs and ``addax storage status`` (a directory or ``s3://bucket/prefix``)
+    location: str
 
-    def move(self, old_key: str, new_key: str) -> None:
-        target = self.path(new_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.path(old_key).rename(target)
+    async def put_file(self, key: str, source: Path) -> None:
+        """Store the file's bytes under ``key``, durably and whole (readers never see half an object)."""
 
-    def read(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+    async def put_bytes(self, key: str, data: bytes) -> None: ...
 
-    def open(self, key: str) -> BinaryIO:
-        """The object for reading in blocks (FileNotFoundError when it is missing)."""
-        return self.path(key).open("rb")
+    async def read(self, key: str) -> bytes:
+        """The whole object: for photos and derivatives, not for videos (use ``stream``)."""
 
-    def size(self, key: str) -> int:
-        return self.path(key).stat().st_size
+    def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        """The object in chunks; ``ObjectMissing`` is raised by the first iteration."""
 
-    def copy_to(self, key: str, writer: BinaryIO) -> None:
-        with self.open(key) as reader:
-            shutil.copyfileobj(reader, writer, 1 << 20)
+    async def size(self, key: str) -> int: ...
 
-    def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; an absent one is not an error."""
+
+    async def move(self, old_key: str, new_key: str) -> None: ...
+
+    def list(self, prefix: str = "") -> AsyncIterator[StoredObject]:
+        """Every object whose key starts with ``prefix``, in key order."""
+
+
+async def sha256_of(store: ObjectStore, key: str) -> str:
+    """The object's SHA-256, streamed (videos are not read into memory)."""
+    digest = hashlib.sha256()
+    async for chunk in store.stream(key):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def copy_object(source: ObjectStore, target: ObjectStore, key: str, *, spool_dir: Path) -> str:
+    """Copy one object between stores through a temporary file (bounded memory); returns its SHA-256.
+
+    The copy is read back and its hash compared, so a caller can delete the source once this returns.
+    """
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    temporary = spool_dir / f".copy-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    digest = hashlib.sha256()
+    try:
+        with temporary.open("wb") as writer:
+            async for chunk in source.stream(key):
+                digest.update(chunk)
+                writer.write(chunk)
+        await target.put_file(key, temporary)
+    finally:
+        temporary.unlink(missing_ok=True)
+    expected = digest.hexdigest()
+    if (stored := await sha256_of(target, key)) != expected:
+        raise ObjectStoreError(f"{key}: copy has SHA-256 {stored}, source {expected}")
+    return expected
