@@ -28,7 +28,9 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
         general=General(data_dir=str(tmp_path / "data")),
         storage=Storage(hot_budget_gb=1500 / GB, cold=str(tmp_path / "cold")),
     )
-    tiers = TieredObjectStore(hot=FilesystemObjectStore(tmp_path / "hot"), cold=FilesystemObjectStore(tmp_path / "cold"))
+    tiers = TieredObjectStore(
+        hot=FilesystemObjectStore(tmp_path / "hot"), cold=FilesystemObjectStore(tmp_path / "cold")
+    )
     clock = ManualClock(START)
     async with Supervisor(stop_timeout=5) as supervisor:
         pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping)
@@ -57,7 +59,9 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
 
         await clock.set(START + timedelta(minutes=2))
         await eventually(lambda: ran(HOT_BUDGET), timeout=20, what="the hot budget job")
-        tiers_now = {row["id"]: row["original_tier"] for row in await pool.fetch("SELECT id, original_tier FROM images")}
+        tiers_now = {
+            row["id"]: row["original_tier"] for row in await pool.fetch("SELECT id, original_tier FROM images")
+        }
         assert tiers_now == {blank: "cold", badger: "cold", fox: "hot"}
         assert not await ran(RETENTION)
 

@@ -15,7 +15,7 @@ from addax.store.objects import ObjectStore
 from addax.store.retention import RetentionReport, apply_retention
 from addax.store.tiering import enforce_hot_budget
 
-GB = 1024**3  # as the admin page and `addax storage status` show sizes
+GB = 1000**3  # decimal, as the admin page and `addax storage status` show sizes
 
 
 def storage_upkeep(config: Config, *, pool: asyncpg.Pool, objects: ObjectStore) -> Upkeep:

@@ -91,7 +91,7 @@ class TieredObjectStore:
                 next_cold = await anext(cold, None)
 
     async def demote(self, key: str, spool_dir: Path) -> None:
-        """Move the object from hot to cold; already cold is fine (idempotent), absent from both is ``ObjectMissing``."""
+        """Move the object from hot to cold. Already cold is fine (idempotent); in neither tier is ``ObjectMissing``."""
         if not await self.hot.exists(key):
             if await self.cold.exists(key):
                 return

@@ -206,7 +206,8 @@ async def _tidy_events(connection: asyncpg.Connection, event_ids: list[int]) -> 
     if not event_ids:
         return
     await connection.execute(
-        "DELETE FROM events e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM images i WHERE i.event_id = e.id)",
+        "DELETE FROM events e WHERE e.id = ANY($1::bigint[])"
+        " AND NOT EXISTS (SELECT 1 FROM images i WHERE i.event_id = e.id)",
         event_ids,
     )
     await connection.execute(

@@ -42,7 +42,9 @@ class Media:
         await self.objects.put_bytes(keys["original"], data)
         stills = []
         for number in range(keyframes):
-            keys[f"keyframe{number}"] = key = f"keyframes/{self.project_id}/{sha.hex()[:2]}/{sha.hex()}/{number:09d}.jpg"
+            keys[f"keyframe{number}"] = key = (
+                f"keyframes/{self.project_id}/{sha.hex()[:2]}/{sha.hex()}/{number:09d}.jpg"
+            )
             await self.objects.put_bytes(key, os.urandom(50))
             stills.append({"offset_s": number * 5.0, "key": key})
         async with self.pool.acquire() as connection:
