@@ -10,7 +10,8 @@ deletes the hot copy, so an object is always in at least one tier.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Literal
 
@@ -36,18 +37,21 @@ class TieredObjectStore:
         except ObjectMissing:
             return await self.cold.read(key)
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
+        # aclosing: a reader that stops early closes the tier's file or connection at once, not at collection
         started = False
         try:
-            async for chunk in self.hot.stream(key, chunk_size):
-                started = True
-                yield chunk
+            async with aclosing(self.hot.stream(key, chunk_size)) as chunks:
+                async for chunk in chunks:
+                    started = True
+                    yield chunk
             return
         except ObjectMissing:
             if started:  # vanished half-way: not a demotion (that deletes only after the copy); say so
                 raise
-        async for chunk in self.cold.stream(key, chunk_size):
-            yield chunk
+        async with aclosing(self.cold.stream(key, chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def size(self, key: str) -> int:
         try:
@@ -75,20 +79,20 @@ class TieredObjectStore:
         if not moved:
             raise ObjectMissing(old_key)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[StoredObject]:
+    async def list(self, prefix: str = "") -> AsyncGenerator[StoredObject, None]:
         """Both tiers merged in key order; a key in both (an interrupted demotion) comes once, with hot's size."""
-        hot, cold = self.hot.list(prefix), self.cold.list(prefix)
-        next_hot, next_cold = await anext(hot, None), await anext(cold, None)
-        while next_hot is not None or next_cold is not None:
-            if next_cold is None or (next_hot is not None and next_hot.key <= next_cold.key):
-                assert next_hot is not None
-                if next_cold is not None and next_cold.key == next_hot.key:
+        async with aclosing(self.hot.list(prefix)) as hot, aclosing(self.cold.list(prefix)) as cold:
+            next_hot, next_cold = await anext(hot, None), await anext(cold, None)
+            while next_hot is not None or next_cold is not None:
+                if next_cold is None or (next_hot is not None and next_hot.key <= next_cold.key):
+                    assert next_hot is not None
+                    if next_cold is not None and next_cold.key == next_hot.key:
+                        next_cold = await anext(cold, None)
+                    yield next_hot
+                    next_hot = await anext(hot, None)
+                else:
+                    yield next_cold
                     next_cold = await anext(cold, None)
-                yield next_hot
-                next_hot = await anext(hot, None)
-            else:
-                yield next_cold
-                next_cold = await anext(cold, None)
 
     async def demote(self, key: str, spool_dir: Path) -> None:
         """Move the object from hot to cold. Already cold is fine (idempotent); in neither tier is ``ObjectMissing``."""
