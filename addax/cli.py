@@ -9,13 +9,14 @@ import getpass
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvloop
 
-from addax import app, backfill, config, doctor, logs, model_cli, results_cli
+from addax import app, backfill, config, doctor, logs, model_cli, results_cli, storage_admin_cli
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
@@ -162,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     models_add.add_argument("--input-size", type=int, help="square input side, for models that leave it open")
     models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
     models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
+    storage_admin_cli.add_retention(commands)
     return parser
 
 
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": _export,
         "import-results": _import_results,
         "models": model_cli.command,
+        "retention": partial(storage_admin_cli.retention_command, database=database),
     }
     try:
         if args.command == "run":

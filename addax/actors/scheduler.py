@@ -1,4 +1,5 @@
-"""Runs what is due on the timetable: rules' daily checks, reminders, digests and reports, the admin checks.
+"""Runs what is due on the timetable: rules' daily checks, reminders, digests and reports, the admin checks,
+and the storage upkeep (the hot budget every 15 minutes, retention daily).
 
 Each job is a row in ``schedules`` with its next run. A due job is taken ``FOR UPDATE SKIP LOCKED`` (so two
 processes never run it twice), run, and its next run written in the same transaction as the notifications
@@ -15,6 +16,7 @@ import logging
 import shutil
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -38,6 +40,19 @@ ADMIN_CHECKS = "admin-checks"
 ADMIN_EVERY = timedelta(minutes=5)
 RETRY_FAILED_RUN = timedelta(minutes=5)
 LONGEST_SLEEP = timedelta(minutes=1)  # rules made by another process are picked up within this
+HOT_BUDGET = "storage-hot-budget"
+HOT_BUDGET_EVERY = timedelta(minutes=15)
+RETENTION = "storage-retention"
+RETENTION_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    """The storage jobs, as the wiring builds them (``actors.storage_upkeep``). One left None is not configured:
+    its timetable row keeps ticking and does nothing, so setting it later needs only a restart."""
+
+    hot_budget: Callable[[], Awaitable[object]] | None = None
+    retention: Callable[[datetime], Awaitable[object]] | None = None
 
 
 class Scheduler(Actor[None]):
@@ -50,14 +65,17 @@ class Scheduler(Actor[None]):
         addressing: Addressing,
         actor_health: Callable[[], list[ActorHealth]],
         disk_path: Path,
+        upkeep: Upkeep = Upkeep(),
     ) -> None:
         super().__init__(name="scheduler")
         self._pool, self._clock, self._enqueue, self._addressing = pool, clock, enqueue, addressing
-        self._actor_health, self._disk_path = actor_health, disk_path
+        self._actor_health, self._disk_path, self._upkeep = actor_health, disk_path, upkeep
         self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
 
     async def on_start(self) -> None:
         await alerts.ensure_system_job(self._pool, ADMIN_CHECKS, self._clock.now() + timedelta(minutes=1))
+        await alerts.ensure_system_job(self._pool, HOT_BUDGET, self._clock.now() + timedelta(minutes=2))
+        await alerts.ensure_system_job(self._pool, RETENTION, self._clock.now() + timedelta(minutes=10))
 
     async def run(self) -> None:
         while True:
@@ -100,6 +118,15 @@ class Scheduler(Actor[None]):
     ) -> tuple[list[int], datetime | None]:
         if job.job == ADMIN_CHECKS:
             return await self._admin_checks(connection, now), now + ADMIN_EVERY
+        if job.job == HOT_BUDGET:
+            # On the pool, not this connection: the job commits as it goes (this transaction only holds the job).
+            if self._upkeep.hot_budget is not None:
+                log.info("hot budget checked", extra={"report": str(await self._upkeep.hot_budget())})
+            return [], now + HOT_BUDGET_EVERY
+        if job.job == RETENTION:
+            if self._upkeep.retention is not None:
+                log.info("retention applied", extra={"report": str(await self._upkeep.retention(now))})
+            return [], now + RETENTION_EVERY
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
         if rule is None or not rule.body.enabled:
             return [], None
