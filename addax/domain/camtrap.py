@@ -204,15 +204,16 @@ def timestamp(moment: datetime) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name safe in a zip path: the last part, only ``[A-Za-z0-9._-]``, never starting with a dot."""
-    last = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE.sub("_", last).replace("..", "_").lstrip(".") or "file"
+    """A name safe as one part of a zip path: only ``[A-Za-z0-9._-]`` (a slash becomes ``_``), no ``..``, never
+    starting with a dot."""
+    cleaned = _UNSAFE.sub("_", name).replace("..", "_").lstrip(".") or "file"
     return cleaned[:120]
 
 
 def media_path(media: Media, deployment_id: str) -> str:
     """Where the file lies inside the package: ``media/<deployment>/<sha prefix>-<name>`` (unique, relative)."""
-    return f"media/{safe_name(deployment_id)}/{media.sha256[:12]}-{safe_name(media.original_name)}"
+    base = media.original_name.replace("\\", "/").rsplit("/", 1)[-1]  # the file's own name, not its folders
+    return f"media/{safe_name(deployment_id)}/{media.sha256[:12]}-{safe_name(base)}"
 
 
 def media_row(media: Media, deployment_id: str, zone: ZoneInfo, file_path: str) -> Row:
@@ -314,10 +315,10 @@ def clean_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, float
     if bbox is None or len(bbox) != 4:
         return None
     x, y = (min(max(float(value), 0.0), 1.0) for value in bbox[:2])
-    width, height = min(float(bbox[2]), 1.0 - x), min(float(bbox[3]), 1.0 - y)
-    if width <= 0 or height <= 0:
+    width, height = round(min(float(bbox[2]), 1.0 - x), 6), round(min(float(bbox[3]), 1.0 - y), 6)
+    if width <= 0 or height <= 0:  # after rounding: the CSV must not say 0
         return None
-    return round(x, 6), round(y, 6), round(width, 6), round(height, 6)
+    return round(x, 6), round(y, 6), width, height
 
 
 def media_observations(photo: Photo) -> list[Observation]:

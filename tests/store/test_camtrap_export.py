@@ -226,7 +226,7 @@ async def test_people_stay_out_of_the_zip_for_those_who_may_not_see_them(setting
 
 
 async def test_an_unknown_project_is_an_error(setting: Any, place: Path) -> None:
-    pool, objects, _ = setting
+    pool = setting[0]
     with pytest.raises(ExportError, match="does not exist"):
         async with open_export(pool, Request(project_id=999999)):
             pass
