@@ -107,17 +107,29 @@ async def fill(dsn: str, images: int) -> int:
                 "processed_at",
             ],
         )
-        await connection.execute(
-            """WITH numbered AS (SELECT id, (row_number() OVER (ORDER BY id) - 1) AS n, camera_id, taken_at
-                                   FROM images WHERE project_id = $1),
-                    made AS (INSERT INTO events (project_id, camera_id, started_at, ended_at, image_count)
-                             SELECT $1, camera_id, min(taken_at), max(taken_at), count(*) FROM numbered
-                             GROUP BY n / 3, camera_id RETURNING id, camera_id, started_at)
-               UPDATE images i SET event_id = m.id FROM made m
-                WHERE i.camera_id = m.camera_id AND i.taken_at BETWEEN m.started_at AND m.started_at + interval '30 s'
-                  AND i.project_id = $1""",
-            project,
-        )
+        # events of three photos (runs of 21 photos per camera keep each event on one camera), by hash joins
+        async with connection.transaction():
+            await connection.execute(
+                """CREATE TEMP TABLE plan ON COMMIT DROP AS
+                   SELECT id, (row_number() OVER (ORDER BY id) - 1) / 3 AS g, camera_id, taken_at
+                     FROM images WHERE project_id = $1""",
+                project,
+            )
+            await connection.execute(
+                """CREATE TEMP TABLE made ON COMMIT DROP AS
+                   SELECT g, nextval(pg_get_serial_sequence('events', 'id')) AS event_id, min(camera_id) AS camera_id,
+                          min(taken_at) AS started_at, max(taken_at) AS ended_at, count(*) AS photos
+                     FROM plan GROUP BY g"""
+            )
+            await connection.execute(
+                """INSERT INTO events (id, project_id, camera_id, started_at, ended_at, image_count)
+                   OVERRIDING SYSTEM VALUE
+                   SELECT event_id, $1, camera_id, started_at, ended_at, photos FROM made""",
+                project,
+            )
+            await connection.execute(
+                "UPDATE images i SET event_id = m.event_id FROM plan p JOIN made m USING (g) WHERE i.id = p.id"
+            )
         await connection.execute(
             """INSERT INTO detections (image_id, index, label, score, bbox, model)
                SELECT id, 0, CASE WHEN id % 20 = 0 THEN 'person' ELSE 'animal' END::detection_label, 0.9,

@@ -30,6 +30,9 @@ class _Pending:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def take(self) -> bytes:
         data, self._parts = b"".join(self._parts), []
         return data
@@ -41,7 +44,7 @@ class ZipStream:
     def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._pending = _Pending()
-        self._zip = zipfile.ZipFile(self._pending, "w")  # type: ignore[arg-type]  # write and flush suffice
+        self._zip = zipfile.ZipFile(self._pending, "w")
         self.entries = 0
 
     async def __aenter__(self) -> ZipStream:
