@@ -8,6 +8,7 @@ CREATE TABLE camtrap_imported (
     kind          text NOT NULL CHECK (kind IN ('deployment', 'media', 'observation')),
     source_id     text NOT NULL,                  -- deploymentID, mediaID or observationID in the package
     target_id     bigint,
+    created       boolean NOT NULL DEFAULT false, -- media: the image was brought by this package (not matched)
     imported_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (project_id, package, kind, source_id)
 );

@@ -12,11 +12,14 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "formats" / "camtrap-dp"
 TABLES = ("deployments", "media", "observations")
@@ -41,8 +44,6 @@ def table_schema(table: str) -> dict[str, Any]:
 
 def descriptor_problems(descriptor: Any, *, limit: int = 20) -> list[str]:
     """What makes ``datapackage.json`` not a Camtrap DP package, checked offline against the vendored profile."""
-    import jsonschema  # noqa: PLC0415 - only the importer and the tests need it, and it is slow to import
-    from referencing import Registry, Resource  # noqa: PLC0415
 
     def local(name: str) -> Resource[Any]:
         return Resource.from_contents(json.loads((SCHEMAS / name).read_text()))
@@ -115,10 +116,10 @@ class RowChecker:
 
     def problems(self, line: int, row: Mapping[str, str | None]) -> list[str]:
         found = []
-        for field in self.fields:
-            name = field["name"]
+        for column in self.fields:
+            name = column["name"]
             value = row.get(name)
-            problem = self._field_problem(field, value)
+            problem = self._field_problem(column, value)
             if problem:
                 found.append(f"{self.table}.csv line {line}: {name} {problem}")
             elif name in self._seen and value not in MISSING and value is not None:
@@ -185,6 +186,14 @@ class Deployment:
     end: datetime
     camera_id: str | None
     camera_model: str | None
+    comments: str | None = None
+
+    @property
+    def camera_name(self) -> str:
+        """Addax's exports say ``camera <name>`` in deploymentComments; else the model and the serial."""
+        if self.comments and self.comments.startswith("camera ") and len(self.comments) <= 67:
+            return self.comments.removeprefix("camera ")
+        return f"{self.camera_model or 'camera'} {self.camera_identity}"[-60:].strip()
 
     @property
     def site_name(self) -> str:
@@ -204,6 +213,7 @@ class Media:
     file_path: str
     file_name: str | None
     mediatype: str
+    exif: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -249,6 +259,7 @@ def deployment_from(row: Mapping[str, str | None]) -> Deployment:
         end=parse_datetime(str(row["deploymentEnd"])),
         camera_id=_text(row, "cameraID"),
         camera_model=_text(row, "cameraModel"),
+        comments=_text(row, "deploymentComments"),
     )
 
 
@@ -260,7 +271,19 @@ def media_from(row: Mapping[str, str | None]) -> Media:
         file_path=str(row["filePath"]),
         file_name=_text(row, "fileName"),
         mediatype=str(row["fileMediatype"]),
+        exif=_exif(_text(row, "exifData")),
     )
+
+
+def _exif(text: str | None) -> dict[str, Any]:
+    """exifData kept as the image's exif when it is a JSON object (Addax writes it so); else under ``exifData``."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"exifData": text}
+    return value if isinstance(value, dict) else {"exifData": value}
 
 
 def observation_from(row: Mapping[str, str | None]) -> Observation:
