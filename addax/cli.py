@@ -15,7 +15,18 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from addax import app, backfill, camtrap_import_cli, config, doctor, logs, model_cli, results_cli
+from addax import (
+    app,
+    backfill,
+    camtrap_cli,
+    camtrap_import_cli,
+    config,
+    doctor,
+    logs,
+    model_cli,
+    object_storage,
+    results_cli,
+)
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
@@ -45,6 +56,7 @@ EXPECTED_ERRORS = (
     DiskFull,
     results_cli.ResultsFileError,
     model_cli.ModelCommandError,
+    camtrap_cli.CamtrapCommandError,
     camtrap_import_cli.ImportRefused,
     camtrap_import_cli.PackageError,
 )
@@ -142,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     megadetector = formats.add_parser("megadetector", help="detections in MegaDetector batch-output format")
     megadetector.add_argument("out", metavar="OUT.json")
     megadetector.add_argument("--project", required=True)
+    camtrap_cli.add_export_parser(formats)
 
     results = commands.add_parser("import-results", help="load detections from a MegaDetector results file")
     results.add_argument("file", metavar="FILE.json")
@@ -495,6 +508,12 @@ async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _export(args: argparse.Namespace, settings: Config) -> int:
+    if args.format == "camtrap-dp":
+        camtrap_cli.selection_from(args)  # bad filters are refused before the database starts
+        async with database(settings) as pool, object_storage.open_objects(settings) as objects:
+            project_id = await accounts.project_id(pool, args.project)
+            print(await camtrap_cli.export_camtrap_dp(pool, objects, project_id, args, settings))
+        return 0
     async with database(settings) as pool:
         project_id = await accounts.project_id(pool, args.project)
         tally = await results_cli.export_megadetector(pool, project_id, Path(args.out))
