@@ -73,7 +73,7 @@ def check_package(files: PackageFiles, progress: Progress = no_progress) -> Chec
         media_id = row.get("mediaID") or ""
         if media_id and media_id not in media:
             return "mediaID"
-        if media_id and row.get("observationLevel") == "media":
+        if media_id and row.get("observationLevel") == "media" and row.get("observationType") != "unclassified":
             machine = row.get("classificationMethod") == "machine"
             (checked.machine_media if machine else checked.human_media).add(media_id)
         return None

@@ -296,9 +296,11 @@ class _Run:
                 width, height = await asyncio.to_thread(_dimensions, path)
         finally:
             path.unlink(missing_ok=True)
-        # Media the package has machine observations of need no detector; the others go through the pipeline.
-        # A video is kept as it is (the detector needs keyframes that intake makes): done, without thumbnails.
-        done = media.id in self.checked.machine_media or media.kind == "video"
+        # Media the package says what they show (a model's or a person's observations) need no detector: done,
+        # with thumbnails drawn here; the others (none, or only "unclassified") go through the pipeline. A video
+        # is kept as it is (the detector needs keyframes that intake makes): done, without thumbnails.
+        described = media.id in self.checked.machine_media or media.id in self.checked.human_media
+        done = described or media.kind == "video"
         async with self.pool.acquire() as connection, connection.transaction():
             await images.lock_content(connection, self.project_id, sha)
             if existing is not None:
@@ -332,7 +334,7 @@ class _Run:
             await _remember(connection, self, "media", media.id, image_id, created=created)
         if created:
             self.tally.media_imported += 1
-            if done and media.kind == "photo":
+            if done:  # a video too: its event; its thumbnails are left out (no keyframes here)
                 self.finishing.append(image_id)
             elif not done:
                 self.tally.waiting_for_detector += 1

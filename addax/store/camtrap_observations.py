@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -55,8 +56,9 @@ class ObservationImport:
         self.checked, self.tally = checked, tally
         self.names = vernacular_names(checked.descriptor)
         self.verified: set[int] = set()  # images whose verification this import wrote to
-        self._ours: dict[int, bool] = {}
-        self._members: dict[str, int | None] = {}  # image -> may this package write its verification / detections
+        self._ours: dict[int, bool] = {}  # image -> may this package write its verification / detections
+        self._members: dict[str, int | None] = {}
+        self.processed: dict[int, datetime] = {}  # image -> its machine observations' latest classification time
 
     async def run(
         self, files: PackageFiles, media: dict[str, int], placed: dict[str, Placed], progress: Progress
@@ -183,6 +185,9 @@ class ObservationImport:
                 return
             if observation.label is not None:  # a blank machine observation is a photo without boxes
                 await self._detection(connection, observation, image_id)
+            if observation.classified_at is not None:  # when the model ran: the photo's processed_at
+                latest = self.processed.get(image_id)
+                self.processed[image_id] = max(latest or observation.classified_at, observation.classified_at)
             await self._remember(connection, observation, image_id)
         self.tally.detections += 1
 
@@ -279,10 +284,12 @@ class ObservationImport:
         async with self.pool.acquire() as connection, connection.transaction():
             # stage = stage fires summarise_image (migration 008): labels, taxa and best score from the boxes
             await connection.execute(
-                """UPDATE images SET thumbnail_key = $2, annotated_key = $3, stage = stage, processed_at = now()
+                """UPDATE images SET thumbnail_key = $2, annotated_key = $3, stage = stage,
+                       processed_at = coalesce($4, now())
                    WHERE id = $1""",
                 image_id,
                 *keys,
+                self.processed.get(image_id),
             )
             if image["camera_id"] is not None and image["taken_at"] is not None:
                 await events.join_event(
