@@ -20,6 +20,7 @@ from addax import (
     app,
     backfill,
     camtrap_cli,
+    camtrap_import_cli,
     config,
     doctor,
     logs,
@@ -58,6 +59,8 @@ EXPECTED_ERRORS = (
     results_cli.ResultsFileError,
     model_cli.ModelCommandError,
     camtrap_cli.CamtrapCommandError,
+    camtrap_import_cli.ImportRefused,
+    camtrap_import_cli.PackageError,
 )
 
 
@@ -118,9 +121,17 @@ def _parser() -> argparse.ArgumentParser:
     ftp_password.add_argument("name")
     ftp_password.add_argument("--password-stdin", action="store_true")
 
-    backfill = commands.add_parser("import", help="backfill an SD card dump (resumable, no real-time alerts)")
-    backfill.add_argument("directory")
+    backfill = commands.add_parser(
+        "import",
+        help="backfill an SD card dump (resumable, no real-time alerts); `import camtrap-dp PACKAGE`: a Camtrap DP"
+        " package (.zip or directory) made elsewhere",
+    )
+    backfill.add_argument("source", nargs="+", metavar="DIR | camtrap-dp PACKAGE")
     backfill.add_argument("--project", required=True)
+    backfill.add_argument(
+        "--as", dest="as_email", metavar="EMAIL", help="camtrap-dp: who verified its human observations"
+    )
+    backfill.add_argument("--skip-invalid", action="store_true", help="camtrap-dp: leave invalid rows out")
 
     again = commands.add_parser(
         "reprocess", help="send rejected files back through the ingestor, or images back into the pipeline"
@@ -453,7 +464,21 @@ async def _token_add(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _import(args: argparse.Namespace, settings: Config) -> int:
-    directory = Path(args.directory)
+    if args.source[0] == "camtrap-dp" and len(args.source) == 2:
+        return await camtrap_import_cli.import_camtrap_dp(
+            settings,
+            database,
+            Path(args.source[1]),
+            project=args.project,
+            as_email=args.as_email,
+            skip_invalid=args.skip_invalid,
+            actor=_operator(),
+        )
+    if len(args.source) != 1 or args.as_email or args.skip_invalid:
+        raise accounts.AccountError(
+            "use `addax import DIR --project P` or `addax import camtrap-dp PACKAGE --project P`"
+        )
+    directory = Path(args.source[0])
     if not directory.is_dir():
         raise accounts.AccountError(f"{directory} is not a directory")
     async with database(settings) as pool:
