@@ -134,17 +134,23 @@ def deployment_ids(deployments: Iterable[Deployment]) -> dict[int, str]:
 def deployment_span(
     deployment: Deployment, zone: ZoneInfo, bounds: tuple[datetime | None, datetime | None]
 ) -> tuple[datetime, datetime]:
-    """When it ran, in the project's zone: from its first day (or earlier photo) to its last day's end (or, still
-    deployed, its last photo), cut to the selection's days."""
+    """When it ran, in the project's zone: from its first day (or earlier photo) to the end of its last day, cut to
+    the selection's days.
+
+    Addax keeps deployments by days (``starts_on``, ``ends_on``), so an end is always the end of a day. A deployment
+    still running has no last day yet: the package describes it to the end of the day of its last photo (of its
+    first day when it has none), the last day the package has data of. That is true (it was running then and still
+    is), and it survives a round trip: an import closes the deployment on that day (Camtrap DP cannot say "still
+    running", and an imported deployment left open would take a live camera's new photos), and a closed deployment
+    exports the end of its last day. A closed one with a photo after its last day ran through that photo's day.
+    """
     start = datetime.combine(deployment.starts_on, time(), zone)
     if deployment.first_taken_at is not None:
         start = min(start, deployment.first_taken_at.astimezone(zone))
-    if deployment.ends_on is not None:
-        end = datetime.combine(deployment.ends_on + timedelta(days=1), time(), zone) - timedelta(seconds=1)
-    else:
-        end = start
-    if deployment.last_taken_at is not None:
-        end = max(end, deployment.last_taken_at.astimezone(zone))
+    last_day = deployment.ends_on or deployment.starts_on
+    if deployment.last_taken_at is not None:  # still running, or a photo after its last day: it ran that day
+        last_day = max(last_day, deployment.last_taken_at.astimezone(zone).date())
+    end = datetime.combine(last_day + timedelta(days=1), time(), zone) - timedelta(seconds=1)
     low, high = bounds
     if low is not None and low > start:
         start = low.astimezone(zone)
@@ -329,8 +335,10 @@ def media_observations(photo: Photo) -> list[Observation]:
         return [Observation("unclassified", None, None, None)]
     seen = [box for box in photo.boxes if box.score >= photo.threshold]
     if not seen:
-        model = photo.boxes[0].model if photo.boxes else None
-        return [Observation("blank", "machine", model, photo.processed_at)]
+        # No model named: Addax knows a detector's name only from the boxes it drew, so a photo without any could
+        # never say it, and one whose boxes are all below the threshold is just as blank (a package carries no
+        # boxes below the threshold, so naming the model there would name it on one server and not on the next).
+        return [Observation("blank", "machine", None, photo.processed_at)]
     return [
         Observation(
             OBSERVATION_TYPES.get(box.label, "unknown"),

@@ -187,6 +187,7 @@ class Deployment:
     camera_id: str | None
     camera_model: str | None
     comments: str | None = None
+    tags: tuple[str, ...] = ()  # deploymentTags, as written (Addax exports its camera's tags there)
 
     @property
     def camera_name(self) -> str:
@@ -260,7 +261,13 @@ def deployment_from(row: Mapping[str, str | None]) -> Deployment:
         camera_id=_text(row, "cameraID"),
         camera_model=_text(row, "cameraModel"),
         comments=_text(row, "deploymentComments"),
+        tags=split_tags(_text(row, "deploymentTags")),
     )
+
+
+def split_tags(text: str | None) -> tuple[str, ...]:
+    """Camtrap DP's tags: a pipe-separated list (``forest | bait:none``), each trimmed, empty ones left out."""
+    return tuple(part.strip() for part in (text or "").split("|") if part.strip())
 
 
 def media_from(row: Mapping[str, str | None]) -> Media:

@@ -2,7 +2,9 @@
 project.
 
     check pass (camtrap_check) ─► refused with up to 20 problems, unless skip_invalid (bad rows are left out)
-    deployments ─► camera (cameraID as its serial; new ones active), site (same name reused), deployment
+    deployments ─► camera (cameraID as its serial; new ones active; deploymentTags its tags), site (same name
+                   reused), deployment from deploymentStart's day to deploymentEnd's (closed: see
+                   camtrap.deployment_span for why an export of a running deployment says the same)
     media ─► a file in the package: stored under its hash (an image already in the project is linked, not copied)
           └► a path outside the package: matched to an image of the project by file name and time, else skipped
     observations ─► human (or unstated): the photo's verification; machine: detections with their species
@@ -33,6 +35,7 @@ from addax.domain.camtrap_package import (
     offset_minutes,
     package_key,
 )
+from addax.domain.field_work import FieldWorkError, clean_tag
 from addax.store import audit, images
 from addax.store.camtrap_check import MAX_LISTED, Checked, Progress, check_package, no_progress
 from addax.store.camtrap_files import PackageFiles
@@ -195,6 +198,7 @@ class _Run:
                 target = known.get(deployment.id)
                 if target is None:
                     target = await self._place(connection, deployment)
+                    await self._tag_camera(connection, deployment, target)
                     await _remember(connection, self, "deployment", deployment.id, target)
                     self.tally.deployments_created += 1
                 else:
@@ -254,6 +258,22 @@ class _Run:
                 ends_on,
             )
         )
+
+    async def _tag_camera(self, connection: asyncpg.Connection, deployment: Deployment, target: int) -> None:
+        """deploymentTags become the camera's tags (Addax tags cameras, and exports them as deploymentTags); only
+        when the deployment is first imported, so a tag removed here since does not come back."""
+        for text in deployment.tags:
+            try:
+                tag = clean_tag(text)
+            except FieldWorkError as error:
+                self.tally.note(f"deployment {deployment.id}: tag {text[:60]!r} left out ({error})")
+                continue
+            await connection.execute(
+                """INSERT INTO camera_tags (camera_id, tag) SELECT camera_id, $2 FROM deployments WHERE id = $1
+                   ON CONFLICT DO NOTHING""",
+                target,
+                tag,
+            )
 
     async def media(self, placed: dict[str, Placed], spool: Path) -> dict[str, int]:
         """mediaID -> image id, for every media row imported, matched or imported before."""

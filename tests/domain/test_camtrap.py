@@ -55,11 +55,18 @@ def test_deployment_ids_are_stable_and_unique() -> None:
     assert ids == {3: "SN1-20240501", 7: "SN1-20240501-2", 9: "SN2-20240501"}
 
 
-def test_a_deployment_runs_from_its_first_day_to_its_last_photo_or_day_cut_to_the_selection() -> None:
+def test_a_deployment_runs_from_its_first_day_to_the_end_of_its_last_day_cut_to_the_selection() -> None:
     open_one = deployment(last_taken_at=AT + timedelta(days=3))
     start, end = camtrap.deployment_span(open_one, BERLIN, (None, None))
     assert camtrap.timestamp(start) == "2024-05-01T00:00:00+02:00"
-    assert camtrap.timestamp(end) == "2024-05-13T06:00:00+02:00"
+    # still running: to the end of its last photo's day, as the same deployment closed on that day would say
+    assert camtrap.timestamp(end) == "2024-05-13T23:59:59+02:00"
+    closed_then = deployment(ends_on=date(2024, 5, 13), last_taken_at=AT + timedelta(days=3))
+    assert camtrap.deployment_span(closed_then, BERLIN, (None, None)) == (start, end)
+    without_photos = camtrap.deployment_span(deployment(), BERLIN, (None, None))
+    assert camtrap.timestamp(without_photos[1]) == "2024-05-01T23:59:59+02:00"
+    late_photo = deployment(ends_on=date(2024, 5, 2), last_taken_at=AT + timedelta(days=3))
+    assert camtrap.timestamp(camtrap.deployment_span(late_photo, BERLIN, (None, None))[1]) == "2024-05-13T23:59:59+02:00"
     closed = deployment(ends_on=date(2024, 5, 20))
     assert camtrap.timestamp(camtrap.deployment_span(closed, BERLIN, (None, None))[1]) == "2024-05-20T23:59:59+02:00"
     bounds = Selection(first_day=date(2024, 5, 5), last_day=date(2024, 5, 6)).bounds(BERLIN)
@@ -104,7 +111,9 @@ def test_model_boxes_from_the_threshold_with_their_species() -> None:
         0.8,
     )
     assert deer.bbox == (0.2, 0.4, 0.25, 0.25)
-    assert [o.observation_type for o in camtrap.media_observations(photo(boxes=(weak,)))] == ["blank"]
+    blank = camtrap.media_observations(photo(boxes=(weak,)))
+    # the model is not named: a photo without boxes could not name it, and the package carries no weak box
+    assert [(o.observation_type, o.method, o.classified_by) for o in blank] == [("blank", "machine", None)]
     assert [o.observation_type for o in camtrap.media_observations(photo(stage="stored"))] == ["unclassified"]
     person = ModelBox("person", 0.7, (0.9, 0.9, 0.5, 0.5), "mdv5a")
     human = camtrap.media_observations(photo(boxes=(person,)))[0]

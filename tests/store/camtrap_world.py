@@ -1,6 +1,7 @@
 """A small project for the Camtrap DP export tests, written straight into the database and an object store.
 
-"wolves" (Europe/Berlin, threshold 0.5): two sites, three cameras, photos in events with boxes and species,
+"wolves" (Europe/Berlin, threshold 0.5): two sites, three cameras, photos with boxes and species in events
+formed as the finisher forms them (every finished photo, the project's 60 s gap),
 a verified photo (the person says red fox, two of them, where the model said roe deer), a photo verified blank,
 people, a video, a photo not through detection yet, a weak box, a rejected file and a deployment without a
 location; "otters" next door with a member of its own.
@@ -15,9 +16,13 @@ from typing import Any
 
 import asyncpg
 
+from addax.domain.sequences import BoxSeen, photo_evidence
+from addax.store import events
 from addax.store.objects import ObjectStore, original_key
 
 T0 = datetime(2024, 5, 10, 4, 0, tzinfo=UTC)  # 06:00 in Berlin
+THRESHOLD, GAP_S = 0.5, 60  # the project's defaults (detection_threshold, sequence_gap_s)
+NAMES = {"Capreolus capreolus": "roe deer", "Sus scrofa": "wild boar"}
 
 
 @dataclass
@@ -81,19 +86,6 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
         )
     await connection.execute("INSERT INTO camera_tags (camera_id, tag) VALUES ($1, 'fence')", cameras["gate-cam"])
 
-    async def event(camera: str, start: datetime, taxon: str | None) -> int:
-        return int(
-            await connection.fetchval(
-                """INSERT INTO events (project_id, camera_id, started_at, ended_at, image_count, label, taxon)
-                   VALUES ($1, $2, $3::timestamptz, $3::timestamptz + interval '20 seconds', 3, 'animal', $4)
-                   RETURNING id""",
-                wolves,
-                cameras[camera],
-                start,
-                taxon,
-            )
-        )
-
     async def photo(name: str, camera: str, taken: datetime | None, **options: Any) -> int:
         data = f"{name} bytes {options}".encode() * 50
         sha = hashlib.sha256(data).hexdigest()
@@ -101,9 +93,8 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
         await objects.put_bytes(key, data)
         image_id = await connection.fetchval(
             """INSERT INTO images (project_id, camera_id, deployment_id, kind, stage, sha256, original_name, source,
-                                   size_bytes, taken_at, utc_offset_minutes, exif, original_key, event_id,
-                                   processed_at)
-               VALUES ($1, $2, $3, $4, 'received', decode($5, 'hex'), $6, 'ftp', $7, $8, $9, $10, $11, $12, $8)
+                                   size_bytes, taken_at, utc_offset_minutes, exif, original_key, processed_at)
+               VALUES ($1, $2, $3, $4, 'received', decode($5, 'hex'), $6, 'ftp', $7, $8, $9, $10, $11, $8)
                RETURNING id""",
             wolves,
             cameras[camera],
@@ -116,9 +107,9 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
             options.get("offset", 120),
             {"Make": "Browning"},
             key,
-            options.get("event"),
         )
-        for index, (label, score, bbox, taxon) in enumerate(options.get("boxes", [])):
+        boxes = options.get("boxes", [])
+        for index, (label, score, bbox, taxon) in enumerate(boxes):
             detection = await connection.fetchval(
                 """INSERT INTO detections (image_id, index, label, score, bbox, model, frame_offset_s)
                    VALUES ($1, $2, $3, $4, $5, 'mdv5a', $6) RETURNING id""",
@@ -135,16 +126,27 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
                        VALUES ($1, $2, $3, 0.88, 'deepfaune', 1)""",
                     detection,
                     taxon,
-                    {"Capreolus capreolus": "roe deer", "Sus scrofa": "wild boar"}.get(taxon),
+                    NAMES.get(taxon),
                 )
         await connection.execute("UPDATE images SET stage = $2 WHERE id = $1", image_id, options.get("stage", "done"))
+        if options.get("stage", "done") == "done" and taken is not None:  # as the finisher: every finished photo
+            # joins its camera's event (events are what intake makes of them, so an import rebuilds the same)
+            seen = [BoxSeen(label, score, taxon, NAMES.get(taxon or "")) for label, score, _, taxon in boxes]
+            await events.join_event(
+                connection,
+                image_id=image_id,
+                project_id=wolves,
+                camera_id=cameras[camera],
+                taken_at=taken,
+                gap_s=GAP_S,
+                evidence=photo_evidence(seen, THRESHOLD),
+            )
         world.images[name], world.sha[name], world.originals[sha] = image_id, sha, data
         return int(image_id)
 
     deer = [("animal", 0.93, [0.2, 0.4, 0.25, 0.25], "Capreolus capreolus")]
-    roe_event = await event("gate-cam", T0, "Capreolus capreolus")
     for shot in range(3):
-        await photo(f"deer{shot}", "gate-cam", T0 + timedelta(seconds=10 * shot), event=roe_event, boxes=deer)
+        await photo(f"deer{shot}", "gate-cam", T0 + timedelta(seconds=10 * shot), boxes=deer)
     fox_box = {
         "detection": 0,
         "label": "animal",
@@ -163,13 +165,11 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
     await connection.execute(
         "UPDATE images SET verified = true, taxa = '{Vulpes vulpes}' WHERE id = $1", world.images["deer1"]
     )
-    people = await event("meadow-cam", T0 + timedelta(days=2), None)
     for shot in range(2):
         await photo(
             f"person{shot}",
             "meadow-cam",
             T0 + timedelta(days=2, seconds=5 * shot),
-            event=people,
             boxes=[("person", 0.9, [0.5, 0.1, 0.2, 0.6], None)],
         )
     await photo("empty", "gate-cam", T0 + timedelta(days=3), boxes=[])
