@@ -152,7 +152,11 @@ async def test_a_project_exports_as_a_valid_package_with_its_files(setting: Any,
     ]
     assert roe[0]["eventStart"] == "2024-05-10T06:00:00+02:00" and roe[0]["eventEnd"] == "2024-05-10T06:00:20+02:00"
     assert by_media[world.sha["deer0"]][0]["eventID"] == roe[0]["eventID"]
-    assert {row["observationType"] for row in events} == {"animal", "human"}
+    # every finished photo is in an event (the empty one alone in its own, blank)
+    assert {row["observationType"] for row in events} == {"animal", "human", "blank"}
+    empty = by_media[world.sha["empty"]][0]["eventID"]
+    assert [row["observationType"] for row in events if row["eventID"] == empty] == ["blank"]
+    assert by_media[world.sha["waiting"]][0]["eventID"] == ""  # not through detection: in no event yet
 
     descriptor = json.loads((folder / "datapackage.json").read_text())
     taxa = {entry["scientificName"]: entry for entry in descriptor["taxonomic"]}
