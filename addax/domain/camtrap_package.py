@@ -242,6 +242,7 @@ class Observation:
     classified_at: datetime | None
     probability: float | None
     comments: str | None
+    event_id: str | None = None  # the event the package puts it in (how its source grouped the photos)
 
     @property
     def label(self) -> str | None:
@@ -314,6 +315,7 @@ def observation_from(row: Mapping[str, str | None]) -> Observation:
         classified_at=parse_datetime(classified_at) if classified_at else None,
         probability=_number(row, "classificationProbability"),
         comments=_text(row, "observationComments"),
+        event_id=_text(row, "eventID"),
     )
 
 

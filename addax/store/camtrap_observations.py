@@ -11,6 +11,9 @@
 - event-level human observations: the verification of each photo of that deployment in the event's time span
   that has no media-level human observation of its own.
 - ``unknown`` and ``unclassified`` have no Addax equivalent: skipped and counted.
+- events: the photos finished here are grouped as their media-level observations' eventID says (one Addax
+  event per camera and eventID), whatever this project's sequence gap, so the events an export describes are
+  the events it imports; a photo the package puts in no event joins one by the project's gap, as intake would.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class ObservationImport:
         self._ours: dict[int, bool] = {}  # image -> may this package write its verification / detections
         self._members: dict[str, int | None] = {}
         self.processed: dict[int, datetime] = {}  # image -> its machine observations' latest classification time
+        self.package_events: dict[int, str] = {}  # image -> the eventID its media-level observations give
+        self._formed: dict[tuple[int, str], int] = {}  # (camera, package eventID) -> the event made of it here
 
     async def run(
         self, files: PackageFiles, media: dict[str, int], placed: dict[str, Placed], progress: Progress
@@ -83,10 +88,13 @@ class ObservationImport:
                 await self._event(observation, placed)
             elif (image_id := media.get(observation.media_id or "")) is None:
                 self._skip(observation, f"its media {observation.media_id} was not imported")
-            elif observation.method == "machine":
-                await self._machine(observation, image_id)
             else:
-                await self._human(observation, [image_id])
+                if observation.event_id:
+                    self.package_events.setdefault(image_id, observation.event_id)
+                if observation.method == "machine":
+                    await self._machine(observation, image_id)
+                else:
+                    await self._human(observation, [image_id])
 
     async def _member(self, classified_by: str | None) -> int | None:
         """The project member whose e-mail is ``classifiedBy`` (a package from another Addax names them so)."""
@@ -292,15 +300,29 @@ class ObservationImport:
                 self.processed.get(image_id),
             )
             if image["camera_id"] is not None and image["taken_at"] is not None:
-                await events.join_event(
-                    connection,
-                    image_id=image_id,
-                    project_id=self.project_id,
-                    camera_id=image["camera_id"],
-                    taken_at=image["taken_at"],
-                    gap_s=settings.sequence_gap_s,
-                    evidence=photo_evidence(seen, settings.detection_threshold),
-                )
+                evidence = photo_evidence(seen, settings.detection_threshold)
+                grouped = self.package_events.get(image_id)
+                if grouped is None:  # the package says no event: this project's gap makes it, as intake would
+                    await events.join_event(
+                        connection,
+                        image_id=image_id,
+                        project_id=self.project_id,
+                        camera_id=image["camera_id"],
+                        taken_at=image["taken_at"],
+                        gap_s=settings.sequence_gap_s,
+                        evidence=evidence,
+                    )
+                else:  # the package's events are data (its source's gap, or a person's grouping): kept as they are
+                    key = (image["camera_id"], grouped)
+                    self._formed[key] = await events.add_to_event(
+                        connection,
+                        image_id=image_id,
+                        project_id=self.project_id,
+                        camera_id=image["camera_id"],
+                        taken_at=image["taken_at"],
+                        event_id=self._formed.get(key),
+                        evidence=evidence,
+                    )
 
     async def _summarise_verification(self, image_id: int) -> None:
         """The photo's labels and taxa are the verification's, as ``verifications.save`` leaves them."""

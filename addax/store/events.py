@@ -51,6 +51,36 @@ async def join_event(
     return event_id
 
 
+async def add_to_event(
+    connection: asyncpg.Connection,
+    *,
+    image_id: int,
+    project_id: int,
+    camera_id: int,
+    taken_at: datetime,
+    event_id: int | None,
+    evidence: Evidence | None,
+) -> int:
+    """A photo in no event yet put in the camera's event ``event_id`` (a new one when None or gone), whatever the
+    project's gap: for events another server formed (a Camtrap DP package's eventID), inside the caller's
+    transaction."""
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended('addax-event', $1))", camera_id)
+    row = None
+    if event_id is not None:
+        row = await connection.fetchrow(
+            """SELECT id, started_at, ended_at, image_count, label::text, score, taxon, common_name, max_count
+               FROM events WHERE id = $1 AND camera_id = $2""",
+            event_id,
+            camera_id,
+        )
+    if row is None:
+        event_id = await _start(connection, project_id, camera_id, taken_at, evidence)
+    else:
+        event_id = await _merge(connection, [row], taken_at, evidence, new_photo=True)
+    await connection.execute("UPDATE images SET event_id = $1 WHERE id = $2", event_id, image_id)
+    return event_id
+
+
 async def _start(
     connection: asyncpg.Connection, project_id: int, camera_id: int, taken_at: datetime, evidence: Evidence | None
 ) -> int:
