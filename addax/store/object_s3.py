@@ -40,12 +40,17 @@ PARTS_IN_FLIGHT = 4  # parts uploaded at once: memory is bounded by this many pa
 # An upload older than this belongs to no live writer, even a slow video upload from another machine.
 STALE_UPLOAD_AGE = timedelta(days=1)
 
-CLIENT_CONFIG = BotoConfig(
-    connect_timeout=10,
-    read_timeout=60,
-    retries={"mode": "standard", "max_attempts": 5},
-    s3={"addressing_style": "path"},  # MinIO, Garage and moto serve buckets under the endpoint's path
-)
+ATTEMPTS = 5  # botocore's standard retry mode: up to ~15 s of backoff in all, with jitter
+
+
+def _client_config(attempts: int) -> BotoConfig:
+    return BotoConfig(
+        connect_timeout=10,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": attempts},
+        s3={"addressing_style": "path"},  # MinIO, Garage and moto serve buckets under the endpoint's path
+    )
+
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 DENIED_CODES = {"403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
@@ -145,16 +150,31 @@ class S3ObjectStore:
         return int(head["ContentLength"])
 
     async def stored_sha256(self, key: str) -> str | None:
-        """The whole-object SHA-256 the server verified at upload (hex), when it kept one (not multipart)."""
+        """The whole-object SHA-256 the server verified at upload (hex), when it kept one: single-part uploads.
+
+        A multipart object's ETag ends in "-N" and its checksum, if any, is one of its parts' checksums.
+        """
         head = await self._call("checksum of", key, "head_object", Key=self._key(key), ChecksumMode="ENABLED")
         checksum = head.get("ChecksumSHA256")
-        if not checksum or "-" in checksum or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
-            return None  # a multipart object's checksum is one of its parts' checksums
+        if not checksum or "-" in head.get("ETag", "-") or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
         return base64.b64decode(checksum).hex()
 
     async def put_bytes(self, key: str, data: bytes) -> None:
-        await self._call("put", key, "put_object", Key=self._key(key), Body=data, ChecksumSHA256=_b64_sha256(data))
+        await self._put_object(key, data)
         await self._confirm(key, len(data))
+
+    async def _put_object(self, key: str, data: bytes) -> None:
+        """One PUT; the server refuses it unless the bytes it got have our SHA-256 (and then keeps that hash)."""
+        await self._call(
+            "put",
+            key,
+            "put_object",
+            Key=self._key(key),
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=_b64_sha256(data),
+        )
 
     async def put_file(self, key: str, source: Path) -> None:
         self._key(key)  # a bad key is refused before the file is read
@@ -163,9 +183,7 @@ class S3ObjectStore:
             if size <= self.multipart_threshold:
                 data = await asyncio.to_thread(source.read_bytes)
                 size = len(data)  # what was sent, should the file change under us
-                await self._call(
-                    "put", key, "put_object", Key=self._key(key), Body=data, ChecksumSHA256=_b64_sha256(data)
-                )
+                await self._put_object(key, data)
             else:
                 await self._put_multipart(key, source, size)
         except ObjectStoreError:
@@ -319,7 +337,11 @@ def _read_part(reader: BinaryIO, size: int) -> bytes:
 
 @asynccontextmanager
 async def open_s3_store(
-    location: S3Location, *, multipart_threshold: int = 16 * MIB, stale_upload_age: timedelta = STALE_UPLOAD_AGE
+    location: S3Location,
+    *,
+    multipart_threshold: int = 16 * MIB,
+    stale_upload_age: timedelta = STALE_UPLOAD_AGE,
+    attempts: int = ATTEMPTS,
 ) -> AsyncIterator[S3ObjectStore]:
     """The bucket as an object store, for the life of the block: one client, its bucket checked reachable."""
     session = aioboto3.Session(
@@ -327,7 +349,8 @@ async def open_s3_store(
         aws_secret_access_key=location.secret_key or None,
         region_name=location.region or None,
     )
-    async with session.client("s3", endpoint_url=location.endpoint_url or None, config=CLIENT_CONFIG) as client:
+    endpoint = location.endpoint_url or None
+    async with session.client("s3", endpoint_url=endpoint, config=_client_config(attempts)) as client:
         store = S3ObjectStore(client, location, multipart_threshold=multipart_threshold)
         await store.check_bucket()
         try:
