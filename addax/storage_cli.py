@@ -18,14 +18,17 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from addax.config import Config
+from addax.object_storage import s3_location
 from addax.store.object_fs import FilesystemObjectStore
-from addax.store.object_s3 import S3Location, S3ObjectStore, open_s3_store
 from addax.store.objects import ObjectMissing, ObjectStore, ObjectStoreError, StoredObject, sha256_of
+
+if TYPE_CHECKING:
+    from addax.store.object_s3 import S3ObjectStore
 
 IN_FLIGHT = 4  # objects copied at once
 SHOWN_FAILURES = 50
@@ -48,14 +51,6 @@ async def command(args: argparse.Namespace, settings: Config) -> int:
     return await migrate_to_s3(settings)
 
 
-def bucket_location(settings: Config) -> S3Location:
-    """``[storage.s3]``'s bucket (the same as addax.object_storage.s3_location without a URL)."""
-    s3 = settings.storage.s3
-    if not s3.bucket:
-        raise StorageCommandError("storage.s3.bucket is not set: name the bucket to migrate into")
-    return S3Location(s3.endpoint_url, s3.bucket, "", s3.access_key, s3.secret_key, s3.region)
-
-
 @dataclass
 class Migration:
     """What a migration did, object by object."""
@@ -69,9 +64,13 @@ async def migrate_to_s3(settings: Config) -> int:
     directory = settings.data_path / "objects"
     if not directory.is_dir():
         raise StorageCommandError(f"no filesystem object store at {directory}: nothing to migrate")
+    if not settings.storage.s3.bucket:
+        raise StorageCommandError("storage.s3.bucket is not set: name the bucket to migrate into")
+    from addax.store.object_s3 import open_s3_store  # aioboto3 loads only for a bucket
+
     source = FilesystemObjectStore(directory)
     try:
-        async with open_s3_store(bucket_location(settings)) as target:
+        async with open_s3_store(s3_location(settings)) as target:
             with tempfile.TemporaryDirectory(dir=settings.data_path, prefix=".migrate-") as spool:
                 done = await migrate(source, target, spool_dir=Path(spool))
     except ObjectStoreError as error:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,8 @@ def _client_config(attempts: int) -> BotoConfig:
         s3={"addressing_style": "path"},  # MinIO, Garage and moto serve buckets under the endpoint's path
     )
 
+
+Part = dict[str, Any]  # a completed part, as complete_multipart_upload takes it
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 DENIED_CODES = {"403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
@@ -99,7 +102,7 @@ class S3ObjectStore:
     def _key(self, key: str) -> str:
         return self._root + check_key(key)
 
-    def _failure(self, error: Exception, what: str, key: str = "") -> ObjectStoreError:
+    def _failure(self, error: Exception, what: str, key: str = "") -> ObjectStoreError | ObjectMissing:
         """The one-line error for a failed call; ``ObjectMissing`` for an absent ``key``."""
         if isinstance(error, ClientError):
             code = _code(error)
@@ -186,8 +189,8 @@ class S3ObjectStore:
                 await self._put_object(key, data)
             else:
                 await self._put_multipart(key, source, size)
-        except ObjectStoreError:
-            raise  # (ObjectMissing is an OSError too)
+        except (ObjectStoreError, ObjectMissing):
+            raise  # (ObjectMissing is an OSError too: not the source's)
         except OSError as error:
             raise ObjectStoreError(f"{key}: cannot read {source}: {error.strerror or error}") from error
         await self._confirm(key, size)
@@ -220,9 +223,9 @@ class S3ObjectStore:
                 log.warning("could not abort the upload of %s; abort_stale_uploads will", key)
             raise
 
-    async def _upload_parts(self, key: str, source: Path, upload_id: str, part_size: int) -> list[dict[str, Any]]:
+    async def _upload_parts(self, key: str, source: Path, upload_id: str, part_size: int) -> builtins.list[Part]:
         """Read and send parts, at most PARTS_IN_FLIGHT in memory at once."""
-        parts: list[dict[str, Any]] = []
+        parts: builtins.list[Part] = []
         slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
 
         async def send(number: int, data: bytes) -> None:
@@ -283,7 +286,7 @@ class S3ObjectStore:
     async def read(self, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(key)])
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
         answer = await self._call("read", key, "get_object", Key=self._key(key))
         body = answer["Body"]
         try:
@@ -315,7 +318,7 @@ class S3ObjectStore:
         )
         await self.delete(old_key)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[StoredObject]:
+    async def list(self, prefix: str = "") -> AsyncGenerator[StoredObject, None]:
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=self._root + prefix)
         try:
             async for page in pages:
