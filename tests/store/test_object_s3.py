@@ -168,9 +168,20 @@ async def test_a_cancelled_upload_leaves_no_parts(
     store: S3ObjectStore, s3_server: S3Server, bucket: str, tmp_path: Path
 ) -> None:
     video = tmp_path / "video.mp4"
-    video.write_bytes(os.urandom(40 * MIB))
+    video.write_bytes(os.urandom(80 * MIB))  # long enough to be cut off under load
     put = asyncio.create_task(store.put_file("originals/1/ee/e.mp4", video))
-    await eventually(lambda: uploads(s3_server, bucket) or put.done(), what="the multipart upload to start")
+
+    def a_part_arrived() -> bool:
+        # A part, not just the upload: before its first part the store may not yet know the upload's id (a
+        # cancel then leaves the upload to abort_stale_uploads).
+        client = s3_server.client()
+        return put.done() or any(
+            client.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts")
+            for upload in uploads(s3_server, bucket)
+        )
+
+    await eventually(a_part_arrived, what="a part of the upload to arrive")
+    assert not put.done()
     put.cancel()
     with pytest.raises(asyncio.CancelledError):
         await put
