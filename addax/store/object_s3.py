@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 import aioboto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from addax.store.objects import CHUNK, ObjectMissing, ObjectStoreError, StoredObject, check_key
 
@@ -130,6 +130,10 @@ class S3ObjectStore:
                 code, "access denied" if code in DENIED_CODES else f"refused ({code})"
             )
             raise ObjectStoreError(f"bucket {self._bucket} at {self._endpoint}: {why}") from None
+        except NoCredentialsError:
+            raise ObjectStoreError(
+                f"bucket {self._bucket} at {self._endpoint}: no credentials (storage.s3.access_key, secret_key)"
+            ) from None
         except BotoCoreError as error:
             raise ObjectStoreError(
                 f"bucket {self._bucket} at {self._endpoint}: unreachable ({error}); a retry may help"
@@ -272,16 +276,21 @@ class S3ObjectStore:
             ):
                 for upload in page.get("Uploads", []):
                     if upload["Initiated"] <= cutoff:
-                        key = upload["Key"]
-                        await self._call(
-                            "abort upload of", key, "abort_multipart_upload", Key=key, UploadId=upload["UploadId"]
-                        )
-                        aborted += 1
+                        aborted += await self._abort_found(upload["Key"], upload["UploadId"])
         except (ClientError, BotoCoreError) as error:
             raise self._failure(error, "list uploads in") from error
         if aborted:
             log.info("aborted %d unfinished multipart upload(s) in %s", aborted, self.location)
         return aborted
+
+    async def _abort_found(self, bucket_key: str, upload_id: str) -> int:
+        try:
+            await self._client.abort_multipart_upload(Bucket=self._bucket, Key=bucket_key, UploadId=upload_id)
+        except ClientError as error:
+            if _code(error) == "NoSuchUpload":  # completed or aborted meanwhile, by another process
+                return 0
+            raise
+        return 1
 
     async def read(self, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(key)])
