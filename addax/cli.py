@@ -28,6 +28,7 @@ from addax import (
     object_storage,
     results_cli,
     storage_admin_cli,
+    storage_cli,
 )
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
@@ -61,6 +62,7 @@ EXPECTED_ERRORS = (
     camtrap_cli.CamtrapCommandError,
     camtrap_import_cli.ImportRefused,
     camtrap_import_cli.PackageError,
+    storage_cli.StorageCommandError,
 )
 
 
@@ -188,6 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
     models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
     storage_admin_cli.add_retention(commands)
+    storage_admin_cli.add_storage_status(storage_cli.add_commands(commands))
     return parser
 
 
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "import-results": _import_results,
         "models": model_cli.command,
         "retention": partial(storage_admin_cli.retention_command, database=database),
+        "storage": _storage,
     }
     try:
         if args.command == "run":
@@ -509,6 +513,12 @@ async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
         tally = await backfill.reprocess_rejected(pool, settings, ids, by=_operator())
     print(tally.summary())
     return 0
+
+
+async def _storage(args: argparse.Namespace, settings: Config) -> int:
+    if args.action == "status":
+        return await storage_admin_cli.storage_status(args, settings, database=database)
+    return await storage_cli.command(args, settings)
 
 
 async def _export(args: argparse.Namespace, settings: Config) -> int:

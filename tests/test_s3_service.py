@@ -29,6 +29,7 @@ def addax_on_s3(s3_server: S3Server) -> Iterator[tuple[AddaxProcess, str]]:
     bucket = s3_server.new_bucket()
     process = AddaxProcess(home=home, env={**environment(), **s3_server.environment(bucket)})
     process.env["ADDAX_FTP_PASSIVE_PORTS"] = free_port_range(20)
+    process.env["ADDAX_FTP_MAX_CONNECTIONS"] = "10"
     process.env["ADDAX_STORAGE_S3_MULTIPART_MB"] = "5"  # S3's smallest part: a 12 MB photo goes in parts
     yield process, bucket
     process.kill()
@@ -130,6 +131,7 @@ def test_sigkill_during_a_multipart_upload_stores_every_photo_once(s3_server: S3
     addax = AddaxProcess(home=home, env={**environment(), **s3_server.environment(bucket)})
     addax.env |= {
         "ADDAX_FTP_PASSIVE_PORTS": free_port_range(20),
+        "ADDAX_FTP_MAX_CONNECTIONS": "10",
         "ADDAX_STORAGE_S3_MULTIPART_MB": "5",
         "ADDAX_STORAGE_S3_ENDPOINT_URL": proxy.endpoint_url,
     }
