@@ -66,7 +66,9 @@ def test_a_deployment_runs_from_its_first_day_to_the_end_of_its_last_day_cut_to_
     without_photos = camtrap.deployment_span(deployment(), BERLIN, (None, None))
     assert camtrap.timestamp(without_photos[1]) == "2024-05-01T23:59:59+02:00"
     late_photo = deployment(ends_on=date(2024, 5, 2), last_taken_at=AT + timedelta(days=3))
-    assert camtrap.timestamp(camtrap.deployment_span(late_photo, BERLIN, (None, None))[1]) == "2024-05-13T23:59:59+02:00"
+    assert (
+        camtrap.timestamp(camtrap.deployment_span(late_photo, BERLIN, (None, None))[1]) == "2024-05-13T23:59:59+02:00"
+    )
     closed = deployment(ends_on=date(2024, 5, 20))
     assert camtrap.timestamp(camtrap.deployment_span(closed, BERLIN, (None, None))[1]) == "2024-05-20T23:59:59+02:00"
     bounds = Selection(first_day=date(2024, 5, 5), last_day=date(2024, 5, 6)).bounds(BERLIN)
