@@ -31,7 +31,7 @@ from addax.config import Config
 from addax.runtime import Supervisor
 from addax.runtime.clock import Clock, SystemClock
 from addax.runtime.signal import Signal
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 from addax.tls import persistent_secret
 
 log = logging.getLogger("addax.alerts")
@@ -62,7 +62,7 @@ async def start_alerting(
     pool: asyncpg.Pool,
     redis: ArqRedis,
     redis_url: str,
-    objects: FilesystemObjectStore,
+    objects: ObjectStore,
     done: Signal,
     service: bool = True,
     clock: Clock | None = None,

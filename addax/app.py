@@ -34,13 +34,14 @@ from addax.embedded.common import LogRotation, ensure_writable, exclusive_data_d
 from addax.embedded.postgres import EmbeddedPostgres, dsn_for
 from addax.embedded.redis import EmbeddedRedis
 from addax.embedded.redis import socket_path as redis_socket
+from addax.object_storage import open_objects, ping
 from addax.pipeline import Pipeline, analyse, start_pipeline, worker_name
 from addax.runtime import RestartBudget, Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.runtime.servers import AiohttpServer, AsgiServer
 from addax.store import accounts, database, queue, reprocess
 from addax.store.logins import LoginGuard, LoginPolicy
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from addax.tls import persistent_secret, server_context
@@ -58,7 +59,7 @@ class Storage:
     pool: asyncpg.Pool
     redis: ArqRedis
     spool: Spool
-    objects: FilesystemObjectStore
+    objects: ObjectStore
     events: Broadcast
     redis_url: str
 
@@ -91,7 +92,7 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     )
     redis = await supervisor.use("queue", queue.open_queue(redis_url), probe=queue.ping)
     spool = Spool(config.data_path / "spool")
-    objects = FilesystemObjectStore(config.data_path / "objects")
+    objects = await supervisor.use("objects", open_objects(config), probe=ping)
     return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast(), redis_url=redis_url)
 
 
@@ -329,7 +330,7 @@ async def run_worker(config: Config, roles: tuple[str, ...]) -> int:
         pool = await supervisor.use(
             "database", database.open_database(dsn, pool_size=config.database.pool_size), probe=database.ping
         )
-        objects = FilesystemObjectStore(config.data_path / "objects")
+        objects = await supervisor.use("objects", open_objects(config), probe=ping)
         pipeline = await start_pipeline(
             supervisor,
             config,

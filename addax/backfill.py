@@ -24,9 +24,9 @@ from addax.actors.ingestor import Ingestor, Outcome
 from addax.actors.inspection import file_digest
 from addax.config import Config
 from addax.domain.intake import Arrival, Origin, Source
+from addax.object_storage import open_objects
 from addax.runtime import Supervisor
 from addax.store import images, reprocess
-from addax.store.objects import FilesystemObjectStore
 from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 
@@ -75,8 +75,7 @@ class Tally:
 async def cli_intake(pool: asyncpg.Pool, settings: Config, tally: Tally) -> AsyncIterator[Receiver]:
     """An ingestor in this process and the receiver that feeds it; leaving waits for every outcome."""
     spool = Spool(settings.data_path / "spool")
-    objects = FilesystemObjectStore(settings.data_path / "objects")
-    async with Supervisor(stop_timeout=60) as supervisor:
+    async with open_objects(settings) as objects, Supervisor(stop_timeout=60) as supervisor:
         ingestor = Ingestor(
             pool=pool,
             spool=spool,
@@ -135,9 +134,8 @@ async def import_directory(pool: asyncpg.Pool, settings: Config, directory: Path
 
 
 async def reprocess_rejected(pool: asyncpg.Pool, settings: Config, ids: Iterable[int], *, by: str) -> Tally:
-    objects = FilesystemObjectStore(settings.data_path / "objects")
     tally = Tally()
-    async with cli_intake(pool, settings, tally) as receiver:
+    async with open_objects(settings) as objects, cli_intake(pool, settings, tally) as receiver:
         for image_id in ids:
             if await reprocess.release(pool, objects, receiver, image_id, by=by) is None:
                 tally.count("not rejected")

@@ -214,7 +214,11 @@ AT_LEAST_ONE = (
     "notifications.max_attempts",
     "telegram.poll_timeout_s",
 )
-CHOICES = {"storage.backend": {"fs", "s3"}, "storage.export_media": {"zip", "url"}, "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"}}
+CHOICES = {
+    "storage.backend": {"fs", "s3"},
+    "storage.export_media": {"zip", "url"},
+    "general.log_level": {"DEBUG", "INFO", "WARNING", "ERROR"},
+}
 
 
 def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from addax.config import Config
 from addax.store.object_fs import FilesystemObjectStore
-from addax.store.object_s3 import S3Location, open_s3_store
-from addax.store.object_tiers import TieredObjectStore
 from addax.store.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from addax.store.object_s3 import S3Location
+
+PROBE_KEY = "addax-probe"  # never written: asking for it checks the store answers
+
+
+async def ping(store: ObjectStore) -> None:
+    await store.exists(PROBE_KEY)
 
 
 def s3_location(config: Config, url: str = "") -> S3Location:
     """``[storage.s3]``'s bucket, or the bucket and prefix of an ``s3://bucket/prefix`` URL on the same endpoint."""
+    from addax.store.object_s3 import S3Location  # aioboto3 loads only for a bucket
+
     s3 = config.storage.s3
     bucket, prefix = s3.bucket, ""
     if url:
@@ -35,6 +45,8 @@ async def open_location(config: Config, where: str) -> AsyncIterator[ObjectStore
     if where == "fs":
         yield FilesystemObjectStore(config.data_path / "objects")
     elif where == "s3" or where.startswith("s3://"):
+        from addax.store.object_s3 import open_s3_store
+
         async with open_s3_store(s3_location(config, "" if where == "s3" else where)) as bucket:
             yield bucket
     else:
@@ -50,4 +62,6 @@ async def open_objects(config: Config) -> AsyncIterator[ObjectStore]:
             yield hot
             return
         cold = await stack.enter_async_context(open_location(config, config.storage.cold))
+        from addax.store.object_tiers import TieredObjectStore
+
         yield TieredObjectStore(hot=hot, cold=cold)

@@ -38,7 +38,7 @@ from addax.models.registry import (
 )
 from addax.runtime import Supervisor
 from addax.runtime.signal import Signal
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 
 ROLES = ("detect", "classify", "finish", "notify")
 NO_CLASSIFIER = "no classifier configured: animals keep the label 'animal' (addax models add ... --family deepfaune)"
@@ -64,7 +64,7 @@ async def start_pipeline(
     config: Config,
     *,
     pool: asyncpg.Pool,
-    objects: FilesystemObjectStore,
+    objects: ObjectStore,
     roles: tuple[str, ...] = ROLES,
     worker: str,
     publish: Publish | None = None,

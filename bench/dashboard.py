@@ -32,7 +32,7 @@ from urllib.parse import quote
 from addax.embedded.common import socket_directory
 from addax.embedded.postgres import dsn_for
 from addax.store import gallery
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from bench import dashboard_served as served
 from bench.dashboard_browser import Browser, Load
 from bench.dashboard_plans import Plan, explain

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from tests.ui.seed import SPECIES, World, picture
 
 # One event's subject, by event number % 20.
@@ -36,15 +36,15 @@ class Filled:
     newest_id: int
 
 
-def write_objects(objects: FilesystemObjectStore, per_kind: int) -> None:
+async def write_objects(objects: FilesystemObjectStore, per_kind: int) -> None:
     """``per_kind`` originals, thumbnails and annotated copies of each kind, under bench/<kind>/<n>/."""
     for kind_number, kind in enumerate(KINDS):
         for number in range(per_kind):
             seed = kind_number * per_kind + number
             base = f"bench/{kind_number}/{number}"
-            objects.put_bytes(f"{base}/original.jpg", picture(kind, seed))
-            objects.put_bytes(f"{base}/thumbnail.jpg", picture(kind, seed, size=(320, 240)))
-            objects.put_bytes(f"{base}/annotated.jpg", picture(kind, seed, box=True))
+            await objects.put_bytes(f"{base}/original.jpg", picture(kind, seed))
+            await objects.put_bytes(f"{base}/thumbnail.jpg", picture(kind, seed, size=(320, 240)))
+            await objects.put_bytes(f"{base}/annotated.jpg", picture(kind, seed, box=True))
 
 
 PLAN = """
@@ -140,7 +140,7 @@ UPDATE cameras c SET last_seen_at = (SELECT max(received_at) FROM images i WHERE
 async def fill(dsn: str, objects: FilesystemObjectStore, world: World, count: int, per_kind: int = 50) -> Filled:
     """Add ``count`` done photos to project "wolves" of ``world``, then ANALYZE."""
     started = time.monotonic()
-    write_objects(objects, per_kind)
+    await write_objects(objects, per_kind)
     connection = await asyncpg.connect(dsn)
     try:
         async with connection.transaction():

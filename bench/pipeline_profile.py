@@ -51,7 +51,7 @@ from addax.runtime import Supervisor
 from addax.store import accounts, detections, events, work
 from addax.store.database import open_database, ping
 from addax.store.migrations import migrate
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from bench import yolo_graph
 from bench.bare import machine_busy_s, percentile, tree_cpu_s
 from bench.pipeline import make_photos
@@ -154,8 +154,8 @@ def instrument(variants: Sequence[str]) -> None:
     if "no-spin" in variants:
         _quiet_sessions()
     _wrap(finisher_module, "render", "render derivatives")
-    _wrap(FilesystemObjectStore, "read", "object read")
-    _wrap(FilesystemObjectStore, "put_bytes", "object write")
+    _wrap(FilesystemObjectStore, "read", "object read", wrapper=timed_async)
+    _wrap(FilesystemObjectStore, "put_bytes", "object write", wrapper=timed_async)
     _wrap(work, "claim", "claim (await)", wrapper=timed_async)
     _wrap(detections, "replace_boxes", "replace_boxes (await)", wrapper=timed_async)
     _wrap(events, "join_event", "join_event (await)", wrapper=timed_async)

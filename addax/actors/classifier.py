@@ -54,7 +54,7 @@ class ClassifierStage(ModelStage[ClassifierEngine]):
         loop = asyncio.get_running_loop()
         frames: dict[float | None, np.ndarray] = {}
         for offset in {box.frame_offset_s for box in boxes}:
-            frames[offset] = await loop.run_in_executor(self._prepare_pool, self._pixels, image, offset)
+            frames[offset] = await self._pixels(image, offset)
 
         async def one(box: detections.StoredBox) -> list[detections.NewGuess]:
             crop = await loop.run_in_executor(self._prepare_pool, classifier.crop, frames[box.frame_offset_s], box.bbox)
@@ -65,12 +65,13 @@ class ClassifierStage(ModelStage[ClassifierEngine]):
         ranked = await asyncio.gather(*(one(box) for box in boxes))
         return {box.id: guesses for box, guesses in zip(boxes, ranked, strict=True) if guesses}
 
-    def _pixels(self, image: Claimed, offset: float | None) -> np.ndarray:
+    async def _pixels(self, image: Claimed, offset: float | None) -> np.ndarray:
         key = image.original_key
         if offset is not None:
             stills = image.exif.get("video", {}).get("keyframes", [])
             key = next((s["key"] for s in stills if float(s["offset_s"]) == offset), key)
         try:
-            return decode_rgb(self._objects.read(key))
+            data = await self._objects.read(key)
+            return await asyncio.get_running_loop().run_in_executor(self._prepare_pool, decode_rgb, data)
         except (UnreadableImage, FileNotFoundError) as error:
             raise ImageUnusable(str(error)) from None

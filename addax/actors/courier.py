@@ -37,7 +37,7 @@ from addax.domain.delivery import retry_delay_s, suppressed_reason
 from addax.runtime import Actor
 from addax.store import notifications
 from addax.store.notifications import Delivery
-from addax.store.objects import FilesystemObjectStore, ObjectStoreError
+from addax.store.objects import ObjectStore, ObjectStoreError
 
 log = logging.getLogger("addax.courier")
 
@@ -68,7 +68,7 @@ class Delivering:
 class Courier:
     """Sends one notification: renders it, attaches its photo, hands it to its channel, records the outcome."""
 
-    def __init__(self, pool: asyncpg.Pool, objects: FilesystemObjectStore, delivering: Delivering) -> None:
+    def __init__(self, pool: asyncpg.Pool, objects: ObjectStore, delivering: Delivering) -> None:
         self._pool, self._objects, self._delivering = pool, objects, delivering
 
     async def close(self) -> None:
@@ -164,7 +164,7 @@ class Courier:
         if key is None:
             return None
         try:
-            copy = await asyncio.to_thread(self._objects.read, key)
+            copy = await self._objects.read(key)
             # someone a person marked is not blurred in the stored copy: blurred whole, as the dashboard does
             return await asyncio.to_thread(blurred_copy, copy) if keys["people_unblurred"] else copy
         except (ObjectStoreError, OSError) as error:

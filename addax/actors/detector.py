@@ -75,7 +75,7 @@ class DetectorStage(ModelStage[DetectorEngine]):
 
     async def _detect(self, key: str) -> list[Box]:
         try:
-            data = await asyncio.to_thread(self._objects.read, key)
+            data = await self._objects.read(key)
         except FileNotFoundError:
             raise ImageUnusable(f"the file is missing from the object store: {key}") from None
         try:

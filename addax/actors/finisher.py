@@ -19,7 +19,7 @@ from addax.actors.stage import ImageUnusable, StageActor
 from addax.derivatives import Derived, Shown, blurred_stand_in, render
 from addax.domain.sequences import BoxSeen, photo_evidence
 from addax.store import detections, events, projects, work
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 from addax.store.work import Claimed
 
 log = logging.getLogger("addax.pipeline")
@@ -36,7 +36,7 @@ class FinisherStage(StageActor):
     source, target, work_name = "classified", "done", "finish"
     actor_name = "finisher"
 
-    def __init__(self, *, objects: FilesystemObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any) -> None:
+    def __init__(self, *, objects: ObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any) -> None:
         super().__init__(**stage)
         self._objects, self._prepare_pool = objects, prepare_pool
 
@@ -102,14 +102,14 @@ class FinisherStage(StageActor):
 
     async def _read(self, key: str) -> bytes:
         try:
-            return await asyncio.to_thread(self._objects.read, key)
+            return await self._objects.read(key)
         except FileNotFoundError:
             raise ImageUnusable(f"the file is missing from the object store: {key}") from None
 
     async def _store(self, image: Claimed, derived: Derived) -> tuple[str, str]:
         thumbnail_key, annotated_key = derived_keys(image.project_id, image.id)
-        await asyncio.to_thread(self._objects.put_bytes, thumbnail_key, derived.thumbnail)
-        await asyncio.to_thread(self._objects.put_bytes, annotated_key, derived.annotated)
+        await self._objects.put_bytes(thumbnail_key, derived.thumbnail)
+        await self._objects.put_bytes(annotated_key, derived.annotated)
         return thumbnail_key, annotated_key
 
     async def on_give_up(self, image: Claimed, error: str) -> None:
@@ -117,14 +117,14 @@ class FinisherStage(StageActor):
 
 
 async def make_blurred_stand_in(
-    pool: asyncpg.Pool, objects: FilesystemObjectStore, prepare_pool: ThreadPoolExecutor, image: Claimed
+    pool: asyncpg.Pool, objects: ObjectStore, prepare_pool: ThreadPoolExecutor, image: Claimed
 ) -> None:
     """Derived images blurred whole for an image that failed for good (fail closed), when it can be decoded."""
     frame_key, _ = _shown_frame(image, [])
     if frame_key is None:
         return
     try:
-        data = await asyncio.to_thread(objects.read, frame_key)
+        data = await objects.read(frame_key)
         derived = await asyncio.get_running_loop().run_in_executor(
             prepare_pool, lambda: blurred_stand_in(data, max_pixels=MAX_PIXELS)
         )
@@ -132,8 +132,8 @@ async def make_blurred_stand_in(
         log.info("no blurred stand-in for a failed image", extra={"image_id": image.id, "error": str(error)})
         return
     thumbnail_key, annotated_key = derived_keys(image.project_id, image.id)
-    await asyncio.to_thread(objects.put_bytes, thumbnail_key, derived.thumbnail)
-    await asyncio.to_thread(objects.put_bytes, annotated_key, derived.annotated)
+    await objects.put_bytes(thumbnail_key, derived.thumbnail)
+    await objects.put_bytes(annotated_key, derived.annotated)
     await pool.execute(
         "UPDATE images SET thumbnail_key = $2, annotated_key = $3 WHERE id = $1", image.id, thumbnail_key, annotated_key
     )

@@ -47,7 +47,7 @@ from addax.domain.media import EXTENSIONS, MediaType
 from addax.domain.sites import decide
 from addax.runtime import Actor, MailboxClosed
 from addax.store import cameras, database, images, projects
-from addax.store.objects import FilesystemObjectStore, keyframe_key, original_key, rejected_key
+from addax.store.objects import ObjectStore, ObjectStoreError, keyframe_key, original_key, rejected_key
 from addax.store.spool import Spool
 
 log = logging.getLogger("addax.ingestor")
@@ -76,7 +76,7 @@ class Ingestor(Actor[Arrival]):
         *,
         pool: asyncpg.Pool,
         spool: Spool,
-        objects: FilesystemObjectStore,
+        objects: ObjectStore,
         max_file_mb: int = 50,
         max_pixels: int = 100_000_000,
         concurrency: int = 4,
@@ -166,8 +166,10 @@ class Ingestor(Actor[Arrival]):
             delay = min(max(delay, self._retry_delay_s) * 2, 30.0)
 
     async def _is_outage(self, error: Exception) -> bool:
-        """Whether the error says nothing about the file: the database or the disk is in trouble."""
-        if isinstance(error, database.OUTAGE_ERRORS) or (isinstance(error, OSError) and error.errno in _DISK_FULL):
+        """Whether the error says nothing about the file: the database, the disk or the object store is in trouble."""
+        if isinstance(error, (*database.OUTAGE_ERRORS, ObjectStoreError)) or (
+            isinstance(error, OSError) and error.errno in _DISK_FULL
+        ):
             return True
         try:  # a lost database surfaces as many kinds of error (a plain OSError, a refused login ...): ask it
             async with asyncio.timeout(5):
@@ -246,7 +248,7 @@ class Ingestor(Actor[Arrival]):
     ) -> Outcome:
         extension = EXTENSIONS.get(facts.media, "bin") if facts.media else "bin"
         key = rejected_key(reason, arrival.project_id, facts.sha256_hex, extension)
-        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
+        await self._objects.put_file(key, self._spool.data_path(arrival))
         async with self._pool.acquire() as connection, connection.transaction():
             await images.lock_content(connection, arrival.project_id, facts.sha256)
             image_id, created = await images.insert(
@@ -300,7 +302,7 @@ class Ingestor(Actor[Arrival]):
             return await self._reject(arrival, facts, filing.reason, filing.detail, camera_id=camera.id)
         # Objects first (their key is their content, so writing one twice is harmless), then one transaction.
         key = original_key(rules.project_id, facts.sha256_hex, EXTENSIONS[facts.media or MediaType.JPEG])
-        await asyncio.to_thread(self._objects.put_file, key, self._spool.data_path(arrival))
+        await self._objects.put_file(key, self._spool.data_path(arrival))
         stills = await self._store_keyframes(rules.project_id, facts, self._spool.data_path(arrival))
         exif = without_nul(
             {
@@ -374,6 +376,6 @@ class Ingestor(Actor[Arrival]):
         stored = []
         for offset, jpeg in await asyncio.to_thread(keyframes, path):
             key = keyframe_key(project_id, facts.sha256_hex, offset)
-            await asyncio.to_thread(self._objects.put_bytes, key, jpeg)
+            await self._objects.put_bytes(key, jpeg)
             stored.append({"offset_s": offset, "key": key})
         return stored

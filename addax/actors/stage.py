@@ -39,7 +39,7 @@ from addax.runtime import Actor
 from addax.runtime.batching import BatcherStopped
 from addax.runtime.signal import Signal
 from addax.store import database, work
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore, ObjectStoreError
 from addax.store.work import Claimed, LeaseLost
 
 log = logging.getLogger("addax.pipeline")
@@ -49,8 +49,14 @@ Publish = Callable[[str, dict[str, Any]], None]
 # What a bookkeeping write may meet without harm: the lease then runs out and the image is taken again.
 _BOOKKEEPING_ERRORS: tuple[type[BaseException], ...] = (*database.OUTAGE_ERRORS, LeaseLost)
 _STOP_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *database.OUTAGE_ERRORS)
-# The image is given back uncounted: the database is out, or its model engine stopped or lost its model.
-_NOT_THE_IMAGES_FAULT: tuple[type[BaseException], ...] = (*database.OUTAGE_ERRORS, BatcherStopped, ModelUnavailable)
+# The image is given back uncounted: the database or the object store is out, or its model engine stopped or lost
+# its model.
+_NOT_THE_IMAGES_FAULT: tuple[type[BaseException], ...] = (
+    *database.OUTAGE_ERRORS,
+    BatcherStopped,
+    ModelUnavailable,
+    ObjectStoreError,
+)
 
 
 class ImageUnusable(Exception):
@@ -298,7 +304,7 @@ class ModelStage(StageActor, Generic[EngineT]):
     """A stage that runs a model: its engine, the object store it reads photos from, the pool that decodes them."""
 
     def __init__(
-        self, *, engine: EngineT, objects: FilesystemObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any
+        self, *, engine: EngineT, objects: ObjectStore, prepare_pool: ThreadPoolExecutor, **stage: Any
     ) -> None:
         super().__init__(**stage)
         self._engine, self._objects, self._prepare_pool = engine, objects, prepare_pool

@@ -13,7 +13,7 @@ from addax.models.registry import Analysis
 from addax.runtime import Supervisor
 from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 from addax.store.receiving import Receiver
 
 
@@ -24,7 +24,7 @@ class ApiServices:
     logins: LoginGuard
     token_ttl: timedelta
     receiver: Receiver  # the one way in for a file: spool, then the ingestor
-    objects: FilesystemObjectStore
+    objects: ObjectStore
     events: Broadcast
     session_check_s: float = 5.0  # how often an open WebSocket re-checks that its token and user are still good
     instance_name: str = "Addax"

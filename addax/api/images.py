@@ -104,15 +104,18 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
     objects = request.app[SERVICES].objects
     if variant != "original" and found["people_unblurred"]:  # the copy misses someone: blurred whole
         try:
-            copy = await asyncio.to_thread(objects.read, key)
+            copy = await objects.read(key)
         except FileNotFoundError:
             raise json_error(404, "the file is missing from the object store") from None
         blurred = await asyncio.to_thread(blurred_copy, copy)
         disposition = content_disposition_header("inline", filename=name)
         return web.Response(body=blurred, content_type="image/jpeg", headers={"Content-Disposition": disposition})
+    chunks = objects.stream(key)  # streamed: a video never sits in memory
     try:
-        reader = await asyncio.to_thread(objects.open, key)
+        first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
+        size = await objects.size(key)
     except FileNotFoundError:
+        await chunks.aclose()
         raise json_error(404, "the file is missing from the object store") from None
     try:
         response = web.StreamResponse(
@@ -122,12 +125,13 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
                 "Content-Disposition": content_disposition_header("inline", filename=name),
             }
         )
-        response.content_length = await asyncio.to_thread(objects.size, key)
+        response.content_length = size
         await response.prepare(request)
-        while chunk := await asyncio.to_thread(reader.read, 1 << 20):  # streamed: a video never sits in memory
+        await response.write(first)
+        async for chunk in chunks:
             await response.write(chunk)
     finally:
-        reader.close()
+        await chunks.aclose()
     await response.write_eof()
     return response
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -81,7 +82,7 @@ class FilesystemObjectStore:
         except FileNotFoundError as error:
             raise ObjectMissing(key) from error
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
         try:
             reader = await asyncio.to_thread(self._path(key).open, "rb")
         except FileNotFoundError as error:
@@ -101,12 +102,12 @@ class FilesystemObjectStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[StoredObject]:
+    async def list(self, prefix: str = "") -> AsyncGenerator[StoredObject, None]:
         found = await asyncio.to_thread(self._walk, prefix)
         for item in found:
             yield item
 
-    def _walk(self, prefix: str) -> list[StoredObject]:
+    def _walk(self, prefix: str) -> builtins.list[StoredObject]:
         # Only the directory the prefix names is walked, not the whole store.
         start = self.root.joinpath(*prefix.rsplit("/", 1)[0].split("/")) if "/" in prefix else self.root
         found = []

@@ -9,7 +9,7 @@ ingest idempotent. Nothing outside these modules knows where an object's bytes l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,11 +18,16 @@ CHUNK = 1 << 20
 
 
 class ObjectStoreError(Exception):
-    """The store refused or failed an operation; a retry may help (network, permissions being fixed)."""
+    """The store refused or failed an operation: unreachable, full, access denied. It says nothing about the
+    object itself, so the work waits and retries (the image is not rejected for it)."""
 
 
-class ObjectMissing(ObjectStoreError, FileNotFoundError):
-    """No object under that key (deleted behind our back, or never written)."""
+class ObjectMissing(FileNotFoundError):
+    """No object under that key (deleted behind our back, or never written). Retrying does not help."""
+
+
+class BadObjectKey(ValueError):
+    """A key that is no relative path (empty, absolute, with ``..``): a bug, never retried."""
 
 
 def original_key(project_id: int, sha256_hex: str, extension: str) -> str:
@@ -41,7 +46,7 @@ def check_key(key: str) -> str:
     """A key is a relative POSIX path without empty, ``.`` or ``..`` parts: the same on disk and in a bucket."""
     parts = key.split("/")
     if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\\" in key:
-        raise ObjectStoreError(f"bad object key {key!r}")
+        raise BadObjectKey(f"bad object key {key!r}")
     return key
 
 
@@ -65,7 +70,7 @@ class ObjectStore(Protocol):
     async def read(self, key: str) -> bytes:
         """The whole object: for photos and derivatives, not for videos (use ``stream``)."""
 
-    def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+    def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
         """The object in chunks; ``ObjectMissing`` is raised by the first iteration."""
 
     async def size(self, key: str) -> int: ...
@@ -77,7 +82,7 @@ class ObjectStore(Protocol):
 
     async def move(self, old_key: str, new_key: str) -> None: ...
 
-    def list(self, prefix: str = "") -> AsyncIterator[StoredObject]:
+    def list(self, prefix: str = "") -> AsyncGenerator[StoredObject, None]:
         """Every object whose key starts with ``prefix``, in key order."""
 
 

@@ -16,7 +16,7 @@ import asyncio
 import errno
 import logging
 import shutil
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import BinaryIO
 
 from addax.domain.intake import Arrival, Origin
@@ -87,6 +87,21 @@ class Receiver:
         try:
             await asyncio.to_thread(copy, partial.file)
             partial.size = size
+        except BaseException:
+            partial.abandon()
+            raise
+        return partial
+
+    async def take_chunks(self, chunks: AsyncIterator[bytes], *, size: int) -> Partial:
+        """A file copied in from a stream of chunks, e.g. an object read back from the store."""
+        self.check_free_space(more_bytes=size)
+        partial = self.spool.new_partial()
+        try:
+            written = 0
+            async for chunk in chunks:
+                await asyncio.to_thread(partial.file.write, chunk)
+                written += len(chunk)
+            partial.size = written
         except BaseException:
             partial.abandon()
             raise

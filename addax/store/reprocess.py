@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 
 from addax.domain.intake import Arrival, Origin, Source
 from addax.store import audit, images
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 from addax.store.receiving import Receiver
 
 
 async def release(
-    pool: asyncpg.Pool, objects: FilesystemObjectStore, receiver: Receiver, image_id: int, *, by: str
+    pool: asyncpg.Pool, objects: ObjectStore, receiver: Receiver, image_id: int, *, by: str
 ) -> Arrival | None:
     """Move a rejected file into the spool, drop its rejection and deliver it; None if it is not a rejected file.
 
@@ -28,8 +26,8 @@ async def release(
             if row is None:
                 return None
             key = row["original_key"]
-            size = await asyncio.to_thread(objects.size, key)
-            partial = await receiver.take_copy(lambda writer: objects.copy_to(key, writer), size=size)
+            size = await objects.size(key)
+            partial = await receiver.take_chunks(objects.stream(key), size=size)
             origin = Origin(
                 project_id=row["project_id"],
                 source=Source(row["source"]),
@@ -47,7 +45,7 @@ async def release(
             receiver.spool.release(arrival)
         raise
     # Should it be refused again, the ingestor keeps a fresh copy under the same key.
-    await asyncio.to_thread(objects.delete, key)
+    await objects.delete(key)
     await receiver.deliver(arrival)
     return arrival
 

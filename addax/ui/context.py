@@ -13,7 +13,7 @@ from addax.config import OSM_ATTRIBUTION, OSM_TILES
 from addax.runtime import ActorHealth
 from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
-from addax.store.objects import FilesystemObjectStore
+from addax.store.objects import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class UiServices:
     storage_dir: Path
     storage_secret: str
     pool: asyncpg.Pool
-    objects: FilesystemObjectStore
+    objects: ObjectStore
     events: Broadcast
     instance_name: str = "Addax"
     session_check_s: float = 5.0  # how often an open page re-checks that its user may still be signed in

@@ -61,25 +61,23 @@ def register(services: UiServices) -> None:
 
 
 async def _blurred(services: UiServices, key: str) -> Response:
-    copy = await asyncio.to_thread(services.objects.read, key)
+    copy = await services.objects.read(key)
     blurred = await asyncio.to_thread(blurred_copy, copy)
     return Response(blurred, media_type="image/jpeg", headers={"Cache-Control": CACHE})
 
 
 async def _streamed(services: UiServices, key: str, content_type: str) -> Response:
-    reader = await asyncio.to_thread(services.objects.open, key)
-    try:
-        size = await asyncio.to_thread(services.objects.size, key)
-    except FileNotFoundError:
-        reader.close()
-        raise
+    size = await services.objects.size(key)
+    chunks = services.objects.stream(key)
+    first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def rest() -> AsyncIterator[bytes]:
         try:
-            while chunk := await asyncio.to_thread(reader.read, 1 << 20):
+            yield first
+            async for chunk in chunks:
                 yield chunk
         finally:
-            reader.close()
+            await chunks.aclose()
 
     headers = {"Content-Length": str(size), "Cache-Control": CACHE}
-    return StreamingResponse(chunks(), media_type=content_type, headers=headers)
+    return StreamingResponse(rest(), media_type=content_type, headers=headers)

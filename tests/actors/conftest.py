@@ -18,7 +18,7 @@ from addax.runtime import Supervisor
 from addax.store import accounts
 from addax.store.database import open_database, ping
 from addax.store.logins import LoginGuard, LoginPolicy
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from addax.tls import server_context

@@ -125,7 +125,7 @@ async def test_a_person_is_mailed_with_the_blurred_photo_and_sent_to_telegram(wa
             if event.type == "alert.sent":
                 sent_events.append(event)
     image = await watch.pool.fetchrow("SELECT id, annotated_key FROM images")
-    annotated = watch.line.objects.read(image["annotated_key"])
+    annotated = await watch.line.objects.read(image["annotated_key"])
 
     assert mail.rcpt_tos == [watch.email]
     message = mail.message

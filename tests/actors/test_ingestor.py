@@ -28,7 +28,8 @@ from PIL import Image
 from addax.actors.ingestor import Ingestor, Outcome
 from addax.domain.intake import Arrival
 from addax.runtime import Supervisor
-from addax.store.objects import FilesystemObjectStore, original_key
+from addax.store.object_fs import FilesystemObjectStore
+from addax.store.objects import original_key
 from tests.actors.conftest import Intake
 from tests.domain import jpeg_factory, report_samples
 from tests.domain.jpeg_factory import RECONYX_SERIAL, SWIFT_IMEI, WILLFINE_SERIAL, claiming_size, noisy_jpeg
@@ -706,9 +707,10 @@ async def test_an_object_written_before_the_crash_ends_with_exactly_one_row(inta
     key = original_key(intake.project_id, sha256_hex(photo), "jpg")
     store = FilesystemObjectStore(objects_dir(intake))
     leave_in_spool(intake, "IMG_0001.JPG", photo)
-    store.path(key).parent.mkdir(parents=True)
-    store.path(key).write_bytes(photo)  # the crash came after the object write, before the row
-    torn = store.path(key).with_name(f".{store.path(key).name}.tmp")
+    path = objects_dir(intake) / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(photo)  # the crash came after the object write, before the row
+    torn = path.with_name(f".{path.name}.tmp")
     torn.write_bytes(photo[:100])  # and an earlier attempt, an hour ago, left a torn temporary file
     os.utime(torn, (time.time() - 3700, time.time() - 3700))
 
@@ -716,8 +718,8 @@ async def test_an_object_written_before_the_crash_ends_with_exactly_one_row(inta
     assert restarted.processed == 1
     [row] = await intake.images()
     assert (row["original_key"], row["stage"]) == (key, "stored")
-    assert store.read(key) == photo
-    assert stored_files(intake, "originals") == [store.path(key)]  # the torn temporary file is gone
+    assert await store.read(key) == photo
+    assert stored_files(intake, "originals") == [path]  # the torn temporary file is gone
 
 
 async def test_a_video_gets_one_keyframe_per_five_seconds(intake: Intake) -> None:

@@ -18,7 +18,7 @@ from addax.actors.ingestor import Ingestor, Outcome
 from addax.domain.filing import IntakeRules
 from addax.domain.intake import Arrival
 from addax.runtime import Supervisor
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from addax.store.receiving import Receiver
 from addax.store.spool import Spool
 from tests.actors.conftest import Intake

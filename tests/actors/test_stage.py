@@ -83,7 +83,7 @@ async def test_a_failing_stand_in_does_not_crash_the_stage(intake: Intake) -> No
             raise RuntimeError("the model fell over on this photo")
         return real_infer(model, batch)
 
-    def disk_full(key: str, data: bytes) -> None:
+    async def disk_full(key: str, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     engine._infer = infer

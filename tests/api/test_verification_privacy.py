@@ -23,7 +23,7 @@ async def test_a_person_added_by_a_verification_blurs_the_photo_for_viewers(make
     viewer = await _token(backend, world.users["viewer@example.org"])
     photo = world.photo("meadow-cam", 3, "red fox")
     assert (await client.get(f"/api/images/{photo}/file?variant=original", headers=viewer)).status == 200
-    stored_thumbnail = backend.objects.read(
+    stored_thumbnail = await backend.objects.read(
         await backend.pool.fetchval("SELECT thumbnail_key FROM images WHERE id = $1", photo)
     )
 

@@ -19,7 +19,7 @@ import pytest
 
 from addax.embedded.common import socket_directory
 from addax.embedded.postgres import dsn_for
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from tests.conftest import world_readable_tempdir
 from tests.service import AddaxProcess, environment
 from tests.ui.seed import PASSWORD, World, seed_world

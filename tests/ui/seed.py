@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 
 from addax.actors.finisher import derived_keys
 from addax.domain.secrets import hash_password
-from addax.store.objects import FilesystemObjectStore, original_key
+from addax.store.object_fs import FilesystemObjectStore
+from addax.store.objects import original_key
 
 PASSWORD = "dashboard password"
 
@@ -233,7 +234,7 @@ async def _photo(
     original = picture(what, number)
     sha = hashlib.sha256(original).hexdigest()
     key = original_key(project, sha, "jpg")
-    objects.put_bytes(key, original)
+    await objects.put_bytes(key, original)
     image_id = await connection.fetchval(
         """INSERT INTO images (project_id, camera_id, deployment_id, site_id, stage, sha256, original_name, source,
                                size_bytes, width, height, taken_at, utc_offset_minutes, exif, original_key,
@@ -273,8 +274,8 @@ async def _photo(
                 rank,
             )
     thumbnail_key, annotated_key = derived_keys(project, image_id)
-    objects.put_bytes(thumbnail_key, picture(what, number, size=(320, 240)))
-    objects.put_bytes(annotated_key, picture(what, number, box=True))
+    await objects.put_bytes(thumbnail_key, picture(what, number, size=(320, 240)))
+    await objects.put_bytes(annotated_key, picture(what, number, box=True))
     await connection.execute(
         """UPDATE images SET stage = 'done', thumbnail_key = $2, annotated_key = $3, processed_at = received_at
            WHERE id = $1""",

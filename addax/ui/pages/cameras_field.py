@@ -41,7 +41,7 @@ def register(services: UiServices) -> None:
         if found is None:
             return Response("not found", status_code=404)
         try:
-            data = await asyncio.to_thread(services.objects.read, found["object_key"])
+            data = await services.objects.read(found["object_key"])
         except FileNotFoundError:
             return Response("the photo is missing from the object store", status_code=404)
         headers = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
@@ -116,7 +116,7 @@ async def _reference_photo(
         except NotInProject:
             ui.notify("You may no longer change this camera.", type="warning")
             return
-        await asyncio.to_thread(services.objects.put_bytes, key, data)
+        await services.objects.put_bytes(key, data)
         ui.notify("Reference photo saved.", type="positive")
         upload.reset()
         redraw()

@@ -38,7 +38,7 @@ from addax.runtime.broadcast import Broadcast
 from addax.store import accounts
 from addax.store.database import create_pool
 from addax.store.logins import LoginGuard, LoginPolicy
-from addax.store.objects import FilesystemObjectStore
+from addax.store.object_fs import FilesystemObjectStore
 from addax.ui import UiServices, build_ui
 from tests.conftest import Servers, _create_database, world_readable_tempdir
 from tests.ui.seed import PASSWORD, World, seed_world

@@ -91,7 +91,7 @@ async def test_the_original_of_a_photo_with_people_is_only_for_admins(
     original = await admin.http_client.get(media_url(person, "original"))
     assert original.status_code == 200
     key = await ui_world.pool.fetchval("SELECT original_key FROM images WHERE id = $1", person)
-    stored = ui_world.services.objects.read(key)
+    stored = await ui_world.services.objects.read(key)
     # streamed in chunks: every byte, no more (SHA-256 served = SHA-256 stored), with a truthful length
     assert hashlib.sha256(original.content).hexdigest() == hashlib.sha256(stored).hexdigest()
     assert int(original.headers["content-length"]) == len(stored)
