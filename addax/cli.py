@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from addax import app, backfill, config, doctor, logs, model_cli, results_cli
+from addax import app, backfill, backup_cli, config, doctor, logs, model_cli, results_cli
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
@@ -45,6 +45,7 @@ EXPECTED_ERRORS = (
     DiskFull,
     results_cli.ResultsFileError,
     model_cli.ModelCommandError,
+    *backup_cli.ERRORS,
 )
 
 
@@ -162,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     models_add.add_argument("--input-size", type=int, help="square input side, for models that leave it open")
     models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
     models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
+    backup_cli.add_commands(commands)
     return parser
 
 
@@ -185,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         "export": _export,
         "import-results": _import_results,
         "models": model_cli.command,
+        "backup": lambda a, c: backup_cli.backup(a, c, database=database),
+        "restore": backup_cli.restore,
     }
     try:
         if args.command == "run":

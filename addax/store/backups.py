@@ -223,7 +223,8 @@ async def _back_up_objects(objects: ObjectStore, target: ObjectStore, manifest: 
 async def _back_up_batch(
     objects: ObjectStore, target: ObjectStore, keys: list[str], work: Path, tally: _Tally, lines: TextIO
 ) -> None:
-    done = await all_of([_back_up_one(objects, target, key, work / f"object-{n}") for n, key in enumerate(keys)])
+    same: dict[str, asyncio.Lock] = {}  # one copy of each content, even when two keys of a batch share it
+    done = await all_of([_back_up_one(objects, target, key, work / f"object-{n}", same) for n, key in enumerate(keys)])
     for entry, copied in done:
         if entry is None:
             tally.vanished += 1
@@ -251,20 +252,21 @@ async def _awaited(item: Awaitable[T]) -> T:
 
 
 async def _back_up_one(
-    objects: ObjectStore, target: ObjectStore, key: str, spool: Path
+    objects: ObjectStore, target: ObjectStore, key: str, spool: Path, same: dict[str, asyncio.Lock]
 ) -> tuple[ManifestEntry | None, bool]:
     """Hash the object; copy it into the pool when its hash is not there yet. (None: it was deleted meanwhile.)"""
     try:
         size, sha256 = await digest_stream(objects.stream(key))
-        if await target.exists(pool_key(sha256)):
-            return ManifestEntry(key, size, sha256), False
-        # Read again through a local file: bounded memory, and the copy is of exactly the bytes hashed.
-        size, sha256 = await spool_stream(objects.stream(key), spool)
-        try:
-            await target.put_file(pool_key(sha256), spool)
-        finally:
-            spool.unlink(missing_ok=True)
-        return ManifestEntry(key, size, sha256), True
+        async with same.setdefault(sha256, asyncio.Lock()):
+            if await target.exists(pool_key(sha256)):
+                return ManifestEntry(key, size, sha256), False
+            # Read again through a local file: bounded memory, and the copy is of exactly the bytes recorded.
+            size, sha256 = await spool_stream(objects.stream(key), spool)
+            try:
+                await target.put_file(pool_key(sha256), spool)
+            finally:
+                spool.unlink(missing_ok=True)
+            return ManifestEntry(key, size, sha256), True
     except ObjectMissing:
         log.warning("an object was deleted while it was being backed up", extra={"key": key})
         return None, False
