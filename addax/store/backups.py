@@ -238,17 +238,16 @@ async def _back_up_batch(
 
 
 async def all_of(work: Sequence[Awaitable[T]]) -> list[T]:
-    """Await all at once, results in order; the first failure is raised as itself (the others are cancelled)."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(_awaited(item)) for item in work]
-    except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return [task.result() for task in tasks]
+    """Await all at once, results in order; then the first failure is raised as itself.
 
-
-async def _awaited(item: Awaitable[T]) -> T:
-    return await item
+    Every one is awaited to its end even when one fails: a write running in a thread cannot be cancelled,
+    and a caller that cleans up after a failure must not find a file appearing behind its back.
+    """
+    done = await asyncio.gather(*work, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return done  # type: ignore[return-value]
 
 
 async def _back_up_one(
