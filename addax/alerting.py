@@ -25,6 +25,7 @@ from addax.actors.courier import QUEUE, Courier, CourierActor, Delivering, enque
 from addax.actors.notifier import Notifier
 from addax.actors.outbox import Addressing
 from addax.actors.scheduler import Scheduler
+from addax.actors.storage_upkeep import storage_upkeep
 from addax.actors.telegram_bot import TelegramBot, Webhook
 from addax.channels.telegram import TelegramChannel, parse_update
 from addax.config import Config
@@ -104,6 +105,7 @@ async def start_alerting(
             addressing=rules,
             actor_health=supervisor.health,
             disk_path=_watched_disk(config),
+            upkeep=storage_upkeep(config, pool=pool, objects=objects),
         )
         await supervisor.start(scheduler)
     if not (rules.email_ready or rules.telegram_ready):

@@ -173,6 +173,9 @@ async def start_web(
         enqueue_deliveries=alerting.enqueue,
         telegram_update=alerting.telegram_update,
         try_rule=alerting.try_rule,
+        export_media=config.storage.export_media,
+        public_url=config.http.public_url,
+        signed_url_s=config.storage.signed_url_days * 86400,
     )
     https = config.http.tls or bool(config.http.cert_file)
     await supervisor.start(

@@ -9,13 +9,28 @@ import getpass
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvloop
 
-from addax import app, backfill, backup_cli, config, doctor, logs, model_cli, results_cli
+from addax import (
+    app,
+    backfill,
+    backup_cli,
+    camtrap_cli,
+    camtrap_import_cli,
+    config,
+    doctor,
+    logs,
+    model_cli,
+    object_storage,
+    results_cli,
+    storage_admin_cli,
+    storage_cli,
+)
 from addax.config import Config, ConfigError
 from addax.domain.secrets import hash_password, new_password, new_token, token_digest
 from addax.embedded.common import DataDirInUse, EmbeddedServerError, exclusive_data_dir, socket_directory
@@ -46,6 +61,10 @@ EXPECTED_ERRORS = (
     results_cli.ResultsFileError,
     model_cli.ModelCommandError,
     *backup_cli.ERRORS,
+    camtrap_cli.CamtrapCommandError,
+    camtrap_import_cli.ImportRefused,
+    camtrap_import_cli.PackageError,
+    storage_cli.StorageCommandError,
 )
 
 
@@ -106,9 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     ftp_password.add_argument("name")
     ftp_password.add_argument("--password-stdin", action="store_true")
 
-    backfill = commands.add_parser("import", help="backfill an SD card dump (resumable, no real-time alerts)")
-    backfill.add_argument("directory")
+    backfill = commands.add_parser(
+        "import",
+        help="backfill an SD card dump (resumable, no real-time alerts); `import camtrap-dp PACKAGE`: a Camtrap DP"
+        " package (.zip or directory) made elsewhere",
+    )
+    backfill.add_argument("source", nargs="+", metavar="DIR | camtrap-dp PACKAGE")
     backfill.add_argument("--project", required=True)
+    backfill.add_argument(
+        "--as", dest="as_email", metavar="EMAIL", help="camtrap-dp: who verified its human observations"
+    )
+    backfill.add_argument("--skip-invalid", action="store_true", help="camtrap-dp: leave invalid rows out")
 
     again = commands.add_parser(
         "reprocess", help="send rejected files back through the ingestor, or images back into the pipeline"
@@ -133,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     megadetector = formats.add_parser("megadetector", help="detections in MegaDetector batch-output format")
     megadetector.add_argument("out", metavar="OUT.json")
     megadetector.add_argument("--project", required=True)
+    camtrap_cli.add_export_parser(formats)
 
     results = commands.add_parser("import-results", help="load detections from a MegaDetector results file")
     results.add_argument("file", metavar="FILE.json")
@@ -164,6 +192,8 @@ def _parser() -> argparse.ArgumentParser:
     models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
     models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
     backup_cli.add_commands(commands)
+    storage_admin_cli.add_retention(commands)
+    storage_admin_cli.add_storage_status(storage_cli.add_commands(commands))
     return parser
 
 
@@ -189,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": model_cli.command,
         "backup": lambda a, c: backup_cli.backup(a, c, database=database),
         "restore": backup_cli.restore,
+        "retention": partial(storage_admin_cli.retention_command, database=database),
+        "storage": _storage,
     }
     try:
         if args.command == "run":
@@ -441,7 +473,21 @@ async def _token_add(args: argparse.Namespace, settings: Config) -> int:
 
 
 async def _import(args: argparse.Namespace, settings: Config) -> int:
-    directory = Path(args.directory)
+    if args.source[0] == "camtrap-dp" and len(args.source) == 2:
+        return await camtrap_import_cli.import_camtrap_dp(
+            settings,
+            database,
+            Path(args.source[1]),
+            project=args.project,
+            as_email=args.as_email,
+            skip_invalid=args.skip_invalid,
+            actor=_operator(),
+        )
+    if len(args.source) != 1 or args.as_email or args.skip_invalid:
+        raise accounts.AccountError(
+            "use `addax import DIR --project P` or `addax import camtrap-dp PACKAGE --project P`"
+        )
+    directory = Path(args.source[0])
     if not directory.is_dir():
         raise accounts.AccountError(f"{directory} is not a directory")
     async with database(settings) as pool:
@@ -474,7 +520,19 @@ async def _reprocess(args: argparse.Namespace, settings: Config) -> int:
     return 0
 
 
+async def _storage(args: argparse.Namespace, settings: Config) -> int:
+    if args.action == "status":
+        return await storage_admin_cli.storage_status(args, settings, database=database)
+    return await storage_cli.command(args, settings)
+
+
 async def _export(args: argparse.Namespace, settings: Config) -> int:
+    if args.format == "camtrap-dp":
+        camtrap_cli.selection_from(args)  # bad filters are refused before the database starts
+        async with database(settings) as pool, object_storage.open_objects(settings) as objects:
+            project_id = await accounts.project_id(pool, args.project)
+            print(await camtrap_cli.export_camtrap_dp(pool, objects, project_id, args, settings))
+        return 0
     async with database(settings) as pool:
         project_id = await accounts.project_id(pool, args.project)
         tally = await results_cli.export_megadetector(pool, project_id, Path(args.out))

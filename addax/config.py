@@ -93,6 +93,7 @@ class S3:
     access_key: str = ""
     secret_key: str = ""
     region: str = "us-east-1"
+    multipart_mb: int = 16  # larger files go up in parts of this size (5 is S3's smallest part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,29 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
     return value
 
 
+def _validate_storage(config: Config) -> None:
+    storage, backup = config.storage, config.backup
+    if storage.s3.multipart_mb < 5:
+        raise ConfigError(f"storage.s3.multipart_mb: S3's smallest part is 5 MB, got {storage.s3.multipart_mb}")
+    if storage.hot_budget_gb < 0:
+        raise ConfigError(f"storage.hot_budget_gb: must be 0 (no budget) or more, got {storage.hot_budget_gb}")
+    if storage.hot_budget_gb > 0 and not storage.cold:
+        raise ConfigError("storage.hot_budget_gb: set storage.cold too (where the oldest originals go)")
+    if storage.cold and storage.cold in (storage.backend, "fs"):
+        raise ConfigError("storage.cold: must be another place than the hot store")
+    if storage.signed_url_days < 1 or storage.signed_url_days > 7:
+        raise ConfigError(f"storage.signed_url_days: S3 signs links for 1 to 7 days, got {storage.signed_url_days}")
+    if backup.keep_daily < 1 or backup.keep_weekly < 0:
+        raise ConfigError("backup.keep_daily: keep at least 1 daily backup; backup.keep_weekly: 0 or more")
+    if backup.at and not _is_clock_time(backup.at):
+        raise ConfigError(f"backup.at: expected a time like 02:30 (or empty for no nightly backup), got {backup.at!r}")
+
+
+def _is_clock_time(text: str) -> bool:
+    hours, _, minutes = text.partition(":")
+    return hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2
+
+
 def _validate(config: Config) -> None:
     for key in PORT_KEYS:
         section, name = key.split(".")
@@ -311,6 +335,7 @@ def _validate(config: Config) -> None:
         settings = getattr(config, section)
         if bool(settings.cert_file) != bool(settings.key_file):
             raise ConfigError(f"{section}.cert_file and {section}.key_file: set both, or neither")
+    _validate_storage(config)
     if config.telegram.webhook and not config.http.public_url.startswith("https://"):
         raise ConfigError("telegram.webhook: Telegram posts only to HTTPS; set http.public_url to https://...")
     for key in AT_LEAST_ONE:

@@ -7,6 +7,7 @@ import glob
 import importlib
 import shutil
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -21,7 +22,9 @@ from addax.embedded.postgres import PACKAGES, find_binaries
 from addax.models.manifest import ManifestError
 from addax.models.registry import NO_DETECTOR, pick_manifest
 from addax.models.session import ModelError, open_model
+from addax.object_storage import open_objects
 from addax.runtime.servers import PortInUse, bind
+from addax.store.objects import ObjectStoreError
 
 Check = Callable[[Config], Awaitable[str]]
 
@@ -170,10 +173,27 @@ async def check_telegram(config: Config) -> str:
         await channel.close()
 
 
+async def check_objects(config: Config) -> str:
+    """Write, read back and delete one small object in every tier: a bucket that lists but refuses writes fails."""
+    probe = f"doctor/{uuid.uuid4().hex}"
+    try:
+        async with open_objects(config) as objects:
+            await objects.put_bytes(probe, b"addax doctor")
+            try:
+                if await objects.read(probe) != b"addax doctor":
+                    raise Problem(f"{objects.location}: an object read back differs from what was written")
+            finally:
+                await objects.delete(probe)
+            return f"{objects.location}: write, read and delete work"
+    except (ObjectStoreError, OSError) as error:
+        raise Problem(str(error)) from None
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("python", check_python),
     ("libraries", check_libraries),
     ("data dir", check_data_dir),
+    ("objects", check_objects),
     ("postgresql", check_postgres),
     ("redis", check_redis),
     ("ports", check_ports),

@@ -47,7 +47,8 @@ async def open_location(config: Config, where: str) -> AsyncIterator[ObjectStore
     elif where == "s3" or where.startswith("s3://"):
         from addax.store.object_s3 import open_s3_store
 
-        async with open_s3_store(s3_location(config, "" if where == "s3" else where)) as bucket:
+        location = s3_location(config, "" if where == "s3" else where)
+        async with open_s3_store(location, multipart_threshold=config.storage.s3.multipart_mb * 2**20) as bucket:
             yield bucket
     else:
         yield FilesystemObjectStore(Path(where).expanduser())

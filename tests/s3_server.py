@@ -6,11 +6,13 @@ subprocess all talk to it as they would to AWS, MinIO or Garage.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -89,3 +91,48 @@ class S3Server:
             "ADDAX_STORAGE_S3_SECRET_KEY": SECRET_KEY,
             "ADDAX_STORAGE_S3_REGION": REGION,
         }
+
+
+class HoldingProxy:
+    """A TCP proxy in front of the S3 server that stops forwarding a request once it carries ``marker`` (e.g.
+    ``partNumber=2``): the upload hangs there, so a test can kill the uploader mid-multipart without racing it."""
+
+    def __init__(self, target_port: int, marker: bytes) -> None:
+        self.marker = marker
+        self.held = threading.Event()
+        self.port = _free_port()
+        self._target_port = target_port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._connected, "127.0.0.1", self.port), self._loop
+        ).result(timeout=10)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
+        try:
+            async with asyncio.TaskGroup() as pumps:
+                pumps.create_task(self._pump(reader, upstream_writer, inspect=True))
+                pumps.create_task(self._pump(upstream_reader, writer, inspect=False))
+        except* (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            upstream_writer.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, inspect: bool) -> None:
+        while chunk := await reader.read(1 << 16):
+            if inspect and not self.held.is_set() and self.marker in chunk:
+                self.held.set()
+                await asyncio.Event().wait()  # never forwarded: the client waits until it is killed
+            writer.write(chunk)
+            await writer.drain()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)

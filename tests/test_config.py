@@ -81,6 +81,7 @@ def test_values_from_a_toml_file_are_used(tmp_path: Path) -> None:
         [storage]
         backend = "fs"
         hot_budget_gb = 5
+        cold = "/srv/addax-cold"
 
         [storage.s3]
         bucket = "traps"
@@ -154,6 +155,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "ADDAX_DATABASE_URL": "postgresql://env@db/addax",
             "ADDAX_STORAGE_S3_BUCKET": "from-env",
             "ADDAX_STORAGE_HOT_BUDGET_GB": "2.5",
+            "ADDAX_STORAGE_COLD": "/srv/addax-cold",
             "ADDAX_SMTP_STARTTLS": "false",
             "ADDAX_NOTIFICATIONS_ALLOWED_RECIPIENTS": "a@example.org, b@example.org,,",
         },
@@ -264,7 +266,14 @@ def test_odd_digits_in_passive_ports_give_a_config_error(empty_dir: Path) -> Non
 @pytest.mark.parametrize(
     ("environ", "fragment"),
     [
-        ({"ADDAX_STORAGE_BACKEND": "s3"}, "storage.backend: 's3' is not one of fs"),
+        ({"ADDAX_STORAGE_BACKEND": "gcs"}, "storage.backend: 'gcs' is not one of fs, s3"),
+        ({"ADDAX_STORAGE_HOT_BUDGET_GB": "5"}, "storage.hot_budget_gb: set storage.cold too"),
+        ({"ADDAX_STORAGE_COLD": "fs"}, "storage.cold: must be another place than the hot store"),
+        ({"ADDAX_STORAGE_S3_MULTIPART_MB": "4"}, "storage.s3.multipart_mb: S3's smallest part is 5 MB"),
+        ({"ADDAX_STORAGE_SIGNED_URL_DAYS": "30"}, "storage.signed_url_days: S3 signs links for 1 to 7 days"),
+        ({"ADDAX_STORAGE_EXPORT_MEDIA": "links"}, "storage.export_media: 'links' is not one of url, zip"),
+        ({"ADDAX_BACKUP_AT": "2:30am"}, "backup.at: expected a time like 02:30"),
+        ({"ADDAX_BACKUP_KEEP_DAILY": "0"}, "backup.keep_daily: keep at least 1"),
         ({"ADDAX_HTTP_CERT_FILE": "/etc/addax/http.crt"}, "http.cert_file and http.key_file: set both"),
         ({"ADDAX_FTP_KEY_FILE": "/etc/addax/ftp.key"}, "ftp.cert_file and ftp.key_file: set both"),
         ({"ADDAX_FTP_PASSIVE_ADDRESS": "ftp.example.org"}, "ftp.passive_address: expected an IPv4 address"),
@@ -276,6 +285,24 @@ def test_settings_that_would_be_silently_ignored_are_refused(
     with pytest.raises(ConfigError) as refused:
         config.load(environ=environ)
     assert fragment in str(refused.value)
+
+
+def test_an_s3_store_with_a_cold_prefix_and_a_nightly_backup_is_accepted(empty_dir: Path) -> None:
+    settings = config.load(
+        environ={
+            "ADDAX_STORAGE_BACKEND": "s3",
+            "ADDAX_STORAGE_COLD": "s3://archive/addax",
+            "ADDAX_STORAGE_HOT_BUDGET_GB": "200",
+            "ADDAX_BACKUP_AT": "03:15",
+            "ADDAX_BACKUP_TARGET": "s3://backups/addax",
+        }
+    )
+    assert (settings.storage.backend, settings.storage.cold, settings.storage.hot_budget_gb) == (
+        "s3",
+        "s3://archive/addax",
+        200.0,
+    )
+    assert (settings.backup.at, settings.backup.target) == ("03:15", "s3://backups/addax")
 
 
 def test_a_passive_address_for_nat_is_accepted(empty_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""Runs what is due on the timetable: rules' daily checks, reminders, digests and reports, the admin checks.
+"""Runs what is due on the timetable: rules' daily checks, reminders, digests and reports, the admin checks,
+and the storage upkeep (the hot budget every 15 minutes, retention daily).
 
 Each job is a row in ``schedules`` with its next run. A due job is taken ``FOR UPDATE SKIP LOCKED`` (so two
 processes never run it twice), run, and its next run written in the same transaction as the notifications
@@ -55,6 +56,21 @@ class NightlyBackup:
     zone: ZoneInfo
 
 
+HOT_BUDGET = "storage-hot-budget"
+HOT_BUDGET_EVERY = timedelta(minutes=15)
+RETENTION = "storage-retention"
+RETENTION_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    """The storage jobs, as the wiring builds them (``actors.storage_upkeep``). One left None is not configured:
+    its timetable row keeps ticking and does nothing, so setting it later needs only a restart."""
+
+    hot_budget: Callable[[], Awaitable[object]] | None = None
+    retention: Callable[[datetime], Awaitable[object]] | None = None
+
+
 class Scheduler(Actor[None]):
     def __init__(
         self,
@@ -66,10 +82,11 @@ class Scheduler(Actor[None]):
         actor_health: Callable[[], list[ActorHealth]],
         disk_path: Path,
         backup: NightlyBackup | None = None,
+        upkeep: Upkeep = Upkeep(),
     ) -> None:
         super().__init__(name="scheduler")
         self._pool, self._clock, self._enqueue, self._addressing = pool, clock, enqueue, addressing
-        self._actor_health, self._disk_path = actor_health, disk_path
+        self._actor_health, self._disk_path, self._upkeep = actor_health, disk_path, upkeep
         self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
         self._backup = backup
         self._background: asyncio.TaskGroup | None = None
@@ -80,6 +97,8 @@ class Scheduler(Actor[None]):
         if self._backup is not None:
             first = next_daily(self._clock.now(), self._backup.at, self._backup.zone)
             await alerts.ensure_system_job(self._pool, BACKUP, first)
+        await alerts.ensure_system_job(self._pool, HOT_BUDGET, self._clock.now() + timedelta(minutes=2))
+        await alerts.ensure_system_job(self._pool, RETENTION, self._clock.now() + timedelta(minutes=10))
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as background:  # the backup, beside the timetable; stopped with it
@@ -129,6 +148,15 @@ class Scheduler(Actor[None]):
             return await self._admin_checks(connection, now), now + ADMIN_EVERY
         if job.job == BACKUP:
             return [], self._start_backup(job.id, now)
+        if job.job == HOT_BUDGET:
+            # On the pool, not this connection: the job commits as it goes (this transaction only holds the job).
+            if self._upkeep.hot_budget is not None:
+                log.info("hot budget checked", extra={"report": str(await self._upkeep.hot_budget())})
+            return [], now + HOT_BUDGET_EVERY
+        if job.job == RETENTION:
+            if self._upkeep.retention is not None:
+                log.info("retention applied", extra={"report": str(await self._upkeep.retention(now))})
+            return [], now + RETENTION_EVERY
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
         if rule is None or not rule.body.enabled:
             return [], None

@@ -13,6 +13,7 @@ from addax.api import (
     detect,
     errors,
     events,
+    export,
     health,
     images,
     limits,
@@ -33,6 +34,6 @@ def build_api(services: ApiServices) -> web.Application:
     app[metrics.METRICS] = registry
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
-    for module in (auth, accounts, uploads, detect, images, cameras, rejections, dead_letters, alerts, events):
+    for module in (auth, accounts, uploads, detect, images, cameras, rejections, dead_letters, alerts, events, export):
         app.add_routes(module.routes)
     return app

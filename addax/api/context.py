@@ -39,6 +39,10 @@ class ApiServices:
     try_rule: Callable[..., Awaitable[dict[str, object]]] | None = None
     #: queue notifications for delivery (a retried dead letter); None: nothing delivers here
     enqueue_deliveries: Callable[[Sequence[int]], Awaitable[None]] | None = None
+    #: Camtrap DP exports: media inside the zip or as links (storage.export_media), links' base and lifetime
+    export_media: str = "zip"
+    public_url: str = ""
+    signed_url_s: int = 7 * 86400
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -1,4 +1,4 @@
-"""The admin page's "Models and storage" tab: how the model actors are, and what each project stores."""
+"""The admin page's "Models and storage" tab: how the model actors are, and what each project stores per tier."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from nicegui import ui
 
 from addax.runtime import ActorHealth
-from addax.store import projects
+from addax.store import tiering
 from addax.ui.context import UiServices
 from addax.ui.pages.admin_common import empty, fresh, section
 from addax.ui.session import Viewer
@@ -41,12 +41,18 @@ async def system_tab(services: UiServices, viewer: Viewer) -> None:
     now = await fresh(services, viewer)
     if now is None:
         return
-    used = await projects.storage_use(services.pool, projects=now.administered)
+    used: dict[int, dict[str, tuple[int, int]]] = {project_id: {} for project_id in now.administered}
+    for share in await tiering.storage_use(services.pool, projects=now.administered):
+        used[share.project_id][share.tier] = (share.images, share.bytes)
+    for tier in ("hot", "cold"):
+        files, size = (sum(tiers.get(tier, (0, 0))[n] for tiers in used.values()) for n in (0, 1))
+        ui.label(f"{tier.capitalize()} tier: {files} files · {size_text(size)}").classes("text-body2")
     with ui.list().props("bordered separator dense").classes("w-full rounded-borders"):
-        for project_id, (files, size) in sorted(used.items(), key=lambda item: -item[1][1]):
+        for project_id, tiers in sorted(used.items(), key=lambda item: -sum(size for _, size in item[1].values())):
             with ui.item().classes("w-full"), ui.row().classes("w-full justify-between items-center"):
                 ui.label(now.project_names.get(project_id, str(project_id)))
-                ui.label(f"{files} files · {size_text(size)}")
+                ui.label(" · ".join(f"{tier} {files} files, {size_text(size)}" for tier, (files, size) in
+                                    tiers.items()) or "0 files")  # fmt: skip
     if not now.is_server_admin:  # the server's disk is not a project's business
         return
     disk = await asyncio.to_thread(shutil.disk_usage, services.storage_dir.parent)  # the data directory

@@ -1,0 +1,82 @@
+"""The scheduler's storage jobs with a clock the test sets: the hot budget and retention run on their timetable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from addax.actors.outbox import Addressing
+from addax.actors.scheduler import HOT_BUDGET, RETENTION, Scheduler, Upkeep
+from addax.actors.storage_upkeep import GB, storage_upkeep
+from addax.config import Config, General, Storage
+from addax.runtime import Supervisor
+from addax.runtime.clock import ManualClock
+from addax.store.database import open_database, ping
+from addax.store.object_fs import FilesystemObjectStore
+from addax.store.object_tiers import TieredObjectStore
+from addax.store.retention import set_rules
+from tests.store.media_rows import Media
+from tests.waiting import eventually
+
+START = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+
+
+async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_path: Path) -> None:
+    config = Config(
+        general=General(data_dir=str(tmp_path / "data")),
+        storage=Storage(hot_budget_gb=1500 / GB, cold=str(tmp_path / "cold")),
+    )
+    tiers = TieredObjectStore(
+        hot=FilesystemObjectStore(tmp_path / "hot"), cold=FilesystemObjectStore(tmp_path / "cold")
+    )
+    clock = ManualClock(START)
+    async with Supervisor(stop_timeout=5) as supervisor:
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping)
+        media = await Media.project(pool, tiers, "park")
+        await set_rules(pool, "park", by="test", blank_days=1)
+        blank, blank_keys = await media.photo(1000, received_at=START - timedelta(days=3))
+        badger, _ = await media.photo(1000, labels=("animal",), received_at=START - timedelta(days=3))
+        fox, _ = await media.photo(1000, labels=("animal",), received_at=START)
+
+        async def enqueue(ids: list[int]) -> None:
+            pass
+
+        scheduler = Scheduler(
+            pool=pool,
+            clock=clock,
+            enqueue=enqueue,
+            addressing=Addressing(),
+            actor_health=supervisor.health,
+            disk_path=tmp_path,
+            upkeep=storage_upkeep(config, pool=pool, objects=tiers),
+        )
+        await supervisor.start(scheduler)
+
+        async def ran(job: str) -> bool:
+            return bool(await pool.fetchval("SELECT last_run_at IS NOT NULL FROM schedules WHERE job = $1", job))
+
+        await clock.set(START + timedelta(minutes=2))
+        await eventually(lambda: ran(HOT_BUDGET), timeout=20, what="the hot budget job")
+        tiers_now = {
+            row["id"]: row["original_tier"] for row in await pool.fetch("SELECT id, original_tier FROM images")
+        }
+        assert tiers_now == {blank: "cold", badger: "cold", fox: "hot"}
+        assert not await ran(RETENTION)
+
+        await clock.set(START + timedelta(minutes=10))
+        await eventually(lambda: ran(RETENTION), timeout=20, what="the retention job")
+        assert {row["id"] for row in await pool.fetch("SELECT id FROM images")} == {badger, fox}
+        assert not any([await tiers.exists(key) for key in blank_keys.values()])  # the cold original too
+        next_runs = dict(await pool.fetch("SELECT job, next_run_at FROM schedules WHERE rule_id IS NULL"))
+        assert next_runs[HOT_BUDGET] == START + timedelta(minutes=17)
+        assert next_runs[RETENTION] == START + timedelta(days=1, minutes=10)
+
+
+@pytest.mark.parametrize("cold", ["", "elsewhere"])
+def test_no_hot_budget_job_without_a_cold_tier_and_a_budget(cold: str, tmp_path: Path) -> None:
+    config = Config(storage=Storage(hot_budget_gb=0 if cold else 10, cold=cold))
+    upkeep = storage_upkeep(config, pool=None, objects=FilesystemObjectStore(tmp_path))  # type: ignore[arg-type]
+    assert upkeep.hot_budget is None and upkeep.retention is not None
+    assert Upkeep().hot_budget is None

@@ -1,0 +1,151 @@
+"""`addax storage status` and `addax retention ...` as an operator types them, against a real database.
+
+The handlers run in this process (argv parsed by the command's own parser pieces) with a database of the test's
+own; what they print is compared with sums made by hand."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from addax.config import Config, General, Storage
+from addax.storage_admin_cli import (
+    GB,
+    add_retention,
+    add_storage_status,
+    retention_command,
+    size_text,
+    status_lines,
+    storage_status,
+)
+from addax.store.database import create_pool
+from addax.store.object_fs import FilesystemObjectStore
+from addax.store.object_tiers import TieredObjectStore
+from addax.store.tiering import enforce_hot_budget, storage_use
+from tests.store.media_rows import Media
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="addax")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_retention(commands)
+    add_storage_status(commands.add_parser("storage").add_subparsers(dest="action", required=True))
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+async def db(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(fresh_dsn, size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def database(fresh_dsn: str):  # type: ignore[no-untyped-def]
+    @contextlib.asynccontextmanager
+    async def open_database(settings: Config) -> AsyncIterator[asyncpg.Pool]:
+        pool = await create_pool(fresh_dsn, size=2)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+    return open_database
+
+
+async def test_status_shows_each_tier_the_budget_and_each_project(
+    db: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Config(
+        general=General(data_dir=str(tmp_path / "data")),
+        storage=Storage(hot_budget_gb=4000 / GB, cold=str(tmp_path / "cold")),
+    )
+    tiers = TieredObjectStore(
+        hot=FilesystemObjectStore(tmp_path / "data/objects"), cold=FilesystemObjectStore(tmp_path / "cold")
+    )
+    north = await Media.project(db, tiers, "north")
+    south = await Media.project(db, tiers, "south")
+    for size in (2000, 1000, 500):
+        await north.photo(size)
+    await south.photo(3000)
+    await south.photo(100, stage="stored")
+    await enforce_hot_budget(db, tiers, 4000, tmp_path / "spool")  # north's 2000 and 1000 go cold
+
+    assert await storage_status(parse("storage", "status"), settings, database=database) == 0
+    out = capsys.readouterr().out.splitlines()
+
+    assert out[0].split() == ["hot", "3", "images", "3.6", "KB", str(tmp_path / "data/objects")]
+    assert out[1].split() == ["cold", "2", "images", "3.0", "KB", str(tmp_path / "cold")]
+    assert out[2] == "hot budget 4.0 KB, 90 % used"
+    assert out[3].startswith("disk of the data directory: ") or out[3] == ""
+    table = [line.split() for line in out[out.index("") + 2 :]]
+    assert table == [
+        ["north", "hot", "1", "500", "B"],
+        ["north", "cold", "2", "3.0", "KB"],
+        ["south", "hot", "2", "3.1", "KB"],
+    ]
+    plain = status_lines(Config(), await storage_use(db), disk=None)
+    assert plain[1].endswith("not set (storage.cold)") and plain[2] == "hot budget: none (storage.hot_budget_gb = 0)"
+    assert (size_text(0), size_text(1500), size_text(5 * GB)) == ("0 B", "1.5 KB", "5.0 GB")
+
+
+async def test_retention_set_show_dry_run_and_run(
+    db: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Config(general=General(data_dir=str(tmp_path / "data")))
+    objects = FilesystemObjectStore(tmp_path / "data/objects")
+    park = await Media.project(db, objects, "park")
+    await Media.project(db, objects, "quiet")
+    old = datetime.now(UTC) - timedelta(days=40)
+    blank, blank_keys = await park.photo(received_at=old)
+    badger, _ = await park.photo(labels=("animal",), received_at=old)
+
+    assert await retention_command(parse("retention", "set", "--project", "park", "--blank-days", "30",
+                                         "--person-days", "never"), settings, database=database) == 0  # fmt: skip
+    assert capsys.readouterr().out.strip() == (
+        "project 'park': blank photos deleted after 30 days, person photos kept forever,"
+        " vehicle photos kept forever; animals kept forever"
+    )
+    await retention_command(parse("retention", "show"), settings, database=database)
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].startswith("park: blank photos deleted after 30 days") and shown[1].startswith(
+        "quiet: blank photos kept"
+    )
+
+    assert await retention_command(parse("retention", "run", "--dry-run"), settings, database=database) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"park\t{blank}\t{blank_keys['original']}\t-\tblank, older than 30 days",
+        "dry run: 1 photos (1.0 KB) would be deleted; nothing was",
+    ]
+    assert await db.fetchval("SELECT count(*) FROM images") == 2
+
+    assert await retention_command(parse("retention", "run", "--project", "park"), settings, database=database) == 0
+    assert capsys.readouterr().out.strip() == "1 photos (1.0 KB) deleted, each recorded in the audit log"
+    assert {row["id"] for row in await db.fetch("SELECT id FROM images")} == {badger}
+    assert not await objects.exists(blank_keys["original"])
+    actor = await db.fetchval("SELECT actor FROM audit_log WHERE action = 'retention.delete'")
+    assert actor.startswith("cli:")
+
+
+async def test_bad_retention_input_is_one_clear_line(
+    database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Config(general=General(data_dir=str(tmp_path / "data")))
+    assert await retention_command(parse("retention", "set", "--project", "nowhere", "--blank-days", "3"),
+                                   settings, database=database) == 1  # fmt: skip
+    assert capsys.readouterr().err == "addax: no project named 'nowhere'\n"
+    assert await retention_command(parse("retention", "set", "--project", "x"), settings, database=database) == 1
+    assert "nothing to change" in capsys.readouterr().err
+    assert await retention_command(parse("retention", "run", "--project", "nowhere"), settings, database=database) == 1
+    assert capsys.readouterr().err == "addax: no project named 'nowhere'\n"
+    for bad, says in (("0", "at least 1 day"), ("soon", "a whole number of days or 'never', not 'soon'")):
+        with pytest.raises(SystemExit):
+            parse("retention", "set", "--project", "x", "--blank-days", bad)
+        assert says in capsys.readouterr().err
