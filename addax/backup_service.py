@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from addax import __version__
 from addax.config import Config
@@ -80,6 +82,18 @@ async def back_up(config: Config, *, dsn: str, objects: ObjectStore | None = Non
             target, keep_daily=config.backup.keep_daily, keep_weekly=config.backup.keep_weekly
         )
     return BackupOutcome(info=info, rotation=rotation, seconds=time.monotonic() - started, target=target.location)
+
+
+def server_zone() -> ZoneInfo:
+    """The server's own time zone (what backup.at is in): $TZ, else /etc/localtime's link, else UTC."""
+    names = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        names.append(str(Path("/etc/localtime").resolve()).partition("/zoneinfo/")[2])
+    for name in names:
+        if name:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                return ZoneInfo(name)
+    return ZoneInfo("UTC")
 
 
 def nightly(config: Config, *, dsn: str, objects: ObjectStore) -> Callable[[], Awaitable[str]]:

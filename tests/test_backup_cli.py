@@ -235,3 +235,12 @@ async def test_a_backup_in_a_bucket_lists_and_restores(home: Path, s3_server) ->
     assert (await ok(home, "backup", "list", env=env)).splitlines()[1].startswith(name)
     await ok(home, "restore", name, "--data-dir", str(home / "new"), env=env)
     assert await objects_of(home / "new" / "objects") == objects_before
+
+
+def test_the_nightly_time_is_in_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from addax.backup_service import server_zone
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    assert server_zone().key == "Europe/Berlin"
+    monkeypatch.setenv("TZ", "Nowhere/Atlantis")
+    assert server_zone().key  # falls back to /etc/localtime's zone, or UTC
