@@ -19,6 +19,7 @@ import uvloop
 from addax import (
     app,
     backfill,
+    backup_cli,
     camtrap_cli,
     camtrap_import_cli,
     config,
@@ -59,6 +60,7 @@ EXPECTED_ERRORS = (
     DiskFull,
     results_cli.ResultsFileError,
     model_cli.ModelCommandError,
+    *backup_cli.ERRORS,
     camtrap_cli.CamtrapCommandError,
     camtrap_import_cli.ImportRefused,
     camtrap_import_cli.PackageError,
@@ -189,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     models_add.add_argument("--input-size", type=int, help="square input side, for models that leave it open")
     models_add.add_argument("--licence", help="the weights' licence, recorded in the manifest")
     models_add.add_argument("--force", action="store_true", help="replace an existing manifest and file")
+    backup_cli.add_commands(commands)
     storage_admin_cli.add_retention(commands)
     storage_admin_cli.add_storage_status(storage_cli.add_commands(commands))
     return parser
@@ -214,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "export": _export,
         "import-results": _import_results,
         "models": model_cli.command,
+        "backup": lambda a, c: backup_cli.backup(a, c, database=database),
+        "restore": backup_cli.restore,
         "retention": partial(storage_admin_cli.retention_command, database=database),
         "storage": _storage,
     }

@@ -7,6 +7,8 @@ it decided; a restart therefore neither skips nor repeats a run. The next run is
 the job ran, so runs missed while the service was down run once. The clock is given (a test sets it).
 
     loop: run every due job ─► sleep until the earliest next run (at most a minute)
+
+The nightly backup is due like any job, but runs beside the loop (it may take hours; the checks must not wait).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import shutil
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +29,7 @@ from addax.actors.checks import Tell, fired, run_rule
 from addax.actors.outbox import Addressing, address
 from addax.domain.alerts import ActorSnapshot, admin_problems
 from addax.domain.delivery import next_run
+from addax.domain.schedules import next_daily
 from addax.runtime import Actor, ActorHealth
 from addax.runtime.clock import Clock
 from addax.store import alerts, database, notifications, projects, summaries
@@ -40,6 +43,19 @@ ADMIN_CHECKS = "admin-checks"
 ADMIN_EVERY = timedelta(minutes=5)
 RETRY_FAILED_RUN = timedelta(minutes=5)
 LONGEST_SLEEP = timedelta(minutes=1)  # rules made by another process are picked up within this
+BACKUP = "backup"
+RETRY_FAILED_BACKUP = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NightlyBackup:
+    """The backup job: ``run`` makes one and returns what to log; it is due daily at ``at`` in ``zone``."""
+
+    run: Callable[[], Awaitable[str]]
+    at: time
+    zone: ZoneInfo
+
+
 HOT_BUDGET = "storage-hot-budget"
 HOT_BUDGET_EVERY = timedelta(minutes=15)
 RETENTION = "storage-retention"
@@ -65,19 +81,31 @@ class Scheduler(Actor[None]):
         addressing: Addressing,
         actor_health: Callable[[], list[ActorHealth]],
         disk_path: Path,
+        backup: NightlyBackup | None = None,
         upkeep: Upkeep = Upkeep(),
     ) -> None:
         super().__init__(name="scheduler")
         self._pool, self._clock, self._enqueue, self._addressing = pool, clock, enqueue, addressing
         self._actor_health, self._disk_path, self._upkeep = actor_health, disk_path, upkeep
         self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
+        self._backup = backup
+        self._background: asyncio.TaskGroup | None = None
+        self._backing_up: asyncio.Task[None] | None = None
 
     async def on_start(self) -> None:
         await alerts.ensure_system_job(self._pool, ADMIN_CHECKS, self._clock.now() + timedelta(minutes=1))
+        if self._backup is not None:
+            first = next_daily(self._clock.now(), self._backup.at, self._backup.zone)
+            await alerts.ensure_system_job(self._pool, BACKUP, first)
         await alerts.ensure_system_job(self._pool, HOT_BUDGET, self._clock.now() + timedelta(minutes=2))
         await alerts.ensure_system_job(self._pool, RETENTION, self._clock.now() + timedelta(minutes=10))
 
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as background:  # the backup, beside the timetable; stopped with it
+            self._background = background
+            await self._timetable()
+
+    async def _timetable(self) -> None:
         while True:
             try:
                 while await self._run_one():
@@ -118,6 +146,8 @@ class Scheduler(Actor[None]):
     ) -> tuple[list[int], datetime | None]:
         if job.job == ADMIN_CHECKS:
             return await self._admin_checks(connection, now), now + ADMIN_EVERY
+        if job.job == BACKUP:
+            return [], self._start_backup(job.id, now)
         if job.job == HOT_BUDGET:
             # On the pool, not this connection: the job commits as it goes (this transaction only holds the job).
             if self._upkeep.hot_budget is not None:
@@ -138,6 +168,31 @@ class Scheduler(Actor[None]):
             waiting += await self._address(connection, tell)
         log.info("scheduled rule ran", extra={"rule": rule.id, "kind": rule.kind, "notifications": len(waiting)})
         return waiting, next_run(rule.body.settings, now, tz)
+
+    def _start_backup(self, job_id: int, now: datetime) -> datetime:
+        """Start the backup beside the loop (unless the last one still runs); the next is due tomorrow."""
+        if self._backup is None:  # backup.at was emptied: the row sleeps, a day at a time
+            return now + timedelta(days=1)
+        if self._backing_up is not None and not self._backing_up.done():
+            log.warning("the previous backup is still running; this one is skipped")
+        else:
+            assert self._background is not None
+            self._backing_up = self._background.create_task(self._back_up(self._backup, job_id))
+        return next_daily(now, self._backup.at, self._backup.zone)
+
+    async def _back_up(self, backup: NightlyBackup, job_id: int) -> None:
+        try:
+            summary = await backup.run()
+        except Exception as error:  # the timetable goes on; the job keeps the error and is tried again soon
+            log.exception("the nightly backup failed")
+            self.record_error(error)
+            retry_at = self._clock.now() + RETRY_FAILED_BACKUP
+            try:
+                await alerts.record_failed_run(self._pool, job_id, f"backup: {error}", retry_at=retry_at)
+            except database.OUTAGE_ERRORS:
+                pass  # the next night's run stands
+            return
+        log.info("nightly backup made", extra={"summary": summary})
 
     async def _address(self, connection: asyncpg.Connection, tell: Tell) -> list[int]:
         return await address(

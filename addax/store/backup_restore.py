@@ -1,0 +1,124 @@
+"""Reading a backup back: the dump and every object, each checked against the SHA-256 the backup recorded.
+
+Nothing is trusted half-way: a damaged or missing piece is an error naming it, and the caller empties the
+fresh data dir it was filling (see ``empty_directory``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from addax.store.backups import (
+    BATCH,
+    DUMP,
+    MANIFEST,
+    BackupError,
+    BackupInfo,
+    ManifestEntry,
+    all_of,
+    parse_entry,
+    pool_key,
+    spool_stream,
+)
+from addax.store.objects import ObjectMissing, ObjectStore
+
+IN_MEMORY = 8 << 20  # objects up to this size are checked in memory; larger ones through a local file
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredObjects:
+    count: int
+    bytes: int
+
+
+async def fetch_dump(target: ObjectStore, info: BackupInfo, path: Path) -> None:
+    """Copy the backup's dump to ``path`` and check its SHA-256."""
+    try:
+        _, sha256 = await spool_stream(target.stream(f"{info.name}/{DUMP}"), path)
+    except ObjectMissing:
+        raise BackupError(
+            f"backup {info.name}: {DUMP} is missing from {target.location}; restore another backup"
+        ) from None
+    if sha256 != info.dump_sha256:
+        raise BackupError(
+            f"backup {info.name}: {DUMP} has SHA-256 {sha256}, backup.json says {info.dump_sha256}: "
+            "the backup is damaged; restore another backup"
+        )
+
+
+async def restore_objects(target: ObjectStore, info: BackupInfo, into: ObjectStore, work: Path) -> RestoredObjects:
+    """Put every object of the manifest into ``into`` under its own key, each after its SHA-256 is checked."""
+    manifest = work / MANIFEST
+    try:
+        _, sha256 = await spool_stream(target.stream(f"{info.name}/{MANIFEST}"), manifest)
+    except ObjectMissing:
+        raise BackupError(f"backup {info.name}: {MANIFEST} is missing from {target.location}") from None
+    if sha256 != info.manifest_sha256:
+        raise BackupError(
+            f"backup {info.name}: {MANIFEST} has SHA-256 {sha256}, backup.json says {info.manifest_sha256}"
+        )
+    count = total = 0
+    with manifest.open("rb") as lines:
+        while batch := [parse_entry(info.name, line) for line in _lines(lines, BATCH)]:
+            spools = [work / f"object-{n}" for n in range(len(batch))]
+            await all_of([_restore_one(target, into, entry, spool) for entry, spool in zip(batch, spools, strict=True)])
+            count += len(batch)
+            total += sum(entry.size for entry in batch)
+    if count != info.object_count:
+        raise BackupError(f"backup {info.name}: the manifest lists {count} objects, backup.json {info.object_count}")
+    return RestoredObjects(count, total)
+
+
+def _lines(reader: BinaryIO, count: int) -> list[bytes]:
+    lines = []
+    for _ in range(count):
+        line = reader.readline()
+        if not line.strip():
+            break
+        lines.append(line)
+    return lines
+
+
+async def _restore_one(target: ObjectStore, into: ObjectStore, entry: ManifestEntry, spool: Path) -> None:
+    copy = pool_key(entry.sha256)
+    try:
+        if entry.size <= IN_MEMORY:
+            data = await target.read(copy)
+            size, sha256 = len(data), hashlib.sha256(data).hexdigest()
+        else:
+            size, sha256 = await spool_stream(target.stream(copy), spool)
+    except ObjectMissing:
+        raise BackupError(f"{entry.key}: its copy {copy} is missing from the backup in {target.location}") from None
+    try:
+        if sha256 != entry.sha256 or size != entry.size:
+            raise BackupError(
+                f"{entry.key}: the backup's copy {copy} has SHA-256 {sha256} ({size} bytes), the manifest says "
+                f"{entry.sha256} ({entry.size} bytes): the backup is damaged"
+            )
+        if entry.size <= IN_MEMORY:
+            await into.put_bytes(entry.key, data)
+        else:
+            await into.put_file(entry.key, spool)
+    finally:
+        spool.unlink(missing_ok=True)
+
+
+def is_empty_directory(directory: Path) -> bool:
+    """Absent, or a directory with nothing in it."""
+    if not directory.exists():
+        return True
+    return directory.is_dir() and next(directory.iterdir(), None) is None
+
+
+def empty_directory(directory: Path) -> None:
+    """Remove everything in ``directory`` (it was empty before a restore that failed)."""
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
