@@ -24,7 +24,7 @@ from arq.connections import ArqRedis
 from addax.actors.courier import QUEUE, Courier, CourierActor, Delivering, enqueue
 from addax.actors.notifier import Notifier
 from addax.actors.outbox import Addressing
-from addax.actors.scheduler import Scheduler
+from addax.actors.scheduler import NightlyBackup, Scheduler
 from addax.actors.storage_upkeep import storage_upkeep
 from addax.actors.telegram_bot import TelegramBot, Webhook
 from addax.channels.telegram import TelegramChannel, parse_update
@@ -65,6 +65,7 @@ async def start_alerting(
     redis_url: str,
     objects: ObjectStore,
     done: Signal,
+    backup: NightlyBackup | None = None,
     service: bool = True,
     clock: Clock | None = None,
     queue: str = QUEUE,
@@ -106,6 +107,7 @@ async def start_alerting(
             actor_health=supervisor.health,
             disk_path=_watched_disk(config),
             upkeep=storage_upkeep(config, pool=pool, objects=objects),
+            backup=backup,
         )
         await supervisor.start(scheduler)
     if not (rules.email_ready or rules.telegram_ready):

@@ -18,14 +18,17 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import time as dt_time
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 from arq.connections import ArqRedis
 
+from addax import backup_service
 from addax.actors.ftp import FtpActor, SessionLimits
 from addax.actors.ingestor import Ingestor
+from addax.actors.scheduler import NightlyBackup
 from addax.alerting import Alerting, start_alerting
 from addax.api import ApiServices, build_api
 from addax.config import Config
@@ -62,6 +65,7 @@ class Storage:
     objects: ObjectStore
     events: Broadcast
     redis_url: str
+    dsn: str
 
 
 def log_rotation(config: Config) -> LogRotation:
@@ -93,7 +97,9 @@ async def start_storage(supervisor: Supervisor, config: Config) -> Storage:
     redis = await supervisor.use("queue", queue.open_queue(redis_url), probe=queue.ping)
     spool = Spool(config.data_path / "spool")
     objects = await supervisor.use("objects", open_objects(config), probe=ping)
-    return Storage(pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast(), redis_url=redis_url)
+    return Storage(
+        pool=pool, redis=redis, spool=spool, objects=objects, events=Broadcast(), redis_url=redis_url, dsn=dsn
+    )
 
 
 async def start_intake(supervisor: Supervisor, config: Config, storage: Storage, logins: LoginGuard) -> Receiver:
@@ -136,6 +142,17 @@ async def start_intake(supervisor: Supervisor, config: Config, storage: Storage,
         )
     )
     return receiver
+
+
+def nightly_backup(config: Config, storage: Storage) -> NightlyBackup | None:
+    """The scheduler's nightly backup at ``backup.at`` (server-local), unless that is empty."""
+    if not config.backup.at:
+        return None
+    return NightlyBackup(
+        run=backup_service.nightly(config, dsn=storage.dsn, objects=storage.objects),
+        at=dt_time.fromisoformat(config.backup.at),
+        zone=backup_service.server_zone(),
+    )
 
 
 def login_guard(config: Config, pool: asyncpg.Pool) -> LoginGuard:
@@ -305,6 +322,7 @@ async def _run(config: Config, started: float) -> int:
             redis_url=storage.redis_url,
             objects=storage.objects,
             done=pipeline.done,
+            backup=nightly_backup(config, storage),
         )
         await start_web(supervisor, config, storage, logins, receiver, pipeline, alerting)
         log.info(
