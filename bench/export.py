@@ -1,6 +1,7 @@
-"""Camtrap DP export: rows/s, seconds, zip size and peak RSS for projects of N images with detections.
+"""Camtrap DP export: rows/s, seconds, zip size and peak RSS for projects of N images with detections; then a
+backup (pg_dump + every object hashed and copied) and a restore into a fresh data dir, timed and sized.
 
-    python -m bench.export [--images 10000 100000]
+    python -m bench.export [--images 10000 100000] [--no-backup]
 
 Starts Addax's embedded PostgreSQL in a temporary directory; for each N, a fresh migrated database is filled in
 bulk (images by COPY; events, boxes, species and verifications by INSERT ... SELECT): photos in events of three,
@@ -8,6 +9,8 @@ two cameras at two sites, 60 % with an animal box and its species, 5 % a person,
 runs in a child process (``--child``), so its peak RSS (VmHWM) is the export's alone. Media are written as links
 (``export_media = "url"``): the bench measures the rows, not copying files.
 Goal: peak RSS independent of the project's size (within 50 MB between 10,000 and 100,000 images).
+For the backup each image gets a 4 KB original in a directory store (written directly, not measured): the
+figures are the database's and the per-object costs, not a disk's throughput on real 500 KB photos.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -193,7 +197,56 @@ async def child(dsn: str, project: int, out: Path) -> None:
     )
 
 
-async def serve(home: Path, sizes: list[int]) -> list[dict[str, float]]:
+def write_originals(dsn: str, objects: Path) -> int:
+    """A 4 KB stand-in at every original's key (random bytes: a copy is a copy, not compressible)."""
+
+    async def keys() -> list[str]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return [row["original_key"] for row in await connection.fetch("SELECT original_key FROM images")]
+        finally:
+            await connection.close()
+
+    written = 0
+    for key in asyncio.run(keys()):
+        path = objects / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(4096))
+        written += 1
+    return written
+
+
+async def backup_child(dsn: str, data_dir: Path) -> None:
+    """One backup and one restore of it, measured from inside: prints a JSON line."""
+    from addax import backup_service, config
+
+    settings = config.load(
+        None, environ={"ADDAX_GENERAL_DATA_DIR": str(data_dir), "ADDAX_BACKUP_TARGET": str(data_dir.parent / "backups")}
+    )
+    made = await backup_service.back_up(settings, dsn=dsn)
+    backed_up = time.perf_counter()
+    restored_dir = data_dir.parent / f"restored-{data_dir.name}"
+    restored = await backup_service.restore(settings, made.info.name, restored_dir)
+    restore_s = time.perf_counter() - backed_up
+    peak_kb = next(
+        int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")
+    )
+    target = data_dir.parent / "backups"
+    print(
+        json.dumps(
+            {
+                "backup_s": made.seconds,
+                "backup_mb": sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20,
+                "dump_mb": (target / made.info.name / "database.dump").stat().st_size / 2**20,
+                "objects": restored.objects.count,
+                "restore_s": restore_s,
+                "backup_restore_peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+async def serve(home: Path, sizes: list[int], *, backup: bool) -> list[dict[str, float]]:
     results = []
     async with Supervisor(stop_timeout=30) as supervisor:
         postgres = EmbeddedPostgres(data_dir=home / "servers")
@@ -214,6 +267,18 @@ async def serve(home: Path, sizes: list[int]) -> list[dict[str, float]]:
                 check=True,
             )
             result = json.loads(done.stdout.strip().splitlines()[-1])
+            if backup:
+                data_dir = home / f"data-{size}"
+                await asyncio.to_thread(write_originals, dsn, data_dir / "objects")
+                done = await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-m", "bench.export", "--backup-child", dsn, str(data_dir)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                result |= json.loads(done.stdout.strip().splitlines()[-1])
+                shutil.rmtree(data_dir.parent / f"restored-{data_dir.name}", ignore_errors=True)
             results.append({"images": size, **result})
     return results
 
@@ -221,14 +286,19 @@ async def serve(home: Path, sizes: list[int]) -> list[dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--no-backup", action="store_true", help="export only")
     parser.add_argument("--child", nargs=3, metavar=("DSN", "PROJECT", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--backup-child", nargs=2, metavar=("DSN", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         asyncio.run(child(args.child[0], int(args.child[1]), Path(args.child[2])))
         return
+    if args.backup_child:
+        asyncio.run(backup_child(args.backup_child[0], Path(args.backup_child[1])))
+        return
     home = world_readable_tempdir("addax-bench-export-")
     try:
-        results = asyncio.run(serve(home, args.images))
+        results = asyncio.run(serve(home, args.images, backup=not args.no_backup))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print(f"{'images':>8} {'media':>8} {'observ.':>8} {'seconds':>8} {'rows/s':>8} {'zip MB':>7} {'peak RSS MB':>11}")
@@ -243,6 +313,17 @@ def main() -> None:
             f"peak RSS grew {results[-1]['peak_rss_mb'] - results[0]['peak_rss_mb']:.1f} MB"
             f" from {results[0]['images']} to {results[-1]['images']} images (goal: under 50)"
         )
+    if not args.no_backup:
+        print()
+        print(
+            f"{'images':>8} {'backup s':>9} {'backup MB':>10} {'dump MB':>8} {'objects':>8}"
+            f" {'restore s':>10} {'peak RSS MB':>11}"
+        )
+        for row in results:
+            print(
+                f"{row['images']:>8} {row['backup_s']:>9.1f} {row['backup_mb']:>10.1f} {row['dump_mb']:>8.1f}"
+                f" {row['objects']:>8} {row['restore_s']:>10.1f} {row['backup_restore_peak_rss_mb']:>11.1f}"
+            )
 
 
 if __name__ == "__main__":
