@@ -9,8 +9,9 @@ streamed from the object store. Rows go to the zip in batches, so memory does no
 (``presigned_url(key, expires_s)``), else the API's ``{http.public_url}/api/images/{id}/file``, which checks
 the reader's login itself. In zip mode the files go in before ``media.csv``, so that an original missing from the
 store (deleted behind Addax's back) is left out and its row written with the API link instead, counted in the
-summary, rather than the download breaking off half-way. Photos that may show people are never handed to a caller who may not see their
-original (``private_originals=False``): their path is the API's blurred copy, and ``filePublic`` is false.
+summary, rather than the download breaking off half-way. Photos that may show people are never handed to a caller
+who may not see their original (``private_originals=False``): their path is the API's blurred copy, and
+``filePublic`` is false.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class Export:
         return 3 if self.request.links.mode == "zip" else 2
 
     async def write(self, sink: Sink, *, objects: ObjectStore, progress: Progress | None = None) -> Tally:
-        """The whole package into ``sink``: deployments, the files (zip mode), media and observations, datapackage.json."""
+        """The whole package into ``sink``: deployments, the files (zip mode), media, observations, datapackage.json."""
         total = self.total_media * self.passes
         done = 0
 

@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aioboto3
 import aiohttp
 import pytest
 from aiohttp import web
-
-import aioboto3
 
 from addax.store.object_s3 import MIB, S3Location, S3ObjectStore, _client_config, open_s3_store
 from addax.store.objects import ObjectMissing, ObjectStoreError
