@@ -11,6 +11,7 @@ from aiohttp import web
 
 from addax.store.accounts import AccountError
 from addax.store.database import DatabaseUnavailable
+from addax.store.objects import ObjectStoreError
 from addax.store.placement import PlacementError
 
 log = logging.getLogger("addax.api")
@@ -54,6 +55,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         )
     except DatabaseUnavailable as error:
         return web.json_response({"error": f"database unavailable: {error}", "status": 503}, status=503)
+    except ObjectStoreError as error:  # the store is down or refusing, not the request at fault
+        log.warning("object store unavailable", extra={"path": request.path, "error": str(error)})
+        return web.json_response(
+            {"error": f"object store unavailable, try again: {error}", "status": 503},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     except Exception:
         log.exception("request failed", extra={"path": request.path, "method": request.method})
         return web.json_response({"error": "internal server error", "status": 500}, status=500)

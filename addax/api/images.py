@@ -111,13 +111,12 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
         disposition = content_disposition_header("inline", filename=name)
         return web.Response(body=blurred, content_type="image/jpeg", headers={"Content-Disposition": disposition})
     chunks = objects.stream(key)  # streamed: a video never sits in memory
-    try:
-        first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
-        size = await objects.size(key)
-    except FileNotFoundError:
-        await chunks.aclose()
-        raise json_error(404, "the file is missing from the object store") from None
-    try:
+    try:  # closed on every path: a store error, a client gone mid-download
+        try:
+            first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
+            size = await objects.size(key)
+        except FileNotFoundError:
+            raise json_error(404, "the file is missing from the object store") from None
         response = web.StreamResponse(
             headers={
                 "Content-Type": content_type

@@ -7,8 +7,11 @@ streamed from the object store. Rows go to the zip in batches, so memory does no
 
 ``export_media = "url"`` writes links instead of files: an S3 backend's signed URLs when the store can sign
 (``presigned_url(key, expires_s)``), else the API's ``{http.public_url}/api/images/{id}/file``, which checks
-the reader's login itself. Photos that may show people are never handed to a caller who may not see their
-original (``private_originals=False``): their path is the API's blurred copy, and ``filePublic`` is false.
+the reader's login itself. In zip mode the files go in before ``media.csv``, so that an original missing from the
+store (deleted behind Addax's back) is left out and its row written with the API link instead, counted in the
+summary, rather than the download breaking off half-way. Photos that may show people are never handed to a caller
+who may not see their original (``private_originals=False``): their path is the API's blurred copy, and
+``filePublic`` is false.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +33,10 @@ import asyncpg
 from addax.domain import camtrap
 from addax.domain.camtrap import Deployment, EventTally, HumanCheck, Media, ModelBox, Photo, Selection
 from addax.domain.privacy import PRIVACY_MIN_SCORE
-from addax.store.objects import ObjectStore
+from addax.store.objects import ObjectMissing, ObjectStore
 from addax.store.zip_stream import Sink, ZipStream
+
+log = logging.getLogger("addax.export")
 
 Progress = Callable[[int, int], object]
 BATCH_BYTES = 256 * 1024  # CSV text handed to the zip at a time
@@ -76,6 +82,7 @@ class Tally:
     observations: int = 0
     files: int = 0
     unlocated: int = 0  # deployments left out: no location
+    missing_files: int = 0  # zip mode: originals not in the object store (their media rows are links)
     bytes_written: int = 0
     api_links: bool = False  # some paths are links through the API (no signing store)
     notes: list[str] = field(default_factory=list)
@@ -86,6 +93,11 @@ class Tally:
         )
         if self.unlocated:
             line += f"; left out: {self.unlocated} deployments without a location (and their media)"
+        if self.missing_files:
+            line += (
+                f"; {self.missing_files} file{'s' if self.missing_files != 1 else ''} missing from the object store"
+                " (left out of the zip, their media paths are links)"
+            )
         if self.api_links:
             line += "; media paths are links to this server's API (they need a login)"
         return line
@@ -172,6 +184,7 @@ class Export:
         self.total_media = 0
         self.tally = Tally(unlocated=unlocated)
         self._taxa: dict[str, str | None] = {}
+        self._missing: set[int] = set()  # images whose original the files pass did not find
         self._bounds = request.selection.bounds(project.zone)
 
     def arguments(self) -> list[Any]:
@@ -183,7 +196,7 @@ class Export:
         return 3 if self.request.links.mode == "zip" else 2
 
     async def write(self, sink: Sink, *, objects: ObjectStore, progress: Progress | None = None) -> Tally:
-        """The whole package into ``sink``: the three tables, the files (zip mode), then datapackage.json."""
+        """The whole package into ``sink``: deployments, the files (zip mode), media, observations, datapackage.json."""
         total = self.total_media * self.passes
         done = 0
 
@@ -200,6 +213,8 @@ class Export:
         async with ZipStream(counted) as archive:
             hint = self.total_media * 2000
             await archive.add("deployments.csv", self._csv(camtrap.DEPLOYMENT_FIELDS, self._deployment_rows()))
+            if self.request.links.mode == "zip":  # first: media.csv then knows which files are missing
+                await self._files(archive, objects, advance)
             await archive.add(
                 "media.csv", self._csv(camtrap.MEDIA_FIELDS, self._media_rows(objects, advance)), size_hint=hint
             )
@@ -208,8 +223,6 @@ class Export:
                 self._csv(camtrap.OBSERVATION_FIELDS, self._observation_rows(advance)),
                 size_hint=hint * 2,
             )
-            if self.request.links.mode == "zip":
-                await self._files(archive, objects, advance)
             document = camtrap.datapackage(self._facts(), str(uuid.uuid4()))
             await archive.add("datapackage.json", _once(_json(document)), size_hint=len(_json(document)))
         return self.tally
@@ -262,9 +275,10 @@ class Export:
     async def _file_path(self, media: Media, deployment_id: str, objects: ObjectStore) -> str:
         links = self.request.links
         hidden = media.private and not links.private_originals
-        if links.mode == "zip" and not hidden and media.original_key:
+        missing = media.id in self._missing
+        if links.mode == "zip" and not hidden and media.original_key and not missing:
             return camtrap.media_path(media, deployment_id)
-        if not hidden and media.original_key and isinstance(objects, Signing):
+        if not hidden and media.original_key and not missing and isinstance(objects, Signing):
             return await objects.presigned_url(media.original_key, links.signed_for_s)
         self.tally.api_links = True
         base = links.public_url.rstrip("/") or "http://localhost:8080"
@@ -348,7 +362,15 @@ class Export:
             if not media.original_key or (media.private and not self.request.links.private_originals):
                 continue
             path = camtrap.media_path(media, self.ids[media.deployment_id])
-            await archive.add(path, objects.stream(media.original_key), compress=False, size_hint=media.size_bytes)
+            async with contextlib.aclosing(objects.stream(media.original_key)) as chunks:
+                try:  # before the entry is opened: a missing file leaves no empty entry behind
+                    first = await anext(chunks, b"")
+                except ObjectMissing:
+                    log.warning("an original is missing from the object store", extra={"image": media.id})
+                    self._missing.add(media.id)
+                    self.tally.missing_files += 1
+                    continue
+                await archive.add(path, _then(first, chunks), compress=False, size_hint=media.size_bytes)
             self.tally.files += 1
 
     def _facts(self) -> camtrap.PackageFacts:
@@ -387,6 +409,12 @@ def _json(document: dict[str, Any]) -> bytes:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def _project(connection: asyncpg.Connection, project_id: int) -> _Project:

@@ -278,6 +278,16 @@ class _Run:
     async def media(self, placed: dict[str, Placed], spool: Path) -> dict[str, int]:
         """mediaID -> image id, for every media row imported, matched or imported before."""
         known = await self._known("media")
+        # Stored done by an earlier run of this package that died before finishing them (finishing sets
+        # processed_at in the transaction that puts the photo in its event): this run finishes them.
+        rows = await self.pool.fetch(
+            """SELECT m.target_id FROM camtrap_imported m JOIN images i ON i.id = m.target_id
+               WHERE m.project_id = $1 AND m.package = $2 AND m.kind = 'media' AND m.created
+                 AND i.stage = 'done' AND i.processed_at IS NULL ORDER BY m.target_id""",
+            self.project_id,
+            self.package,
+        )
+        self.finishing.extend(int(row["target_id"]) for row in rows)
         found: dict[str, int] = {}
         tick = self.progress("media", self.checked.rows.get("media"))
         for line, _, row in self.files.rows(self.checked.paths["media"]):

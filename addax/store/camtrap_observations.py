@@ -75,6 +75,16 @@ class ObservationImport:
             self.package,
         )
         known = {row["source_id"] for row in rows}
+        # Verifications an earlier run of this package wrote but died before summarising (labels, taxa): a photo
+        # verified as an animal must not stay labelled blank.
+        unsummarised = await self.pool.fetch(
+            """SELECT i.id FROM camtrap_imported m JOIN images i ON i.id = m.target_id
+               JOIN verifications v ON v.image_id = i.id
+               WHERE m.project_id = $1 AND m.package = $2 AND m.kind = 'media' AND NOT i.verified""",
+            self.project_id,
+            self.package,
+        )
+        self.verified.update(int(row["id"]) for row in unsummarised)
         tick = progress("observations", self.checked.rows.get("observations"))
         for line, _, row in files.rows(self.checked.paths["observations"]):
             tick()
@@ -83,6 +93,7 @@ class ObservationImport:
             observation = observation_from(row)
             if observation.id in known:
                 self.tally.observations_known += 1
+                self._recall(observation, media)  # for photos an earlier run left unfinished
                 continue
             if observation.level == "event":
                 await self._event(observation, placed)
@@ -95,6 +106,16 @@ class ObservationImport:
                     await self._machine(observation, image_id)
                 else:
                     await self._human(observation, [image_id])
+
+    def _recall(self, observation: Observation, media: dict[str, int]) -> None:
+        """What an observation imported before tells the finishing of its photo: its event, when the model ran."""
+        if observation.level == "event" or (image_id := media.get(observation.media_id or "")) is None:
+            return
+        if observation.event_id:
+            self.package_events.setdefault(image_id, observation.event_id)
+        if observation.method == "machine" and observation.classified_at is not None:
+            latest = self.processed.get(image_id)
+            self.processed[image_id] = max(latest or observation.classified_at, observation.classified_at)
 
     async def _member(self, classified_by: str | None) -> int | None:
         """The project member whose e-mail is ``classifiedBy`` (a package from another Addax names them so)."""

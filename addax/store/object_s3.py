@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import aioboto3
+import aiohttp
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -302,7 +303,9 @@ class S3ObjectStore:
             # At most chunk_size bytes at a time; the body checks it got Content-Length bytes in all.
             while chunk := await body.read(chunk_size):
                 yield chunk
-        except BotoCoreError as error:
+        # aiobotocore maps a timeout or a dropped connection to BotoCoreError, but not a body cut short
+        # (aiohttp's ClientPayloadError: fewer bytes than Content-Length before the server hung up).
+        except (BotoCoreError, aiohttp.ClientError) as error:
             raise ObjectStoreError(f"{self.location}: read {key}: cut off ({error}); a retry may help") from error
         finally:
             body.close()  # a reader that stops early must not leave the connection half read

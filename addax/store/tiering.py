@@ -73,13 +73,15 @@ async def _enforce(
 ) -> TierReport:
     before = used = await hot_use(connection)
     moved = moved_bytes = 0
+    after = 0  # the last id looked at: an original missing from both tiers is passed over, not met again each batch
     while used > budget:
         async with connection.transaction():
             rows = await connection.fetch(
                 """SELECT id, original_key, size_bytes FROM images
-                   WHERE original_tier = 'hot' AND stage = 'done' AND original_key IS NOT NULL
+                   WHERE original_tier = 'hot' AND stage = 'done' AND original_key IS NOT NULL AND id > $2
                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 batch,
+                after,
             )
             if not rows:
                 log.warning("over the hot budget with no processed original left to move", extra={"hot": used})
@@ -88,6 +90,7 @@ async def _enforce(
             for row in rows:
                 if used <= budget:
                     break
+                after = row["id"]
                 try:
                     await store.demote(row["original_key"], spool_dir)  # the object first ...
                 except ObjectMissing as error:  # deleted behind our back: nothing to move; say so, go on
@@ -98,8 +101,6 @@ async def _enforce(
                 moved_now += 1
                 moved_bytes += int(row["size_bytes"])
             moved += moved_now
-            if not moved_now and used > budget:
-                return TierReport(before, used, moved, moved_bytes, still_over=True)
         used = await hot_use(connection)  # others kept writing meanwhile
     if moved:
         log.info("originals moved to the cold tier", extra={"images": moved, "bytes": moved_bytes, "hot": used})

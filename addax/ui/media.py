@@ -16,6 +16,7 @@ from nicegui import app as nicegui_app
 
 from addax.derivatives import blurred_copy
 from addax.store import audit, browse
+from addax.store.objects import ObjectStoreError
 from addax.ui.context import UiServices
 from addax.ui.session import signed_in, viewer_of
 
@@ -58,6 +59,8 @@ def register(services: UiServices) -> None:
             return await _streamed(services, key, content_type)
         except FileNotFoundError:
             return Response("the file is missing from the object store", status_code=404)
+        except ObjectStoreError:  # down or refusing: a retry may help
+            return Response("the object store is unavailable; try again", status_code=503)
 
 
 async def _blurred(services: UiServices, key: str) -> Response:

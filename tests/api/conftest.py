@@ -64,7 +64,7 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
         min_free_bytes: int = 0,
         **settings: Any,
     ) -> TestClient:
-        """``settings``: ApiServices fields to change (session_check_s ...)."""
+        """``settings``: ApiServices fields to change (session_check_s, objects ...)."""
         logins = LoginGuard(pool=backend.pool, policy=policy)
         services = ApiServices(
             pool=backend.pool,
@@ -77,7 +77,7 @@ def make_api(backend: Backend, aiohttp_client: Callable) -> Callable:
                 max_bytes=max_upload_bytes,
                 min_free_bytes=min_free_bytes,
             ),
-            objects=backend.objects,
+            objects=settings.pop("objects", backend.objects),
             events=backend.events,
             **settings,
         )

@@ -234,3 +234,30 @@ async def test_an_unknown_project_is_an_error(setting: Any, place: Path) -> None
     with pytest.raises(ExportError, match="does not exist"):
         async with open_export(pool, Request(project_id=999999)):
             pass
+
+
+async def test_an_original_missing_from_the_store_is_left_out_and_linked_not_a_broken_export(
+    setting: Any, place: Path
+) -> None:
+    """One lost file must not cut off the package of a whole project mid-download: its row links to the API instead
+    (which answers 404 for it, as the file is gone), the summary counts it, and every other file is inside."""
+    pool, objects, world = setting
+    key = await pool.fetchval("SELECT original_key FROM images WHERE id = $1", world.images["deer0"])
+    await objects.delete(key)
+
+    tally, _ = await export(
+        pool, objects, world, place / "holey.zip", links=MediaLinks(mode="zip", public_url="https://a.example")
+    )
+
+    folder = unpack(place / "holey.zip", place / "holey")
+    assert package_errors(folder) == []
+    media = {row["mediaID"]: row for row in table(folder, "media")}
+    assert len(media) == tally.media == 10
+    lost = media[world.sha["deer0"]]
+    assert lost["filePath"] == f"https://a.example/api/images/{world.images['deer0']}/file?variant=original"
+    assert not any(world.sha["deer0"][:12] in name for name in zipfile.ZipFile(place / "holey.zip").namelist())
+    assert tally.missing_files == 1 and tally.files == 9
+    assert "1 file missing from the object store" in tally.summary()
+    for sha, row in media.items():
+        if sha != world.sha["deer0"]:
+            assert hashlib.sha256((folder / row["filePath"]).read_bytes()).hexdigest() == sha

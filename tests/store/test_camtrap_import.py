@@ -261,3 +261,46 @@ async def test_descriptor_problems_are_listed(db: asyncpg.Pool, project: int, tm
     with pytest.raises(ImportRefused) as refused:
         await run(db, FilesystemObjectStore(tmp_path / "o"), directory, project)
     assert refused.value.problems == ["datapackage.json (top level): 'created' is a required property"]
+
+
+async def test_an_import_that_died_before_finishing_is_finished_by_running_it_again(
+    db: asyncpg.Pool, project: int, tmp_path: Path
+) -> None:
+    """A crash after the photos and observations were written but before they were finished (thumbnails, events,
+    the verification's labels): the re-run adds nothing twice and finishes them, so no verified animal stays
+    labelled blank (which retention would delete) and no photo stays without its event."""
+    directory = example_dir(tmp_path / "example", with_media=True)
+    rewrite(
+        directory / "observations.csv",
+        {},
+        [
+            {"observationID": "mine-1", "deploymentID": "62c200a9", "mediaID": "7ab33b3a",
+             "eventStart": "2021-04-11T19:43:09Z", "eventEnd": "2021-04-11T19:43:09Z", "observationLevel": "media",
+             "observationType": "animal", "scientificName": "Ardea cinerea", "count": "2",
+             "classificationMethod": "human"},
+        ],
+    )  # fmt: skip
+    package = zipped(directory, tmp_path / "example.zip")
+    objects = FilesystemObjectStore(tmp_path / "objects")
+
+    def killed(*_: object) -> tuple[bytes, bytes]:
+        raise SystemExit("the process died while drawing thumbnails")
+
+    with pytest.raises(SystemExit):
+        await import_package(db, objects, package, project_id=project, verifier_id=None, actor="test", render=killed)
+    again = await run(db, objects, package, project)
+
+    assert (again.media_imported, again.media_known) == (0, 10)
+    assert await counts(db, project) == {
+        "cameras": 4, "sites": 4, "deployments": 4, "images": 10,
+        "verifications": 1, "boxes": 1, "detections": 10, "events": 1,
+    }  # fmt: skip
+    done = await db.fetch(
+        "SELECT stage::text, thumbnail_key, event_id, processed_at FROM images WHERE project_id = $1", project
+    )
+    assert all(row["stage"] == "done" and row["thumbnail_key"] and row["event_id"] for row in done)
+    assert all(row["processed_at"] for row in done)
+    heron = await db.fetchrow("SELECT verified, labels, taxa FROM images WHERE original_name = $1",
+                              "20210531082538-RCNX0031.JPG")  # fmt: skip
+    assert (heron["verified"], list(heron["labels"]), list(heron["taxa"])) == (True, ["animal"], ["Ardea cinerea"])
+    assert await db.fetchval("SELECT sum(image_count) FROM events WHERE project_id = $1", project) == 10

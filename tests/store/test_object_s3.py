@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aioboto3
 import aiohttp
 import pytest
 from aiohttp import web
 
-from addax.store.object_s3 import MIB, S3Location, S3ObjectStore, open_s3_store
+from addax.store.object_s3 import MIB, S3Location, S3ObjectStore, _client_config, open_s3_store
 from addax.store.objects import ObjectMissing, ObjectStoreError
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 from tests.waiting import eventually
@@ -234,3 +235,28 @@ async def test_a_put_refused_by_a_busy_server_is_retried(s3_server: S3Server, bu
             assert await store.read("originals/1/ff/f.jpg") == b"photo"
     finally:
         await runner.cleanup()
+
+
+async def test_a_read_cut_off_mid_body_is_a_store_error(tmp_path: Path) -> None:
+    """The server promises 1 MiB, sends 1000 bytes and hangs up: a retry may help, so ObjectStoreError (not
+    aiohttp's own exception, which the pipeline would count against the image)."""
+
+    async def cut_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1048576\r\n\r\n" + b"x" * 1000)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut_off, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    place = S3Location(f"http://127.0.0.1:{port}", "cut", "", ACCESS_KEY, SECRET_KEY, REGION)
+    session = aioboto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    try:
+        async with session.client("s3", endpoint_url=place.endpoint_url, config=_client_config(1)) as client:
+            store = S3ObjectStore(client, place)
+            with pytest.raises(ObjectStoreError, match="cut off"):
+                await store.read("originals/1/ab/cut.jpg")
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -134,3 +134,20 @@ async def test_storage_use_per_project_and_tier_equals_the_sums(
     assert await storage_use(own_pool, projects=[south.project_id]) == use[2:]
     cold_bytes = sum([item.size async for item in tiers.cold.list("originals/")])
     assert cold_bytes == 7600 == sum(item.bytes for item in use if item.tier == "cold")
+
+
+async def test_originals_missing_from_both_tiers_do_not_stop_the_budget_forever(
+    own_pool: asyncpg.Pool, tiers: TieredObjectStore, tmp_path: Path
+) -> None:
+    """A full batch of oldest originals deleted behind our back must not hide the ones after them from every run."""
+    media = await Media.project(own_pool, tiers, "holes")
+    for _ in range(3):
+        _, keys = await media.photo(1000)
+        await tiers.hot.delete(keys["original"])
+    present, present_keys = await media.photo(1000)
+
+    report = await enforce_hot_budget(own_pool, tiers, 3500, tmp_path / "spool", batch=2)
+
+    assert report.moved == 1
+    assert (await tiers_of(own_pool))[present] == "cold"
+    assert await tiers.tier_of(present_keys["original"]) == "cold"
