@@ -51,6 +51,7 @@ def _client_config(attempts: int) -> BotoConfig:
         read_timeout=60,
         retries={"mode": "standard", "max_attempts": attempts},
         s3={"addressing_style": "path"},  # MinIO, Garage and moto serve buckets under the endpoint's path
+        signature_version="s3v4",  # also for signed links: SigV2 is refused by newer regions and servers
     )
 
 
@@ -139,6 +140,16 @@ class S3ObjectStore:
             raise ObjectStoreError(
                 f"bucket {self._bucket} at {self._endpoint}: unreachable ({error}); a retry may help"
             ) from None
+
+    async def presigned_url(self, key: str, expires_s: int) -> str:
+        """A link that fetches the object without our keys until it expires (S3 signs for at most 7 days)."""
+        try:
+            url: str = await self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": self._key(key)}, ExpiresIn=expires_s
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._failure(error, "sign", key) from error
+        return url
 
     async def _call(self, what: str, key: str, operation: str, **params: Any) -> Any:
         try:

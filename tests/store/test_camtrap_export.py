@@ -3,10 +3,13 @@ boxes, events, offsets, filters, media inside the zip with the stored bytes, and
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import dataclasses
 import hashlib
 import json
 import shutil
+import urllib.request
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import date
@@ -19,8 +22,10 @@ import pytest
 from addax.domain.camtrap import Selection
 from addax.store.camtrap_export import ExportError, MediaLinks, Request, Tally, open_export
 from addax.store.object_fs import FilesystemObjectStore
+from addax.store.object_s3 import S3Location, open_s3_store
 from tests.conftest import world_readable_tempdir
 from tests.formats.camtrap_validate import FORMATS, package_errors, unpack
+from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 from tests.store.camtrap_world import World, seed
 
 EXAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "formats" / "camtrap-dp" / "example"
@@ -261,3 +266,35 @@ async def test_an_original_missing_from_the_store_is_left_out_and_linked_not_a_b
     for sha, row in media.items():
         if sha != world.sha["deer0"]:
             assert hashlib.sha256((folder / row["filePath"]).read_bytes()).hexdigest() == sha
+
+
+async def test_links_on_an_s3_store_are_signed_and_fetch_the_stored_bytes(
+    fresh_dsn: str, place: Path, s3_server: S3Server
+) -> None:
+    from addax.store.database import create_pool
+
+    bucket = s3_server.new_bucket()
+    location = S3Location(s3_server.endpoint_url, bucket, "addax", ACCESS_KEY, SECRET_KEY, REGION)
+    pool = await create_pool(fresh_dsn, size=3)
+    try:
+        async with open_s3_store(location) as objects:
+            async with pool.acquire() as connection, connection.transaction():
+                world = await seed(connection, objects)  # type: ignore[arg-type]
+            links = MediaLinks(mode="url", public_url="https://addax.example.org", signed_for_s=3600)
+            links = dataclasses.replace(links, private_originals=True)
+            await export(pool, objects, world, place / "signed.zip", links=links)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+    folder = unpack(place / "signed.zip", place / "signed")
+    assert package_errors(folder) == []
+    media = table(folder, "media")
+    assert media and all(row["filePath"].startswith(f"{s3_server.endpoint_url}/{bucket}/addax/") for row in media)
+    for row in media:
+        assert "X-Amz-Expires=3600" in row["filePath"] and "X-Amz-Signature=" in row["filePath"]
+        fetched = await asyncio.to_thread(_fetch, row["filePath"])  # no keys: the link alone
+        assert hashlib.sha256(fetched).hexdigest() == row["mediaID"]
+
+
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return bytes(response.read())
