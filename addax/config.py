@@ -91,7 +91,7 @@ class S3:
     endpoint_url: str = ""
     bucket: str = "addax"
     access_key: str = ""
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)  # never in a log line or a traceback
     region: str = "us-east-1"
     multipart_mb: int = 16  # larger files go up in parts of this size (5 is S3's smallest part)
 

@@ -66,3 +66,26 @@ async def test_import_camtrap_dp_from_the_command_line(fresh_dsn: str, tmp_path:
 async def _actions(pool: asyncpg.Pool) -> list[str]:
     rows = await pool.fetch("SELECT action FROM audit_log WHERE action LIKE 'project.import%' ORDER BY id")
     return [row["action"] for row in rows]
+
+
+async def test_import_as_someone_who_may_not_verify_the_project_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
+    for name in ("mica", "other"):
+        assert (await cli_on(fresh_dsn, "project", "add", name)).returncode == 0
+    for email, role, project in (("outsider@example.org", "project-admin", "other"),
+                                 ("viewer@example.org", "viewer", "mica")):  # fmt: skip
+        add = await cli_on(
+            fresh_dsn, "user", "add", email, "--role", role, "--project", project, "--password-stdin", stdin="pw\n"
+        )
+        assert add.returncode == 0, add.stderr
+    package = example_dir(tmp_path / "example", with_media=True)
+    for email in ("outsider@example.org", "viewer@example.org"):
+        result = await cli_on(
+            fresh_dsn, "import", "camtrap-dp", str(package), "--project", "mica", "--as", email, cwd=tmp_path
+        )
+        assert result.returncode == 1
+        assert f"--as {email}: not a project-admin or annotator of 'mica'" in result.stderr
+    pool = await create_pool(fresh_dsn, size=1)
+    try:
+        assert await pool.fetchval("SELECT count(*) FROM images") == 0
+    finally:
+        await pool.close()

@@ -307,3 +307,9 @@ def test_an_s3_store_with_a_cold_prefix_and_a_nightly_backup_is_accepted(empty_d
 
 def test_a_passive_address_for_nat_is_accepted(empty_dir: Path) -> None:
     assert config.load(environ={"ADDAX_FTP_PASSIVE_ADDRESS": "203.0.113.7"}).ftp.passive_address == "203.0.113.7"
+
+
+def test_the_s3_secret_key_is_not_in_the_settings_repr(empty_dir: Path) -> None:
+    settings = config.load(environ={"ADDAX_STORAGE_S3_SECRET_KEY": "wJalrXUtnFEMI-very-secret"})
+    assert settings.storage.s3.secret_key == "wJalrXUtnFEMI-very-secret"
+    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.storage)

@@ -284,14 +284,23 @@ def media_from(row: Mapping[str, str | None]) -> Media:
 
 
 def _exif(text: str | None) -> dict[str, Any]:
-    """exifData kept as the image's exif when it is a JSON object (Addax writes it so); else under ``exifData``."""
+    """exifData kept as the image's exif when it is a JSON object (Addax writes it so); else under ``exifData``.
+
+    A video's ``keyframes`` are left out: they are object keys that the detector reads and retention deletes,
+    so a package must not name them (they would be another server's, or another project's objects here)."""
     if text is None:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return {"exifData": text}
-    return value if isinstance(value, dict) else {"exifData": value}
+    if not isinstance(value, dict):
+        return {"exifData": value}
+    if isinstance(value.get("video"), dict):
+        value["video"] = {name: facts for name, facts in value["video"].items() if name != "keyframes"}
+    elif "video" in value:
+        del value["video"]
+    return value
 
 
 def observation_from(row: Mapping[str, str | None]) -> Observation:

@@ -21,6 +21,7 @@ from typing import IO, Any
 from addax.domain.camtrap_package import PackageError, is_inside
 
 DESCRIPTOR = "datapackage.json"
+MAX_LINE = 1 << 20  # characters in one line of a CSV: a longer one is refused before it is read whole
 
 
 class PackageFiles:
@@ -66,7 +67,7 @@ class PackageFiles:
             data = stream.read(16 << 20)
         try:
             return json.loads(data), hashlib.sha256(data).hexdigest()
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: arrays nested thousands deep
             raise PackageError(f"{DESCRIPTOR} is not JSON: {error}") from None
 
     def has_file(self, path: str) -> bool:
@@ -75,8 +76,17 @@ class PackageFiles:
             return False
         if self._zip is not None:
             return self._prefix + path in self._names
+        try:
+            return self._within(path).is_file()
+        except PackageError:  # a link out of the package: not one of its files
+            return False
+
+    def _within(self, path: str) -> Path:
+        """The file of a directory package, refused when it (a symlink) resolves outside the package."""
         target = (self.location / path).resolve()
-        return target.is_relative_to(self.location.resolve()) and target.is_file()
+        if not target.is_relative_to(self.location.resolve()):
+            raise PackageError(f"{path!r} is not a path inside the package (a link out of it)")
+        return target
 
     @contextlib.contextmanager
     def open(self, path: str) -> Iterator[IO[bytes]]:
@@ -87,7 +97,7 @@ class PackageFiles:
                 with self._zip.open(self._prefix + path) as member:
                     yield member
             else:
-                with (self.location / path).open("rb") as file:
+                with self._within(path).open("rb") as file:
                     yield file
         except (KeyError, FileNotFoundError):
             raise PackageError(f"{path} is not in the package") from None
@@ -96,7 +106,7 @@ class PackageFiles:
         """(line number, header, row) for each record of a CSV, streamed; line numbers count the header as 1."""
         with self.open(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            reader = csv.DictReader(text)
+            reader = csv.DictReader(_lines(text, path))
             try:
                 for row in reader:
                     yield reader.line_num, list(reader.fieldnames or []), row
@@ -106,14 +116,28 @@ class PackageFiles:
     def header(self, path: str) -> list[str]:
         with self.open(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            return next(csv.reader(text), [])
+            try:
+                return next(csv.reader(_lines(text, path)), [])
+            except (csv.Error, UnicodeDecodeError) as error:
+                raise PackageError(f"{path} line 1: cannot be read as CSV: {error}") from None
 
-    def copy_out(self, path: str, directory: Path) -> tuple[Path, str, int]:
-        """The file copied to a temporary file under ``directory``: (its path, SHA-256 hex, size)."""
+    def copy_out(self, path: str, directory: Path, *, max_bytes: int) -> tuple[Path, str, int]:
+        """The file copied to a temporary file under ``directory``: (its path, SHA-256 hex, size). A file over
+        ``max_bytes`` is copied only to ``max_bytes + 1`` (a zip member may inflate to anything): too large."""
         digest, size = hashlib.sha256(), 0
         with self.open(path) as source, tempfile.NamedTemporaryFile(dir=directory, delete=False) as target:
-            while chunk := source.read(1 << 20):
+            while size <= max_bytes and (chunk := source.read(min(1 << 20, max_bytes + 1 - size))):
                 digest.update(chunk)
                 size += len(chunk)
                 target.write(chunk)
         return Path(target.name), digest.hexdigest(), size
+
+
+def _lines(text: IO[str], path: str) -> Iterator[str]:
+    """The lines of a text stream, none read past ``MAX_LINE`` characters (a zip may hold a 1 GB line of 1 MB)."""
+    number = 0
+    while line := text.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise PackageError(f"{path} line {number}: longer than {MAX_LINE} characters, not read")
+        yield line

@@ -21,9 +21,9 @@ import asyncio
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
-from PIL import Image, UnidentifiedImageError
 
 from addax.domain.camtrap_package import (
     Deployment,
@@ -42,7 +42,26 @@ from addax.store.camtrap_files import PackageFiles
 from addax.store.camtrap_observations import ObservationImport, Render
 from addax.store.objects import ObjectStore, original_key
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4", "video/quicktime": "mov"}
+
+@dataclass(frozen=True, slots=True)
+class Looked:
+    """What intake's inspection says of a media file: why it is refused (None: it is sound), else what it is."""
+
+    problem: str | None
+    kind: str = "photo"  # photo | video, from its bytes
+    extension: str = "bin"
+    width: int | None = None
+    height: int | None = None
+
+
+class Inspect(Protocol):
+    """Intake's checks of a received file (the caller's: the store does not decode pictures); ``max_bytes``: the
+    most of a file that is copied out of the package to be looked at."""
+
+    @property
+    def max_bytes(self) -> int: ...
+
+    def __call__(self, path: Path) -> Looked: ...
 
 
 class ImportRefused(Exception):
@@ -116,17 +135,20 @@ async def import_package(
     skip_invalid: bool = False,
     progress: Progress = no_progress,
     render: Render | None = None,
+    inspect: Inspect,
 ) -> Tally:
     """Load the package at ``location`` (a directory or a .zip) into the project. ``verifier_id``: the user that
     human observations are recorded as verified by (None: the project's first admin); ``render``: how the
-    thumbnails of photos stored done are drawn (None: they have none, the dashboard shows a placeholder)."""
+    thumbnails of photos stored done are drawn (None: they have none, the dashboard shows a placeholder);
+    ``inspect``: intake's checks of a received file, which every media file passes before it is stored."""
     with PackageFiles(location) as files:
         checked = await asyncio.to_thread(check_package, files, progress)
         if checked.problem_count and not skip_invalid:
             raise ImportRefused(checked.problems, checked.problem_count)
         _, digest = files.descriptor()
         tally = Tally(invalid_rows=sum(len(lines) for lines in checked.invalid.values()))
-        run = _Run(pool, objects, files, checked, project_id, package_key(checked.descriptor, digest), tally, progress)
+        key = package_key(checked.descriptor, digest)
+        run = _Run(pool, objects, files, checked, project_id, key, tally, progress, inspect)
         verifier = verifier_id if verifier_id is not None else await _first_admin(pool, project_id)
         placed = await run.deployments()
         with tempfile.TemporaryDirectory(prefix="addax-camtrap-") as spool:
@@ -171,9 +193,11 @@ class _Run:
         package: str,
         tally: Tally,
         progress: Progress,
+        inspect: Inspect,
     ) -> None:
         self.pool, self.objects, self.files, self.checked = pool, objects, files, checked
         self.project_id, self.package, self.tally, self.progress = project_id, package, tally, progress
+        self.inspect = inspect
         self.finishing: list[int] = []  # images stored 'done' here: their thumbnails and events come at the end
 
     async def _known(self, kind: str) -> dict[str, int | None]:
@@ -313,24 +337,30 @@ class _Run:
                 found[media.id] = image_id
         return found
 
-    async def _store(self, media: Media, where: Placed, spool: Path) -> int:
-        path, sha_hex, size = await asyncio.to_thread(self.files.copy_out, media.file_path, spool)
-        key, width, height = "", None, None
+    async def _store(self, media: Media, where: Placed, spool: Path) -> int | None:
+        copy = self.files.copy_out
+        path, sha_hex, size = await asyncio.to_thread(copy, media.file_path, spool, max_bytes=self.inspect.max_bytes)
+        key = ""
         try:
+            # What intake would refuse (not a photo or a video, a decompression bomb, too large) is not stored: it
+            # would be an original that users are served. Its type comes from its bytes, not from fileMediatype.
+            looked = await asyncio.to_thread(self.inspect, path)
+            if looked.problem is not None:
+                self.tally.media_skipped += 1
+                self.tally.note(f"media {media.id}: refused ({looked.problem}): {media.file_path[:120]}")
+                return None
             sha = bytes.fromhex(sha_hex)
             existing = await images.find_by_hash(self.pool, self.project_id, sha)
             if existing is None:
-                extension = _EXTENSIONS.get(media.mediatype) or Path(media.file_path).suffix.lstrip(".").lower()
-                key = original_key(self.project_id, sha_hex, extension or "bin")
+                key = original_key(self.project_id, sha_hex, looked.extension)
                 await self.objects.put_file(key, path)
-                width, height = await asyncio.to_thread(_dimensions, path)
         finally:
             path.unlink(missing_ok=True)
         # Media the package says what they show (a model's or a person's observations) need no detector: done,
         # with thumbnails drawn here; the others (none, or only "unclassified") go through the pipeline. A video
         # is kept as it is (the detector needs keyframes that intake makes): done, without thumbnails.
         described = media.id in self.checked.machine_media or media.id in self.checked.human_media
-        done = described or media.kind == "video"
+        done = described or looked.kind == "video"
         async with self.pool.acquire() as connection, connection.transaction():
             await images.lock_content(connection, self.project_id, sha)
             if existing is not None:
@@ -340,7 +370,7 @@ class _Run:
                     connection,
                     images.NewImage(
                         project_id=self.project_id,
-                        kind=media.kind,
+                        kind=looked.kind,
                         sha256=sha,
                         original_name=media.name,
                         source="import",
@@ -350,8 +380,8 @@ class _Run:
                         camera_id=where.camera_id,
                         deployment_id=where.deployment_id,
                         site_id=where.site_id,
-                        width=width,
-                        height=height,
+                        width=looked.width,
+                        height=looked.height,
                         taken_at=media.timestamp,
                         utc_offset_minutes=offset_minutes(media.timestamp),
                         latitude=where.latitude,
@@ -413,12 +443,4 @@ async def _remember(
     )
 
 
-def _dimensions(path: Path) -> tuple[int | None, int | None]:
-    try:
-        with Image.open(path) as picture:
-            return picture.size
-    except (UnidentifiedImageError, OSError):
-        return None, None
-
-
-__all__ = ["ImportRefused", "PackageError", "Tally", "import_package"]
+__all__ = ["ImportRefused", "Inspect", "Looked", "PackageError", "Tally", "import_package"]

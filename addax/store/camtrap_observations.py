@@ -30,6 +30,7 @@ from addax.domain.privacy import uncovered
 from addax.domain.sequences import BoxSeen, photo_evidence
 from addax.domain.verification import MAX_NOTES, VerifiedBox
 from addax.store import detections, events, projects
+from addax.store.accounts import VERIFYING_ROLES
 from addax.store.camtrap_check import Checked, Progress
 from addax.store.camtrap_files import PackageFiles
 from addax.store.objects import ObjectMissing, ObjectStore
@@ -118,15 +119,17 @@ class ObservationImport:
             self.processed[image_id] = max(latest or observation.classified_at, observation.classified_at)
 
     async def _member(self, classified_by: str | None) -> int | None:
-        """The project member whose e-mail is ``classifiedBy`` (a package from another Addax names them so)."""
+        """The project member whose e-mail is ``classifiedBy`` (a package from another Addax names them so), when
+        they may verify this project's photos: a package cannot make a viewer (or a disabled user) a verifier."""
         if not classified_by or "@" not in classified_by:
             return None
         if classified_by not in self._members:
             found = await self.pool.fetchval(
                 """SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id AND m.project_id = $2
-                   WHERE lower(u.email) = lower($1)""",
+                   WHERE lower(u.email) = lower($1) AND NOT u.disabled AND m.role::text = ANY($3::text[])""",
                 classified_by,
                 self.project_id,
+                sorted(VERIFYING_ROLES),
             )
             self._members[classified_by] = int(found) if found is not None else None
         return self._members[classified_by]

@@ -235,7 +235,10 @@ def _candidate(project: asyncpg.Record, row: asyncpg.Record, verdict: Decision) 
     exif: dict[str, Any] = row["exif"] if isinstance(row["exif"], dict) else {}
     stills = exif.get("video", {}).get("keyframes", []) if isinstance(exif.get("video"), dict) else []
     keys = [row["original_key"], row["thumbnail_key"], row["annotated_key"]]
-    keys += [still.get("key") for still in stills if isinstance(still, dict)]
+    # Only this project's keyframes: exif is data (an import brings its own), and a key it names elsewhere (another
+    # project's original) must never be deleted with this photo.
+    own = f"keyframes/{int(project['id'])}/"
+    keys += [still["key"] for still in stills if isinstance(still, dict) and str(still.get("key")).startswith(own)]
     return Candidate(
         project_id=int(project["id"]),
         project=str(project["name"]),

@@ -10,11 +10,13 @@ location; "otters" next door with a member of its own.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from PIL import Image
 
 from addax.domain.sequences import BoxSeen, photo_evidence
 from addax.store import events
@@ -23,6 +25,24 @@ from addax.store.objects import ObjectStore, original_key
 T0 = datetime(2024, 5, 10, 4, 0, tzinfo=UTC)  # 06:00 in Berlin
 THRESHOLD, GAP_S = 0.5, 60  # the project's defaults (detection_threshold, sequence_gap_s)
 NAMES = {"Capreolus capreolus": "roe deer", "Sus scrofa": "wild boar"}
+
+
+def media_bytes(text: str, *, video: bool) -> bytes:
+    """A real JPEG (or MPEG-4 video) of its own, as intake and import accept: ``text`` makes it unique."""
+    colour = tuple(hashlib.sha256(text.encode()).digest()[:3])
+    if not video:
+        output = io.BytesIO()
+        Image.new("RGB", (64, 48), colour).save(output, "JPEG", comment=text.encode())
+        return output.getvalue()
+    import av  # slow to import: only the one video needs it
+
+    output = io.BytesIO()
+    with av.open(output, mode="w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame.from_image(Image.new("RGB", (64, 48), colour))), *stream.encode()]:
+            container.mux(packet)
+    return output.getvalue()
 
 
 @dataclass
@@ -87,7 +107,7 @@ async def seed(connection: asyncpg.Connection, objects: ObjectStore, *, password
     await connection.execute("INSERT INTO camera_tags (camera_id, tag) VALUES ($1, 'fence')", cameras["gate-cam"])
 
     async def photo(name: str, camera: str, taken: datetime | None, **options: Any) -> int:
-        data = f"{name} bytes {options}".encode() * 50
+        data = media_bytes(f"{name} {options}", video=options.get("kind") == "video")
         sha = hashlib.sha256(data).hexdigest()
         key = original_key(wolves, sha, "mp4" if options.get("kind") == "video" else "jpg")
         await objects.put_bytes(key, data)

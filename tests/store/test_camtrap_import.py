@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from PIL import Image
 
-from addax.camtrap_import_cli import derivatives
+from addax.camtrap_import_cli import MediaInspector, derivatives
 from addax.domain.camtrap_package import PackageError
 from addax.domain.secrets import hash_password
 from addax.store import accounts
@@ -26,6 +26,7 @@ from addax.store.object_fs import FilesystemObjectStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "formats" / "camtrap_dp_example"
 TABLES = ("deployments", "media", "observations")
+INSPECT = MediaInspector(max_bytes=50 << 20)
 
 
 @pytest.fixture
@@ -93,7 +94,15 @@ async def run(
     db: asyncpg.Pool, objects: FilesystemObjectStore, package: Path, project_id: int, **options: object
 ) -> Tally:
     return await import_package(
-        db, objects, package, project_id=project_id, verifier_id=None, actor="test", render=derivatives, **options
+        db,
+        objects,
+        package,
+        project_id=project_id,
+        verifier_id=None,
+        actor="test",
+        render=derivatives,
+        inspect=INSPECT,
+        **options,
     )
 
 

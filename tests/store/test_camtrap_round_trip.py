@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from addax.camtrap_import_cli import derivatives
+from addax.camtrap_import_cli import MediaInspector, derivatives
 from addax.store.camtrap_export import Request, open_export
 from addax.store.camtrap_import import import_package
 from addax.store.database import create_pool
@@ -124,7 +124,14 @@ async def import_and_export_again(
 ) -> list[str]:
     """The package imported into the new server and exported from it: how the two packages differ."""
     tally = await import_package(
-        target, objects, first, project_id=project_id, verifier_id=None, actor="test", render=derivatives
+        target,
+        objects,
+        first,
+        project_id=project_id,
+        verifier_id=None,
+        actor="test",
+        render=derivatives,
+        inspect=MediaInspector(max_bytes=50 << 20),
     )
     assert tally.media_skipped == 0, tally.summary()  # (event-level machine rows are skipped: their photos tell them)
     second = await export_zip(target, objects, project_id, place / "second.zip")
