@@ -33,7 +33,7 @@ def test_runs_stops_on_sigterm_and_finds_its_data_again(addax: AddaxProcess) -> 
     addax.start()
     health = addax.wait_healthy()
     assert set(health["actors"]) == {
-        *("postgres", "redis", "database", "queue", "ingestor", "ftp", "http", "ui"),
+        *("postgres", "redis", "database", "queue", "objects", "ingestor", "ftp", "http", "ui"),
         *("relay", "detector-model", "detector", "classifier-model", "classifier", "finisher"),
         *("courier", "notifier", "scheduler"),  # no "telegram": no bot token
     }

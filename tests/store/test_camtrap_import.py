@@ -296,7 +296,9 @@ async def test_an_import_that_died_before_finishing_is_finished_by_running_it_ag
         raise SystemExit("the process died while drawing thumbnails")
 
     with pytest.raises(SystemExit):
-        await import_package(db, objects, package, project_id=project, verifier_id=None, actor="test", render=killed)
+        await import_package(
+            db, objects, package, project_id=project, verifier_id=None, actor="test", render=killed, inspect=INSPECT
+        )
     again = await run(db, objects, package, project)
 
     assert (again.media_imported, again.media_known) == (0, 10)
