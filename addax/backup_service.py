@@ -148,7 +148,7 @@ async def restore(config: Config, name: str, data_dir: Path) -> RestoreOutcome:
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o711)  # as `addax run` keeps it: the database's own user passes through
         work = data_dir / WORK_DIR
-        work.mkdir()
+        work.mkdir(mode=0o700)  # the dump holds the accounts' password hashes
         try:
             dump = work / backups.DUMP
             await backup_restore.fetch_dump(target, info, dump)
@@ -186,8 +186,8 @@ async def _restore_database(config: Config, data_dir: Path, info: BackupInfo, du
 async def _pg_restore(dsn: str, info: BackupInfo, dump: Path, pg_restore: Path) -> None:
     # One transaction: a restore that fails leaves the database as empty as it was.
     await backups.run_tool(
-        [str(pg_restore), "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
-         "--dbname", dsn, str(dump)],
+        [str(pg_restore), "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", str(dump)],
+        dsn=dsn,
         what="pg_restore",
     )  # fmt: skip
     migration, _ = await backups.database_facts(dsn)
