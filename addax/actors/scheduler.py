@@ -130,7 +130,10 @@ class Scheduler(Actor[None]):
             try:
                 async with connection.transaction():  # a savepoint: a failed run leaves nothing behind
                     waiting, following = await self._run(connection, job, now)
-                    await alerts.finish_run(connection, job.id, ran_at=now, next_run_at=following)
+                    # a backup has only started: its last failure stands until one succeeds (the admin alert)
+                    await alerts.finish_run(
+                        connection, job.id, ran_at=now, next_run_at=following, clear_error=job.job != BACKUP
+                    )
             except database.OUTAGE_ERRORS:
                 raise
             except Exception as error:  # one bad job must not stop the timetable: it is tried again later
@@ -193,6 +196,10 @@ class Scheduler(Actor[None]):
                 pass  # the next night's run stands
             return
         log.info("nightly backup made", extra={"summary": summary})
+        try:
+            await alerts.clear_error(self._pool, job_id)  # the admin checks re-arm the backup alert
+        except database.OUTAGE_ERRORS:
+            log.warning("the backup worked but the database is down: its alert re-arms after the next one")
 
     async def _address(self, connection: asyncpg.Connection, tell: Tell) -> list[int]:
         return await address(
@@ -210,6 +217,7 @@ class Scheduler(Actor[None]):
             disk_used_pct=100.0 * usage.used / usage.total if usage.total else 0.0,
             actors=self._actor_snapshots(now),
             open_dead_letters=await summaries.failed_images(connection),
+            backup_error=await alerts.system_job_error(connection, BACKUP) if self._backup is not None else None,
         )
         new = await fired(connection, "admin:", problems)
         if not new:

@@ -379,12 +379,14 @@ def admin_problems(
     actors: Mapping[str, ActorSnapshot],
     open_dead_letters: int,
     dead_letter_limit: int = 20,
+    backup_error: str | None = None,
 ) -> dict[str, str]:
     """The server's problems now, keyed for :func:`transition`.
 
     The disk has one key per level reached ("disk:80", "disk:90"), so filling up fires at each level once and
     freeing space only re-arms: going from 92 % back to 85 % clears "disk:90" and fires nothing. (A first
     check at 96 % fires all three keys; send the problems of one check as one message.)
+    ``backup_error`` is the last nightly backup's failure, None once a backup succeeded: one alert per spell.
     """
     problems: dict[str, str] = {}
     for level in DISK_LEVELS:
@@ -398,6 +400,8 @@ def admin_problems(
             problems[f"actor:{name}"] = f"restarting in a loop: {restarts} restarts in the last hour"
     if open_dead_letters > dead_letter_limit:
         problems["dead-letters"] = f"{open_dead_letters} images failed for good"
+    if backup_error is not None:
+        problems["backup"] = f"the nightly backup failed (it is retried every hour): {backup_error[:300]}"
     return problems
 
 
