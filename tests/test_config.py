@@ -345,7 +345,12 @@ def test_a_backup_target_inside_or_around_an_object_store_is_refused(
 
 @pytest.mark.parametrize(
     ("target", "cold", "backend"),
-    [("", "", "fs"), ("{tmp}/backups", "{tmp}/cold", "fs"), ("s3://photos-backup", "", "s3"), ("s3://a/b2", "s3://a/b", "fs")],
+    [
+        ("", "", "fs"),
+        ("{tmp}/backups", "{tmp}/cold", "fs"),
+        ("s3://photos-backup", "", "s3"),
+        ("s3://a/b2", "s3://a/b", "fs"),
+    ],
 )
 def test_a_backup_target_beside_the_object_stores_is_fine(tmp_path: Path, target: str, cold: str, backend: str) -> None:
     environ = {

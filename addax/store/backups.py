@@ -15,6 +15,7 @@ Objects are listed after the dump has finished, so every object the dump refers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,7 +32,7 @@ import asyncpg
 
 from addax.domain.backup_rotation import abandoned, backup_name, backup_time, rotate
 from addax.runtime.process import spawn, terminate
-from addax.store.objects import CHUNK, ObjectMissing, ObjectStore
+from addax.store.objects import CHUNK, BadObjectKey, ObjectMissing, ObjectStore, check_key
 
 log = logging.getLogger("addax.backups")
 
@@ -40,6 +41,7 @@ T = TypeVar("T")
 FORMAT = 1
 POOL = "objects/"
 DUMP, MANIFEST, INFO = "database.dump", "manifest.jsonl", "backup.json"
+HEX = "0123456789abcdef"
 BATCH = 16  # objects hashed at once: a bucket answers each read after a round trip
 
 
@@ -141,10 +143,21 @@ async def make_backup(
             **asdict(tally),
         )
         await target.put_bytes(f"{name}/{INFO}", info.to_json())
+    except BaseException:
+        await _forget(target, name)
+        raise
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
     log.info("backup made", extra={"backup": name, "target": target.location, "objects": info.object_count})
     return info
+
+
+async def _forget(target: ObjectStore, name: str) -> None:
+    """Take a failed backup's pieces back now, so that rotations need not wait a day to collect its copies
+    (best effort: what is left is an unfinished backup, deleted by the rotation a day later)."""
+    for piece in (INFO, MANIFEST, DUMP):
+        with contextlib.suppress(Exception):
+            await target.delete(f"{name}/{piece}")
 
 
 async def database_facts(dsn: str) -> tuple[int, int]:
@@ -411,7 +424,14 @@ async def manifest_entries(target: ObjectStore, name: str) -> AsyncIterator[Mani
 
 
 def parse_entry(name: str, line: bytes) -> ManifestEntry:
+    """One manifest line, checked: a key that is a store key, a size, a SHA-256 in hex (it names a pool file)."""
     try:
-        return ManifestEntry(**json.loads(line))
-    except (ValueError, TypeError) as error:
+        entry = ManifestEntry(**json.loads(line))
+        check_key(entry.key)
+        if not isinstance(entry.size, int) or entry.size < 0:
+            raise ValueError(f"size {entry.size!r} is no byte count")
+        if not isinstance(entry.sha256, str) or len(entry.sha256) != 64 or entry.sha256.strip(HEX):
+            raise ValueError(f"sha256 {entry.sha256!r} is no SHA-256")
+    except (ValueError, TypeError, BadObjectKey) as error:
         raise BackupError(f"backup {name}: a {MANIFEST} line is damaged ({error})") from None
+    return entry

@@ -14,6 +14,7 @@ from addax.store import backup_restore, backups
 from addax.store.backups import BackupError, make_backup
 from addax.store.migrations import available
 from addax.store.object_fs import FilesystemObjectStore
+from addax.store.objects import ObjectStoreError
 
 NIGHT = datetime(2026, 11, 29, 2, 30, tzinfo=UTC)  # a Sunday
 
@@ -226,7 +227,7 @@ async def test_pg_dump_gets_the_password_out_of_sight_and_the_dump_stays_private
     watched = json.loads(seen.read_text())
     assert not any("s3cr" in arg for arg in watched["argv"]), watched["argv"]
     assert watched["password"] == "s3cr@t"
-    file_mode, dir_mode, work_mode = watched["modes"]
+    _, dir_mode, work_mode = watched["modes"]
     assert dir_mode == 0o700 and work_mode == 0o700, "nobody else reaches the dump while it is made"
     for copy in (tmp_path / "target").rglob("*"):
         if copy.is_file():
@@ -247,3 +248,33 @@ def test_the_password_leaves_the_dsn_in_either_place_it_may_be() -> None:
         "postgresql://addax@/addax?host=%2Frun",
         None,
     )
+
+
+async def test_a_backup_that_fails_half_way_takes_its_pieces_back(
+    fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
+) -> None:
+    """The dump is in the target when an object cannot be read: nothing of the failed backup stays there."""
+    objects, target = stores
+    await objects.put_bytes("originals/1/ab/photo.jpg", b"photo")
+    unreadable = tmp_path / "objects" / "originals" / "1" / "ef" / "photo.jpg"
+    unreadable.parent.mkdir(parents=True)
+    unreadable.symlink_to("/proc/self/mem")  # listed like any object; reading it fails with EIO
+
+    with pytest.raises(ObjectStoreError, match=r"originals/1/ef/photo\.jpg"):
+        await backup_at(fresh_dsn, objects, target, tmp_path, NIGHT)
+    left = [p.relative_to(tmp_path / "target").as_posix() for p in (tmp_path / "target").rglob("*") if p.is_file()]
+    assert not [key for key in left if key.startswith("2026-")], left
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"key": "../../etc/passwd", "size": 1, "sha256": "' + b"a" * 64 + b'"}',
+        b'{"key": "originals/x.jpg", "size": 1, "sha256": "../../../etc/shadow"}',
+        b'{"key": "originals/x.jpg", "size": -1, "sha256": "' + b"a" * 64 + b'"}',
+        b'{"key": "originals/x.jpg", "size": 1}',
+    ],
+)
+def test_a_hostile_or_damaged_manifest_line_is_refused(line: bytes) -> None:
+    with pytest.raises(BackupError, match=r"manifest\.jsonl line is damaged"):
+        backups.parse_entry("2026-11-29T02-30-00Z", line)

@@ -37,7 +37,7 @@ async def test_reading_through_a_broken_store_is_the_stores_error_not_a_missing_
 ) -> None:
     break_directory(store, "originals/1/ab")
     for attempt in (store.read(KEY), store.size(KEY), store.exists(KEY), store.delete(KEY)):
-        with pytest.raises(ObjectStoreError, match="photo.jpg: cannot"):
+        with pytest.raises(ObjectStoreError, match=r"photo\.jpg: cannot"):
             await attempt
     with pytest.raises(ObjectStoreError):
         async for _ in store.stream(KEY):
