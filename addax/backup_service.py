@@ -88,6 +88,10 @@ async def one_backup_at_a_time(config: Config, *, wait: bool) -> AsyncIterator[N
                         "`addax backup now`); try again when it has finished"
                     ) from None
                 await asyncio.sleep(LOCK_POLL_S)
+        # Held: no backup runs here, so what is left is a crashed one's (a dump of the whole database, maybe).
+        for leftover in directory.iterdir():
+            if leftover.name != LOCK:
+                await asyncio.to_thread(shutil.rmtree, leftover, True)
         yield
 
 

@@ -40,3 +40,16 @@ async def test_a_second_backup_beside_a_running_one_is_refused_and_the_nightly_o
 
     summary = await nightly
     assert summary.startswith("backup ") and len(await backups.list_backups(target)) == 1
+
+
+async def test_what_a_crashed_backup_left_in_the_data_dir_goes_with_the_next_one(
+    fresh_dsn: str, settings: Config
+) -> None:
+    crashed = settings.data_path / backup_service.WORK_DIR / "backup-2026-11-28T02-30-00Z"
+    crashed.mkdir(parents=True)
+    (crashed / "database.dump").write_bytes(b"PGDMP a dump the size of the database")
+    objects = FilesystemObjectStore(settings.data_path / "objects")
+
+    await backup_service.back_up(settings, dsn=fresh_dsn, objects=objects)
+
+    assert [p.name for p in (settings.data_path / backup_service.WORK_DIR).iterdir()] == [backup_service.LOCK]
