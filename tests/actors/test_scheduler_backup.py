@@ -152,3 +152,40 @@ async def _none(count: object) -> bool:
 
 async def _count_is(sent: object, expected: int) -> bool:
     return len(await sent()) == expected  # type: ignore[operator]
+
+
+async def test_a_backup_that_hangs_past_the_next_night_alerts_the_admins(
+    running: tuple[asyncpg.Pool, ManualClock, Backups],
+) -> None:
+    """A hung backup is no failure: it never ends, and every later night's backup is skipped behind it."""
+    pool, clock, backups = running
+    await accounts.add_user(
+        pool, "root@example.org", hash_password("pw"), role=accounts.Role.SERVER_ADMIN, project=None, by="test"
+    )
+    firing = "SELECT detail FROM alert_states WHERE key = 'admin:backup-stuck'"
+    backups.going_on.clear()
+    await clock.set(datetime(2026, 11, 30, 1, 30, tzinfo=UTC))
+    await eventually(lambda: backups.runs == 1, timeout=20, what="the backup to start")
+    await clock.set(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    await eventually(lambda: _next_admin_check_after(pool, clock.now()), timeout=20, what="the admin checks")
+    assert await pool.fetchval(firing) is None, "a long backup is no problem yet"
+
+    await clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=UTC))  # tonight's is skipped: the last one still runs
+    await clock.set(datetime(2026, 12, 1, 1, 40, tzinfo=UTC))
+    detail = await eventually(lambda: pool.fetchval(firing), timeout=20, what="the stuck backup's alert")
+    assert "running for 1 day" in detail and backups.runs == 1
+    sent = await pool.fetchval("SELECT count(*) FROM notifications WHERE payload::text LIKE '%has been running%'")
+    assert sent == 1
+
+    backups.going_on.set()
+
+    async def rearmed() -> bool:
+        await clock.set(clock.now() + timedelta(minutes=5))  # the admin checks run again, the backup ended meanwhile
+        return await pool.fetchval(firing) is None  # type: ignore[no-any-return]
+
+    await eventually(rearmed, timeout=20, what="the alert to re-arm once the backup ended")
+
+
+async def _next_admin_check_after(pool: asyncpg.Pool, moment: datetime) -> bool:
+    due = await pool.fetchval("SELECT next_run_at FROM schedules WHERE job = 'admin-checks'")
+    return due is not None and due > moment  # type: ignore[no-any-return]
