@@ -7,12 +7,14 @@ are in ``store/backups.py`` (making, listing, rotating) and ``store/backup_resto
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +34,8 @@ from addax.store.objects import ObjectStore
 log = logging.getLogger("addax.backups")
 
 WORK_DIR = "backup-work"  # in the data dir: the dump is written here before it goes to the target
+LOCK = "backup.lock"  # in WORK_DIR: held while a backup is made and rotated
+LOCK_POLL_S = 5.0
 
 
 def target_of(config: Config) -> str:
@@ -62,11 +66,43 @@ class BackupOutcome:
         return "\n".join(lines)
 
 
-async def back_up(config: Config, *, dsn: str, objects: ObjectStore | None = None) -> BackupOutcome:
-    """Make a backup of the database at ``dsn`` and of the object store, then rotate the target's backups."""
+@contextlib.asynccontextmanager
+async def one_backup_at_a_time(config: Config, *, wait: bool) -> AsyncIterator[None]:
+    """Hold this data dir's backup lock; with ``wait`` False a backup already running is an error.
+
+    Why: a rotation deletes the pool copies that no kept backup lists. A backup running meanwhile (``addax backup
+    now`` beside the nightly one) may have found a copy there, not copied it, and list it later: the rotation,
+    seeing no unfinished backup yet, would delete it. One backup and rotation at a time per server rules that out.
+    """
+    directory = config.data_path / WORK_DIR
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (directory / LOCK).open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    raise BackupError(
+                        "another backup of this server is being made right now (the nightly one or "
+                        "`addax backup now`); try again when it has finished"
+                    ) from None
+                await asyncio.sleep(LOCK_POLL_S)
+        # Held: no backup runs here, so what is left is a crashed one's (a dump of the whole database, maybe).
+        for leftover in directory.iterdir():
+            if leftover.name != LOCK:
+                await asyncio.to_thread(shutil.rmtree, leftover, True)
+        yield
+
+
+async def back_up(config: Config, *, dsn: str, objects: ObjectStore | None = None, wait: bool = False) -> BackupOutcome:
+    """Make a backup of the database at ``dsn`` and of the object store, then rotate the target's backups.
+
+    One at a time per data dir: with ``wait`` it waits for a backup already running, else that is an error."""
     started = time.monotonic()
     pg_dump = find_tool("pg_dump", config.database.bin_dir)
     async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(one_backup_at_a_time(config, wait=wait))
         target = await stack.enter_async_context(open_location(config, target_of(config)))
         if objects is None:
             objects = await stack.enter_async_context(open_objects(config))
@@ -100,7 +136,7 @@ def nightly(config: Config, *, dsn: str, objects: ObjectStore) -> Callable[[], A
     """The scheduler's nightly job: a backup and a rotation; it returns what to log."""
 
     async def job() -> str:
-        return (await back_up(config, dsn=dsn, objects=objects)).summary()
+        return (await back_up(config, dsn=dsn, objects=objects, wait=True)).summary()
 
     return job
 
@@ -148,7 +184,7 @@ async def restore(config: Config, name: str, data_dir: Path) -> RestoreOutcome:
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o711)  # as `addax run` keeps it: the database's own user passes through
         work = data_dir / WORK_DIR
-        work.mkdir()
+        work.mkdir(mode=0o700)  # the dump holds the accounts' password hashes
         try:
             dump = work / backups.DUMP
             await backup_restore.fetch_dump(target, info, dump)
@@ -186,8 +222,8 @@ async def _restore_database(config: Config, data_dir: Path, info: BackupInfo, du
 async def _pg_restore(dsn: str, info: BackupInfo, dump: Path, pg_restore: Path) -> None:
     # One transaction: a restore that fails leaves the database as empty as it was.
     await backups.run_tool(
-        [str(pg_restore), "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
-         "--dbname", dsn, str(dump)],
+        [str(pg_restore), "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", str(dump)],
+        dsn=dsn,
         what="pg_restore",
     )  # fmt: skip
     migration, _ = await backups.database_facts(dsn)

@@ -312,6 +312,39 @@ def _validate_storage(config: Config) -> None:
         raise ConfigError("backup.keep_daily: keep at least 1 daily backup; backup.keep_weekly: 0 or more")
     if backup.at and not _is_clock_time(backup.at):
         raise ConfigError(f"backup.at: expected a time like 02:30 (or empty for no nightly backup), got {backup.at!r}")
+    _validate_backup_target(config)
+
+
+def _validate_backup_target(config: Config) -> None:
+    """The backup target must lie outside every object store, and hold none: a backup copied into what it backs
+    up grows without end, and the target's pool of copies ("objects/") would be the store's own objects."""
+    target = _place(config, config.backup.target or str(config.data_path / "backups"))
+    stores = [config.storage.backend] + ([config.storage.cold] if config.storage.cold else [])
+    for store in stores:
+        place = _place(config, store)
+        if place[0] == target[0] and _nested(place[1], target[1]):
+            raise ConfigError(
+                f"backup.target: {config.backup.target or target[1]} and the object store {store} ({place[1] or '/'}) "
+                "overlap: choose a backup target outside the stores (and not around them)"
+            )
+
+
+def _place(config: Config, where: str) -> tuple[str, str]:
+    """Where a store or target is: ("fs", an absolute path) or ("s3://bucket", a prefix without slashes)."""
+    if where == "fs":
+        return "fs", str(config.data_path / "objects")
+    if where == "s3":
+        return f"s3://{config.storage.s3.bucket}", ""
+    if where.startswith("s3://"):
+        bucket, _, prefix = where.removeprefix("s3://").partition("/")
+        return f"s3://{bucket}", prefix.strip("/")
+    return "fs", str(Path(where).expanduser().resolve())
+
+
+def _nested(a: str, b: str) -> bool:
+    """One path (or key prefix) is the other or inside it; "" is the root, around everything."""
+    a, b = a.rstrip("/"), b.rstrip("/")
+    return not a or not b or a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def _is_clock_time(text: str) -> bool:

@@ -313,3 +313,51 @@ def test_the_s3_secret_key_is_not_in_the_settings_repr(empty_dir: Path) -> None:
     settings = config.load(environ={"ADDAX_STORAGE_S3_SECRET_KEY": "wJalrXUtnFEMI-very-secret"})
     assert settings.storage.s3.secret_key == "wJalrXUtnFEMI-very-secret"
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.storage)
+
+
+@pytest.mark.parametrize(
+    ("target", "cold", "backend"),
+    [
+        ("{data}", "", "fs"),  # its pool "objects/" would be the object store itself: rotation deletes photos
+        ("{data}/objects/backups", "", "fs"),
+        ("{data}/cold/backups", "{data}/cold", "fs"),
+        ("{tmp}", "{tmp}/cold", "fs"),
+        ("s3://photos/backups", "", "s3"),  # inside the bucket the photos are in
+        ("s3://archive", "s3://archive/cold", "fs"),
+        ("s3://archive/cold", "s3://archive/cold", "fs"),
+    ],
+)
+def test_a_backup_target_inside_or_around_an_object_store_is_refused(
+    tmp_path: Path, target: str, cold: str, backend: str
+) -> None:
+    """Backing up into what is backed up copies the backups into themselves, and rotation would delete objects."""
+    data = tmp_path / "data"
+    environ = {
+        "ADDAX_GENERAL_DATA_DIR": str(data),
+        "ADDAX_BACKUP_TARGET": target.format(data=data, tmp=tmp_path),
+        "ADDAX_STORAGE_COLD": cold.format(data=data, tmp=tmp_path),
+        "ADDAX_STORAGE_BACKEND": backend,
+        "ADDAX_STORAGE_S3_BUCKET": "photos",
+    }
+    with pytest.raises(ConfigError, match=r"^backup\.target: .* overlap"):
+        config.load(environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("target", "cold", "backend"),
+    [
+        ("", "", "fs"),
+        ("{tmp}/backups", "{tmp}/cold", "fs"),
+        ("s3://photos-backup", "", "s3"),
+        ("s3://a/b2", "s3://a/b", "fs"),
+    ],
+)
+def test_a_backup_target_beside_the_object_stores_is_fine(tmp_path: Path, target: str, cold: str, backend: str) -> None:
+    environ = {
+        "ADDAX_GENERAL_DATA_DIR": str(tmp_path / "data"),
+        "ADDAX_BACKUP_TARGET": target.format(tmp=tmp_path),
+        "ADDAX_STORAGE_COLD": cold.format(tmp=tmp_path),
+        "ADDAX_STORAGE_BACKEND": backend,
+        "ADDAX_STORAGE_S3_BUCKET": "photos",
+    }
+    assert config.load(environ=environ).backup.target == environ["ADDAX_BACKUP_TARGET"]

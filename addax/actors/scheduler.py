@@ -91,6 +91,7 @@ class Scheduler(Actor[None]):
         self._backup = backup
         self._background: asyncio.TaskGroup | None = None
         self._backing_up: asyncio.Task[None] | None = None
+        self._backup_started = self._clock.now()
 
     async def on_start(self) -> None:
         await alerts.ensure_system_job(self._pool, ADMIN_CHECKS, self._clock.now() + timedelta(minutes=1))
@@ -130,7 +131,10 @@ class Scheduler(Actor[None]):
             try:
                 async with connection.transaction():  # a savepoint: a failed run leaves nothing behind
                     waiting, following = await self._run(connection, job, now)
-                    await alerts.finish_run(connection, job.id, ran_at=now, next_run_at=following)
+                    # a backup has only started: its last failure stands until one succeeds (the admin alert)
+                    await alerts.finish_run(
+                        connection, job.id, ran_at=now, next_run_at=following, clear_error=job.job != BACKUP
+                    )
             except database.OUTAGE_ERRORS:
                 raise
             except Exception as error:  # one bad job must not stop the timetable: it is tried again later
@@ -173,11 +177,12 @@ class Scheduler(Actor[None]):
         """Start the backup beside the loop (unless the last one still runs); the next is due tomorrow."""
         if self._backup is None:  # backup.at was emptied: the row sleeps, a day at a time
             return now + timedelta(days=1)
-        if self._backing_up is not None and not self._backing_up.done():
+        if self._backup_running():
             log.warning("the previous backup is still running; this one is skipped")
         else:
             assert self._background is not None
             self._backing_up = self._background.create_task(self._back_up(self._backup, job_id))
+            self._backup_started = now
         return next_daily(now, self._backup.at, self._backup.zone)
 
     async def _back_up(self, backup: NightlyBackup, job_id: int) -> None:
@@ -193,6 +198,10 @@ class Scheduler(Actor[None]):
                 pass  # the next night's run stands
             return
         log.info("nightly backup made", extra={"summary": summary})
+        try:
+            await alerts.clear_error(self._pool, job_id)  # the admin checks re-arm the backup alert
+        except database.OUTAGE_ERRORS:
+            log.warning("the backup worked but the database is down: its alert re-arms after the next one")
 
     async def _address(self, connection: asyncpg.Connection, tell: Tell) -> list[int]:
         return await address(
@@ -210,6 +219,8 @@ class Scheduler(Actor[None]):
             disk_used_pct=100.0 * usage.used / usage.total if usage.total else 0.0,
             actors=self._actor_snapshots(now),
             open_dead_letters=await summaries.failed_images(connection),
+            backup_error=await alerts.system_job_error(connection, BACKUP) if self._backup is not None else None,
+            backup_running_for=now - self._backup_started if self._backup_running() else None,
         )
         new = await fired(connection, "admin:", problems)
         if not new:
@@ -228,6 +239,9 @@ class Scheduler(Actor[None]):
         )
         admins = await notifications.server_admins(connection)
         return await self._address(connection, Tell(message, tuple(admins), ("email", "telegram"), only_linked=True))
+
+    def _backup_running(self) -> bool:
+        return self._backing_up is not None and not self._backing_up.done()
 
     def _actor_snapshots(self, now: datetime) -> dict[str, ActorSnapshot]:
         """Each actor now, with its restarts over the last hour (from the samples this actor keeps)."""

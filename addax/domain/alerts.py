@@ -44,6 +44,7 @@ from addax.domain.alert_rules import (
 from addax.domain.taxonomy import taxon_matches
 
 __all__ = [
+    "BACKUP_STUCK",
     "CHANNELS",
     "DISK_LEVELS",
     "KINDS",
@@ -368,6 +369,9 @@ class ActorSnapshot:
     restarts_last_hour: int
 
 
+BACKUP_STUCK = timedelta(days=1)  # a backup running longer makes the next night's skip
+
+
 def disk_level(used_pct: float) -> int | None:
     """The highest of :data:`DISK_LEVELS` reached, or None below the first."""
     reached = [level for level in DISK_LEVELS if used_pct >= level]
@@ -379,12 +383,16 @@ def admin_problems(
     actors: Mapping[str, ActorSnapshot],
     open_dead_letters: int,
     dead_letter_limit: int = 20,
+    backup_error: str | None = None,
+    backup_running_for: timedelta | None = None,
 ) -> dict[str, str]:
     """The server's problems now, keyed for :func:`transition`.
 
     The disk has one key per level reached ("disk:80", "disk:90"), so filling up fires at each level once and
     freeing space only re-arms: going from 92 % back to 85 % clears "disk:90" and fires nothing. (A first
     check at 96 % fires all three keys; send the problems of one check as one message.)
+    ``backup_error`` is the last nightly backup's failure, None once a backup succeeded: one alert per spell.
+    ``backup_running_for``: how long the backup now running has run; past a day it holds up the next ones.
     """
     problems: dict[str, str] = {}
     for level in DISK_LEVELS:
@@ -398,6 +406,13 @@ def admin_problems(
             problems[f"actor:{name}"] = f"restarting in a loop: {restarts} restarts in the last hour"
     if open_dead_letters > dead_letter_limit:
         problems["dead-letters"] = f"{open_dead_letters} images failed for good"
+    if backup_error is not None:
+        problems["backup"] = f"the nightly backup failed (it is retried every hour): {backup_error[:300]}"
+    if backup_running_for is not None and backup_running_for > BACKUP_STUCK:
+        problems["backup-stuck"] = (
+            f"the nightly backup has been running for {duration(backup_running_for)}: "
+            "no other backup starts until it ends (a hung pg_dump or an unreachable target?)"
+        )
     return problems
 
 

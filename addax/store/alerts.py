@@ -214,13 +214,33 @@ async def take_due(connection: asyncpg.Connection, now: datetime) -> DueJob | No
 
 
 async def finish_run(
-    connection: asyncpg.Connection, job_id: int, *, ran_at: datetime, next_run_at: datetime | None
+    connection: asyncpg.Connection,
+    job_id: int,
+    *,
+    ran_at: datetime,
+    next_run_at: datetime | None,
+    clear_error: bool = True,
 ) -> None:
+    """The job ran (or, with ``clear_error`` False, started: its last error stands until it succeeds)."""
     await connection.execute(
-        "UPDATE schedules SET last_run_at = $2, next_run_at = $3, last_error = NULL WHERE id = $1",
+        """UPDATE schedules SET last_run_at = $2, next_run_at = $3,
+                  last_error = CASE WHEN $4 THEN NULL ELSE last_error END
+           WHERE id = $1""",
         job_id,
         ran_at,
         next_run_at,
+        clear_error,
+    )
+
+
+async def clear_error(pool: asyncpg.Pool, job_id: int) -> None:
+    await pool.execute("UPDATE schedules SET last_error = NULL WHERE id = $1", job_id)
+
+
+async def system_job_error(connection: asyncpg.Connection, job: str) -> str | None:
+    """The last error of a system job (the nightly backup), None when its last run succeeded."""
+    return await connection.fetchval(  # type: ignore[no-any-return]
+        "SELECT last_error FROM schedules WHERE job = $1 AND rule_id IS NULL", job
     )
 
 

@@ -15,21 +15,24 @@ Objects are listed after the dump has finished, so every object the dump refers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from addax.domain.backup_rotation import abandoned, backup_name, backup_time, rotate
 from addax.runtime.process import spawn, terminate
-from addax.store.objects import CHUNK, ObjectMissing, ObjectStore
+from addax.store.objects import CHUNK, BadObjectKey, ObjectMissing, ObjectStore, check_key
 
 log = logging.getLogger("addax.backups")
 
@@ -38,6 +41,7 @@ T = TypeVar("T")
 FORMAT = 1
 POOL = "objects/"
 DUMP, MANIFEST, INFO = "database.dump", "manifest.jsonl", "backup.json"
+HEX = "0123456789abcdef"
 BATCH = 16  # objects hashed at once: a bucket answers each read after a round trip
 
 
@@ -114,12 +118,11 @@ async def make_backup(
     name = backup_name(started)
     if await target.exists(f"{name}/{INFO}"):
         raise BackupError(f"a backup named {name} exists already in {target.location}; try again in a second")
-    work = work_dir / f"backup-{name}"
-    work.mkdir(parents=True, exist_ok=True)
+    work = private_directory(work_dir / f"backup-{name}")
     try:
         migration, database_bytes = await database_facts(dsn)
         dump = work / DUMP
-        await run_tool([str(pg_dump), "--format=custom", "--file", str(dump), "--dbname", dsn], what="pg_dump")
+        await run_tool([str(pg_dump), "--format=custom", "--file", str(dump)], dsn=dsn, what="pg_dump")
         dump_bytes, dump_sha256 = await asyncio.to_thread(file_digest, dump)
         await target.put_file(f"{name}/{DUMP}", dump)
         dump.unlink()
@@ -140,10 +143,21 @@ async def make_backup(
             **asdict(tally),
         )
         await target.put_bytes(f"{name}/{INFO}", info.to_json())
+    except BaseException:
+        await _forget(target, name)
+        raise
     finally:
         await asyncio.to_thread(shutil.rmtree, work, True)
     log.info("backup made", extra={"backup": name, "target": target.location, "objects": info.object_count})
     return info
+
+
+async def _forget(target: ObjectStore, name: str) -> None:
+    """Take a failed backup's pieces back now, so that rotations need not wait a day to collect its copies
+    (best effort: what is left is an unfinished backup, deleted by the rotation a day later)."""
+    for piece in (INFO, MANIFEST, DUMP):
+        with contextlib.suppress(Exception):
+            await target.delete(f"{name}/{piece}")
 
 
 async def database_facts(dsn: str) -> tuple[int, int]:
@@ -174,9 +188,41 @@ async def database_is_empty(dsn: str) -> bool:
     return int(count) == 0
 
 
-async def run_tool(argv: list[str], *, what: str) -> None:
-    """Run a PostgreSQL client program to its end; its own last words are the error when it fails."""
-    process = await spawn(argv, output=asyncio.subprocess.PIPE)
+def private_directory(path: Path) -> Path:
+    """``path`` (and its parents) made, the last two readable by this user only: a dump in it holds the
+    accounts' password hashes, and the data dir above lets others pass through (0711)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for directory in (path.parent, path):
+        directory.chmod(0o700)
+    return path
+
+
+def without_password(dsn: str) -> tuple[str, str | None]:
+    """The DSN without its password, and the password: a program's command line is public (``ps``), so
+    pg_dump and pg_restore get the password in PGPASSWORD instead."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        return dsn, None
+    password = None
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        user, _, secret = userinfo.partition(":")
+        password = unquote(secret)
+        userinfo = user
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "password" for key, _ in query):
+        password = password or next(value for key, value in query if key == "password")
+        query = [(key, value) for key, value in query if key != "password"]
+        parts = parts._replace(query=urlencode(query))
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{hostport}")), password
+
+
+async def run_tool(argv: list[str], *, dsn: str, what: str) -> None:
+    """Run a PostgreSQL client program on the database at ``dsn`` to its end; its own last words are the
+    error when it fails."""
+    dbname, password = without_password(dsn)
+    env = {**os.environ, "PGPASSWORD": password} if password is not None else None
+    process = await spawn([argv[0], "--dbname", dbname, *argv[1:]], env=env, output=asyncio.subprocess.PIPE)
     try:
         output, _ = await process.communicate()
     except BaseException:
@@ -283,7 +329,7 @@ async def digest_stream(chunks: AsyncIterator[bytes]) -> tuple[int, str]:
 async def spool_stream(chunks: AsyncIterator[bytes], path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with path.open("wb") as writer:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as writer:
         async for chunk in chunks:
             digest.update(chunk)
             size += len(chunk)
@@ -378,7 +424,14 @@ async def manifest_entries(target: ObjectStore, name: str) -> AsyncIterator[Mani
 
 
 def parse_entry(name: str, line: bytes) -> ManifestEntry:
+    """One manifest line, checked: a key that is a store key, a size, a SHA-256 in hex (it names a pool file)."""
     try:
-        return ManifestEntry(**json.loads(line))
-    except (ValueError, TypeError) as error:
+        entry = ManifestEntry(**json.loads(line))
+        check_key(entry.key)
+        if not isinstance(entry.size, int) or entry.size < 0:
+            raise ValueError(f"size {entry.size!r} is no byte count")
+        if not isinstance(entry.sha256, str) or len(entry.sha256) != 64 or entry.sha256.strip(HEX):
+            raise ValueError(f"sha256 {entry.sha256!r} is no SHA-256")
+    except (ValueError, TypeError, BadObjectKey) as error:
         raise BackupError(f"backup {name}: a {MANIFEST} line is damaged ({error})") from None
+    return entry

@@ -1,4 +1,10 @@
-"""The object store in a directory: one file per key, written to a temporary file, fsynced, then renamed."""
+"""The object store in a directory: one file per key, written to a temporary file, fsynced, then renamed.
+
+Errors say whose they are. An absent key is ``ObjectMissing``; any other failure on the store's own files (denied,
+EIO, a file where a directory belongs, a full disk) is ``ObjectStoreError``: the store is in trouble and the work
+waits. A failure reading the *source* of ``put_file`` (a spool file) stays the plain ``OSError`` it is: the
+caller counts it against that file.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,37 @@ import asyncio
 import builtins
 import contextlib
 import os
-import shutil
+import stat
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from addax.store.objects import CHUNK, ObjectMissing, ObjectStoreError, StoredObject, check_key
 
 TORN_AFTER_S = 3600  # a temporary file this old belongs to no live writer
+
+
+class _SourceFailed(Exception):
+    """Carries an error of put_file's source out of the write, so that it is not taken for the store's."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def _the_store(key: str, doing: str, *, missing: bool = True) -> Iterator[None]:
+    """An OSError on the store's files as ours: ``ObjectMissing`` for an absent key, else ``ObjectStoreError``."""
+    try:
+        yield
+    except FileNotFoundError as error:
+        if not missing:
+            raise ObjectStoreError(f"{key}: cannot {doing}: {error.strerror or error}") from error
+        raise ObjectMissing(key) from error
+    except OSError as error:
+        raise ObjectStoreError(f"{key}: cannot {doing}: {error.strerror or error} ({error.filename})") from error
 
 
 class FilesystemObjectStore:
@@ -28,14 +55,34 @@ class FilesystemObjectStore:
         return self.root.joinpath(*check_key(key).split("/"))
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._path(key).is_file)
+        def is_file() -> bool:
+            try:
+                return stat.S_ISREG(self._path(key).stat().st_mode)
+            except FileNotFoundError:
+                return False
+
+        with _the_store(key, "check it"):
+            return await asyncio.to_thread(is_file)
 
     async def put_file(self, key: str, source: Path) -> None:
-        def copy(writer: BinaryIO) -> None:
-            with source.open("rb") as reader:
-                shutil.copyfileobj(reader, writer, CHUNK)
+        reader = await asyncio.to_thread(source.open, "rb")  # a source that cannot be opened: plain OSError
 
-        await asyncio.to_thread(self._write, key, copy)
+        def copy(writer: BinaryIO) -> None:
+            while True:
+                try:
+                    chunk = reader.read(CHUNK)
+                except OSError as error:
+                    raise _SourceFailed(error) from error
+                if not chunk:
+                    return
+                writer.write(chunk)
+
+        try:
+            await asyncio.to_thread(self._write, key, copy)
+        except _SourceFailed as failed:
+            raise failed.error from None
+        finally:
+            reader.close()
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         await asyncio.to_thread(self._write, key, lambda writer: writer.write(data))
@@ -54,6 +101,9 @@ class FilesystemObjectStore:
                 writer.flush()
                 os.fsync(writer.fileno())
             os.replace(temporary, target)
+        except OSError as error:
+            Path(temporary).unlink(missing_ok=True)
+            raise ObjectStoreError(f"{key}: cannot write in {target.parent}: {error.strerror or error}") from error
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -67,43 +117,42 @@ class FilesystemObjectStore:
 
     async def move(self, old_key: str, new_key: str) -> None:
         def rename() -> None:
-            target = self._path(new_key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._path(old_key).rename(target)
-            except FileNotFoundError as error:
-                raise ObjectMissing(old_key) from error
+            source, target = self._path(old_key), self._path(new_key)
+            with _the_store(new_key, "make its directory", missing=False):
+                target.parent.mkdir(parents=True, exist_ok=True)
+            with _the_store(old_key, f"move it to {new_key}"):
+                source.rename(target)
 
         await asyncio.to_thread(rename)
 
     async def read(self, key: str) -> bytes:
-        try:
+        with _the_store(key, "read it"):
             return await asyncio.to_thread(self._path(key).read_bytes)
-        except FileNotFoundError as error:
-            raise ObjectMissing(key) from error
 
     async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
-        try:
+        with _the_store(key, "read it"):
             reader = await asyncio.to_thread(self._path(key).open, "rb")
-        except FileNotFoundError as error:
-            raise ObjectMissing(key) from error
         try:
-            while chunk := await asyncio.to_thread(reader.read, chunk_size):
+            while True:
+                with _the_store(key, "read it", missing=False):
+                    chunk = await asyncio.to_thread(reader.read, chunk_size)
+                if not chunk:
+                    return
                 yield chunk
         finally:
             reader.close()
 
     async def size(self, key: str) -> int:
-        try:
+        with _the_store(key, "stat it"):
             return (await asyncio.to_thread(self._path(key).stat)).st_size
-        except FileNotFoundError as error:
-            raise ObjectMissing(key) from error
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._path(key).unlink, True)
+        with _the_store(key, "delete it"):
+            await asyncio.to_thread(self._path(key).unlink, True)
 
     async def list(self, prefix: str = "") -> AsyncGenerator[StoredObject, None]:
-        found = await asyncio.to_thread(self._walk, prefix)
+        with _the_store(prefix or "/", "list it", missing=False):
+            found = await asyncio.to_thread(self._walk, prefix)
         for item in found:
             yield item
 
@@ -111,7 +160,13 @@ class FilesystemObjectStore:
         # Only the directory the prefix names is walked, not the whole store.
         start = self.root.joinpath(*prefix.rsplit("/", 1)[0].split("/")) if "/" in prefix else self.root
         found = []
-        for directory, folders, files in os.walk(start):
+
+        def unlistable(error: OSError) -> None:
+            # os.walk skips what it cannot read: a listing that silently misses objects would make a backup lie
+            if not isinstance(error, (FileNotFoundError, NotADirectoryError)):  # those: nothing under the prefix
+                raise error
+
+        for directory, folders, files in os.walk(start, onerror=unlistable):
             folders.sort()
             for name in files:
                 if name.startswith("."):

@@ -444,6 +444,16 @@ def test_admin_quiet_server() -> None:
     assert admin_problems(50.0, {}, 3, dead_letter_limit=2).keys() == {"dead-letters"}
 
 
+def test_a_failed_backup_is_an_admin_problem_until_one_succeeds() -> None:
+    problems = admin_problems(50.0, {}, 0, backup_error="backup: pg_dump failed (exit 1): no space left")
+    assert problems.keys() == {"backup"} and "pg_dump failed (exit 1): no space left" in problems["backup"]
+    assert len(admin_problems(50.0, {}, 0, backup_error="x" * 5000)["backup"]) < 400, "a line, not a log"
+    assert admin_problems(50.0, {}, 0, backup_error=None) == {}
+    assert admin_problems(50.0, {}, 0, backup_running_for=timedelta(hours=23)) == {}, "a long backup is fine"
+    stuck = admin_problems(50.0, {}, 0, backup_running_for=timedelta(days=1, hours=2))
+    assert stuck.keys() == {"backup-stuck"} and "running for 1 day 2 h" in stuck["backup-stuck"]
+
+
 def test_disk_fires_once_per_level_and_freeing_space_only_re_arms() -> None:
     firing: frozenset[str] = frozenset()
     fired = []

@@ -14,6 +14,7 @@ from addax.store import backup_restore, backups
 from addax.store.backups import BackupError, make_backup
 from addax.store.migrations import available
 from addax.store.object_fs import FilesystemObjectStore
+from addax.store.objects import ObjectStoreError
 
 NIGHT = datetime(2026, 11, 29, 2, 30, tzinfo=UTC)  # a Sunday
 
@@ -179,3 +180,101 @@ async def test_a_failing_pg_dump_says_why_and_leaves_no_backup(
         )
     assert await backups.list_backups(target) == []
     assert not any((tmp_path / "work").iterdir())
+
+
+WATCHING_PG_DUMP = """#!{python}
+import json, os, stat, subprocess, sys
+argv = sys.argv[1:]
+dump = argv[argv.index("--file") + 1]
+status = subprocess.call(["{real}", *argv])
+mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)
+with open("{seen}", "w") as seen:
+    json.dump({{"argv": argv, "password": os.environ.get("PGPASSWORD"),
+               "modes": [mode(dump), mode(os.path.dirname(dump)), mode(os.path.dirname(os.path.dirname(dump)))]}}, seen)
+sys.exit(status)
+"""
+
+
+def with_password(dsn: str, password: str) -> str:
+    scheme, _, rest = dsn.partition("://")
+    user, _, host = rest.partition("@")
+    return f"{scheme}://{user}:{password}@{host}"
+
+
+async def test_pg_dump_gets_the_password_out_of_sight_and_the_dump_stays_private(
+    fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
+) -> None:
+    """A command line is visible to every local user (ps); the dump holds the accounts' password hashes."""
+    import sys
+
+    objects, target = stores
+    seen = tmp_path / "seen.json"
+    pg_dump = tmp_path / "pg_dump"
+    pg_dump.write_text(WATCHING_PG_DUMP.format(python=sys.executable, real=find_tool("pg_dump"), seen=seen))
+    pg_dump.chmod(0o755)
+    await objects.put_bytes("originals/1/ab/photo.jpg", b"photo")
+
+    info = await make_backup(
+        dsn=with_password(fresh_dsn, "s3cr%40t"),  # percent-encoded in the URL: "s3cr@t"
+        objects=objects,
+        target=target,
+        pg_dump=pg_dump,
+        work_dir=tmp_path / "work",
+        version="test",
+        now=NIGHT,
+    )
+
+    watched = json.loads(seen.read_text())
+    assert not any("s3cr" in arg for arg in watched["argv"]), watched["argv"]
+    assert watched["password"] == "s3cr@t"
+    _, dir_mode, work_mode = watched["modes"]
+    assert dir_mode == 0o700 and work_mode == 0o700, "nobody else reaches the dump while it is made"
+    for copy in (tmp_path / "target").rglob("*"):
+        if copy.is_file():
+            assert copy.stat().st_mode & 0o077 == 0, f"{copy} is readable by others"
+    assert info.dump_bytes > 0
+
+
+def test_the_password_leaves_the_dsn_in_either_place_it_may_be() -> None:
+    assert backups.without_password("postgresql://addax:p%3Aw@db.example:5432/addax?sslmode=require") == (
+        "postgresql://addax@db.example:5432/addax?sslmode=require",
+        "p:w",
+    )
+    assert backups.without_password("postgres://addax@/addax?host=%2Frun&password=pw") == (
+        "postgres://addax@/addax?host=%2Frun",
+        "pw",
+    )
+    assert backups.without_password("postgresql://addax@/addax?host=%2Frun") == (
+        "postgresql://addax@/addax?host=%2Frun",
+        None,
+    )
+
+
+async def test_a_backup_that_fails_half_way_takes_its_pieces_back(
+    fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
+) -> None:
+    """The dump is in the target when an object cannot be read: nothing of the failed backup stays there."""
+    objects, target = stores
+    await objects.put_bytes("originals/1/ab/photo.jpg", b"photo")
+    unreadable = tmp_path / "objects" / "originals" / "1" / "ef" / "photo.jpg"
+    unreadable.parent.mkdir(parents=True)
+    unreadable.symlink_to("/proc/self/mem")  # listed like any object; reading it fails with EIO
+
+    with pytest.raises(ObjectStoreError, match=r"originals/1/ef/photo\.jpg"):
+        await backup_at(fresh_dsn, objects, target, tmp_path, NIGHT)
+    left = [p.relative_to(tmp_path / "target").as_posix() for p in (tmp_path / "target").rglob("*") if p.is_file()]
+    assert not [key for key in left if key.startswith("2026-")], left
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"key": "../../etc/passwd", "size": 1, "sha256": "' + b"a" * 64 + b'"}',
+        b'{"key": "originals/x.jpg", "size": 1, "sha256": "../../../etc/shadow"}',
+        b'{"key": "originals/x.jpg", "size": -1, "sha256": "' + b"a" * 64 + b'"}',
+        b'{"key": "originals/x.jpg", "size": 1}',
+    ],
+)
+def test_a_hostile_or_damaged_manifest_line_is_refused(line: bytes) -> None:
+    with pytest.raises(BackupError, match=r"manifest\.jsonl line is damaged"):
+        backups.parse_entry("2026-11-29T02-30-00Z", line)

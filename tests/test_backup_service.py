@@ -1,0 +1,55 @@
+"""One backup at a time per server: a rotation must not delete the pool copies a backup running beside it relies on
+(`addax backup now` while the nightly one runs). Against a real PostgreSQL and a directory target."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from addax import backup_service, config
+from addax.config import Config
+from addax.store import backups
+from addax.store.backups import BackupError
+from addax.store.object_fs import FilesystemObjectStore
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Config:
+    return config.load(
+        environ={"ADDAX_GENERAL_DATA_DIR": str(tmp_path / "data"), "ADDAX_BACKUP_TARGET": str(tmp_path / "backups")}
+    )
+
+
+async def test_a_second_backup_beside_a_running_one_is_refused_and_the_nightly_one_waits_its_turn(
+    fresh_dsn: str, settings: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = FilesystemObjectStore(settings.data_path / "objects")
+    await objects.put_bytes("originals/1/ab/photo.jpg", b"photo")
+    target = FilesystemObjectStore(tmp_path / "backups")
+    monkeypatch.setattr(backup_service, "LOCK_POLL_S", 0.02)
+
+    async with backup_service.one_backup_at_a_time(settings, wait=False):  # another backup is being made
+        with pytest.raises(BackupError, match=r"another backup of this server is being made right now"):
+            await backup_service.back_up(settings, dsn=fresh_dsn, objects=objects)
+        nightly = asyncio.create_task(backup_service.nightly(settings, dsn=fresh_dsn, objects=objects)())
+        done, _ = await asyncio.wait({nightly}, timeout=1.0)
+        assert not done, "the nightly backup waits for the running one"
+        assert await backups.list_backups(target) == []
+
+    summary = await nightly
+    assert summary.startswith("backup ") and len(await backups.list_backups(target)) == 1
+
+
+async def test_what_a_crashed_backup_left_in_the_data_dir_goes_with_the_next_one(
+    fresh_dsn: str, settings: Config
+) -> None:
+    crashed = settings.data_path / backup_service.WORK_DIR / "backup-2026-11-28T02-30-00Z"
+    crashed.mkdir(parents=True)
+    (crashed / "database.dump").write_bytes(b"PGDMP a dump the size of the database")
+    objects = FilesystemObjectStore(settings.data_path / "objects")
+
+    await backup_service.back_up(settings, dsn=fresh_dsn, objects=objects)
+
+    assert [p.name for p in (settings.data_path / backup_service.WORK_DIR).iterdir()] == [backup_service.LOCK]
