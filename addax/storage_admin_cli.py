@@ -20,6 +20,7 @@ import asyncpg
 
 from addax.config import Config
 from addax.domain.retention import RetentionError, RetentionRules
+from addax.domain.sizes import size_text
 from addax.object_storage import open_objects
 from addax.store import retention, tiering
 
@@ -144,14 +145,6 @@ async def _run(args: argparse.Namespace, settings: Config, database: Database) -
         for key in report.objects_left:
             print(f"  {key}")
     return 0
-
-
-def size_text(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def _days(text: str) -> int | str:

@@ -117,6 +117,14 @@ async def pool(migrated_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
+async def own_pool(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh database of this test's own (for sums over every project, or rows nobody else sees)."""
+    pool = await create_pool(fresh_dsn, size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
 

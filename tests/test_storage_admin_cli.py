@@ -40,13 +40,6 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 @pytest.fixture
-async def db(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(fresh_dsn, size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
 def database(fresh_dsn: str):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def open_database(settings: Config) -> AsyncIterator[asyncpg.Pool]:
@@ -60,7 +53,7 @@ def database(fresh_dsn: str):  # type: ignore[no-untyped-def]
 
 
 async def test_status_shows_each_tier_the_budget_and_each_project(
-    db: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    own_pool: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Config(
         general=General(data_dir=str(tmp_path / "data")),
@@ -69,13 +62,13 @@ async def test_status_shows_each_tier_the_budget_and_each_project(
     tiers = TieredObjectStore(
         hot=FilesystemObjectStore(tmp_path / "data/objects"), cold=FilesystemObjectStore(tmp_path / "cold")
     )
-    north = await Media.project(db, tiers, "north")
-    south = await Media.project(db, tiers, "south")
+    north = await Media.project(own_pool, tiers, "north")
+    south = await Media.project(own_pool, tiers, "south")
     for size in (2000, 1000, 500):
         await north.photo(size)
     await south.photo(3000)
     await south.photo(100, stage="stored")
-    await enforce_hot_budget(db, tiers, 4000, tmp_path / "spool")  # north's 2000 and 1000 go cold
+    await enforce_hot_budget(own_pool, tiers, 4000, tmp_path / "spool")  # north's 2000 and 1000 go cold
 
     assert await storage_status(parse("storage", "status"), settings, database=database) == 0
     out = capsys.readouterr().out.splitlines()
@@ -90,18 +83,18 @@ async def test_status_shows_each_tier_the_budget_and_each_project(
         ["north", "cold", "2", "3.0", "KB"],
         ["south", "hot", "2", "3.1", "KB"],
     ]
-    plain = status_lines(Config(), await storage_use(db), disk=None)
+    plain = status_lines(Config(), await storage_use(own_pool), disk=None)
     assert plain[1].endswith("not set (storage.cold)") and plain[2] == "hot budget: none (storage.hot_budget_gb = 0)"
     assert (size_text(0), size_text(1500), size_text(5 * GB)) == ("0 B", "1.5 KB", "5.0 GB")
 
 
 async def test_retention_set_show_dry_run_and_run(
-    db: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    own_pool: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Config(general=General(data_dir=str(tmp_path / "data")))
     objects = FilesystemObjectStore(tmp_path / "data/objects")
-    park = await Media.project(db, objects, "park")
-    await Media.project(db, objects, "quiet")
+    park = await Media.project(own_pool, objects, "park")
+    await Media.project(own_pool, objects, "quiet")
     old = datetime.now(UTC) - timedelta(days=40)
     blank, blank_keys = await park.photo(received_at=old)
     badger, _ = await park.photo(labels=("animal",), received_at=old)
@@ -124,13 +117,13 @@ async def test_retention_set_show_dry_run_and_run(
         f"park\t{blank}\t{blank_keys['original']}\t-\tblank, older than 30 days",
         "dry run: 1 photos (1.0 KB) would be deleted; nothing was",
     ]
-    assert await db.fetchval("SELECT count(*) FROM images") == 2
+    assert await own_pool.fetchval("SELECT count(*) FROM images") == 2
 
     assert await retention_command(parse("retention", "run", "--project", "park"), settings, database=database) == 0
     assert capsys.readouterr().out.strip() == "1 photos (1.0 KB) deleted, each recorded in the audit log"
-    assert {row["id"] for row in await db.fetch("SELECT id FROM images")} == {badger}
+    assert {row["id"] for row in await own_pool.fetch("SELECT id FROM images")} == {badger}
     assert not await objects.exists(blank_keys["original"])
-    actor = await db.fetchval("SELECT actor FROM audit_log WHERE action = 'retention.delete'")
+    actor = await own_pool.fetchval("SELECT actor FROM audit_log WHERE action = 'retention.delete'")
     assert actor.startswith("cli:")
 
 

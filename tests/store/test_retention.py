@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from addax.domain.retention import RetentionError, RetentionRules
 from addax.domain.secrets import hash_password
 from addax.domain.verification import Verification, VerifiedBox
 from addax.store import accounts, verifications
-from addax.store.database import create_pool
 from addax.store.object_fs import FilesystemObjectStore
 from addax.store.retention import apply_retention, retention_candidates, rules_of, set_rules
 from tests.store.media_rows import Media
@@ -23,13 +21,6 @@ NOW = datetime.now(UTC)
 
 def days_ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
-
-
-@pytest.fixture
-async def own_pool(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(fresh_dsn, size=4)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

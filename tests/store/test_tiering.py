@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -15,14 +14,6 @@ from addax.store.object_tiers import TieredObjectStore
 from addax.store.objects import copy_object
 from addax.store.tiering import TierUse, enforce_hot_budget, hot_use, storage_use
 from tests.store.media_rows import Media
-
-
-@pytest.fixture
-async def own_pool(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """A database of this test's own: hot use is summed over every project."""
-    pool = await create_pool(fresh_dsn, size=4)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

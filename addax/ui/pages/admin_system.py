@@ -7,6 +7,7 @@ import shutil
 
 from nicegui import ui
 
+from addax.domain.sizes import size_text
 from addax.runtime import ActorHealth
 from addax.store import tiering
 from addax.ui.context import UiServices
@@ -14,14 +15,6 @@ from addax.ui.pages.admin_common import empty, fresh, section
 from addax.ui.session import Viewer
 
 MODEL_ACTORS = ("detect", "classif")  # the detector and classifier models, and the stages that use them
-
-
-def size_text(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if count < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
 
 
 async def system_tab(services: UiServices, viewer: Viewer) -> None:
