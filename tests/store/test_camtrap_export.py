@@ -28,7 +28,8 @@ from tests.formats.camtrap_validate import FORMATS, package_errors, unpack
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 from tests.store.camtrap_world import World, seed
 
-EXAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "formats" / "camtrap-dp" / "example"
+# the official example package, less its photos
+EXAMPLE = Path(__file__).resolve().parents[1] / "formats" / "camtrap_dp_example"
 
 
 @pytest.fixture
