@@ -21,6 +21,11 @@ async def ping(store: ObjectStore) -> None:
     await store.exists(PROBE_KEY)
 
 
+def objects_dir(config: Config) -> Path:
+    """The filesystem backend's directory (``storage.backend = "fs"``)."""
+    return config.data_path / "objects"
+
+
 def s3_location(config: Config, url: str = "") -> S3Location:
     """``[storage.s3]``'s bucket, or the bucket and prefix of an ``s3://bucket/prefix`` URL on the same endpoint."""
     from addax.store.object_s3 import S3Location  # aioboto3 loads only for a bucket
@@ -43,7 +48,7 @@ def s3_location(config: Config, url: str = "") -> S3Location:
 async def open_location(config: Config, where: str) -> AsyncIterator[ObjectStore]:
     """``fs`` (the data dir's objects/), ``s3`` (the configured bucket), ``s3://bucket/prefix`` or a directory."""
     if where == "fs":
-        yield FilesystemObjectStore(config.data_path / "objects")
+        yield FilesystemObjectStore(objects_dir(config))
     elif where == "s3" or where.startswith("s3://"):
         from addax.store.object_s3 import open_s3_store
 

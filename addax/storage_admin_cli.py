@@ -21,7 +21,7 @@ import asyncpg
 from addax.config import Config
 from addax.domain.retention import RetentionError, RetentionRules
 from addax.domain.sizes import size_text
-from addax.object_storage import open_objects
+from addax.object_storage import objects_dir, open_objects
 from addax.store import retention, tiering
 
 Database = Callable[[Config], AbstractAsyncContextManager[asyncpg.Pool]]
@@ -169,7 +169,7 @@ def _rules_text(rules: RetentionRules) -> str:
 
 def _place(settings: Config, where: str) -> str:
     if where == "fs":
-        return str(settings.data_path / "objects")
+        return str(objects_dir(settings))
     if where == "s3":
         return f"s3://{settings.storage.s3.bucket}"
     return where

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from addax.config import Config
-from addax.object_storage import s3_location
+from addax.object_storage import objects_dir, s3_location
 from addax.store.object_fs import FilesystemObjectStore
 from addax.store.objects import ObjectMissing, ObjectStore, ObjectStoreError, StoredObject, sha256_of
 
@@ -62,7 +62,7 @@ class Migration:
 
 
 async def migrate_to_s3(settings: Config) -> int:
-    directory = settings.data_path / "objects"
+    directory = objects_dir(settings)
     if not directory.is_dir():
         raise StorageCommandError(f"no filesystem object store at {directory}: nothing to migrate")
     if not settings.storage.s3.bucket:
