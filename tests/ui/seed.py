@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -169,9 +169,8 @@ async def _seed(connection: asyncpg.Connection, objects: FilesystemObjectStore) 
         # evening Berlin is already on the next day.
         local_today = datetime.now(ZoneInfo(zone)).date()
         for camera, days_ago, hour, what in bursts:
-            start = datetime.combine(local_today - timedelta(days=days_ago), datetime.min.time(), UTC) + timedelta(
-                hours=hour
-            )
+            # the hour is local too, so that a late burst stays on its day whatever the season's offset
+            start = datetime.combine(local_today - timedelta(days=days_ago), time(hour), ZoneInfo(zone))
             deployment, site = deployments[camera]
             ids = []
             event_id = await connection.fetchval(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.ui.conftest import PHONE, Dashboard, needs_chromium, screenshot, signed_in_page
 
@@ -31,7 +32,8 @@ async def test_find_yesterdays_roe_deer_at_north_gate(dashboard: Dashboard) -> N
         await expect(tiles).to_have_count(2, timeout=20_000)
         newest_of_each_burst = {f"/images/{photo}" for photo in world.bursts[("gate-cam", 1, "roe deer")][2::3]}
         assert {await tile.get_attribute("href") for tile in await tiles.all()} == newest_of_each_burst
-        yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+        # "wolves" keeps Berlin time: late in the UTC evening its yesterday is UTC's today
+        yesterday = (datetime.now(ZoneInfo("Europe/Berlin")).date() - timedelta(days=1)).isoformat()
         assert f"since={yesterday}" in page.url and f"site={world.sites['North gate']}" in page.url
         await expect(tiles.first.get_by_text("3 photos")).to_be_visible()
         await screenshot(page, "gallery-filtered")
