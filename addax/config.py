@@ -50,7 +50,7 @@ OSM_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 class Ui:
     host: str = "0.0.0.0"
     port: int = 8081
-    storage_secret: str = ""
+    storage_secret: str = field(default="", repr=False)  # signs session cookies
     map_tiles: str = OSM_TILES  # Leaflet tile URL template; point it at your own tile server if you have one
     map_attribution: str = OSM_ATTRIBUTION
 
@@ -74,7 +74,7 @@ class Ftp:
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    url: str = ""
+    url: str = field(default="", repr=False)  # may carry the password
     bin_dir: str = ""
     embedded_user: str = "addax"
     pool_size: int = 20  # ingestor, three pipeline stages, the relay and the API share it
@@ -82,7 +82,7 @@ class Database:
 
 @dataclass(frozen=True, slots=True)
 class Redis:
-    url: str = ""
+    url: str = field(default="", repr=False)  # may carry the password
     server_bin: str = "redis-server"
 
 
@@ -135,7 +135,7 @@ class Smtp:
     host: str = ""
     port: int = 587
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     from_address: str = ""
     starttls: bool = True  # upgrade a plain connection (port 587); ignored with tls
     tls: bool = False  # implicit TLS from the first byte (port 465)
@@ -145,7 +145,7 @@ class Smtp:
 
 @dataclass(frozen=True, slots=True)
 class Telegram:
-    bot_token: str = ""
+    bot_token: str = field(default="", repr=False)  # whoever has it is the bot
     api_base_url: str = "https://api.telegram.org"
     poll_timeout_s: int = 30  # long polling: how long one getUpdates waits for news
     webhook: bool = False  # receive updates on http.public_url instead of polling (needs a public HTTPS URL)

@@ -6,6 +6,7 @@ Every call passes ``environ`` explicitly so the real environment never leaks in.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -309,10 +310,24 @@ def test_a_passive_address_for_nat_is_accepted(empty_dir: Path) -> None:
     assert config.load(environ={"ADDAX_FTP_PASSIVE_ADDRESS": "203.0.113.7"}).ftp.passive_address == "203.0.113.7"
 
 
-def test_the_s3_secret_key_is_not_in_the_settings_repr(empty_dir: Path) -> None:
-    settings = config.load(environ={"ADDAX_STORAGE_S3_SECRET_KEY": "wJalrXUtnFEMI-very-secret"})
-    assert settings.storage.s3.secret_key == "wJalrXUtnFEMI-very-secret"
-    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.storage)
+@pytest.mark.parametrize(
+    ("variable", "read"),
+    [
+        ("ADDAX_STORAGE_S3_SECRET_KEY", lambda settings: settings.storage.s3.secret_key),
+        ("ADDAX_UI_STORAGE_SECRET", lambda settings: settings.ui.storage_secret),
+        ("ADDAX_SMTP_PASSWORD", lambda settings: settings.smtp.password),
+        ("ADDAX_TELEGRAM_BOT_TOKEN", lambda settings: settings.telegram.bot_token),
+        ("ADDAX_DATABASE_URL", lambda settings: settings.database.url),
+        ("ADDAX_REDIS_URL", lambda settings: settings.redis.url),
+    ],
+)
+def test_no_secret_is_in_the_settings_repr(empty_dir: Path, variable: str, read: Callable[[Config], str]) -> None:
+    secret = "postgresql://addax:wJalrXUtnFEMI-very-secret@db/addax"
+    if "REDIS" in variable:
+        secret = "redis://:wJalrXUtnFEMI-very-secret@cache:6379/0"
+    settings = config.load(environ={variable: secret})
+    assert read(settings) == secret
+    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings)
 
 
 @pytest.mark.parametrize(
