@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import asyncpg
@@ -15,6 +16,8 @@ from addax.runtime.broadcast import Broadcast
 from addax.store.logins import LoginGuard
 from addax.store.objects import ObjectStore
 from addax.store.receiving import Receiver
+
+EXPORTS_AT_ONCE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class ApiServices:
     export_media: str = "zip"
     public_url: str = ""
     signed_url_s: int = 7 * 86400
+    #: exports running now: each holds a pool connection and a snapshot for its whole download, so a few at once
+    export_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EXPORTS_AT_ONCE))
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -3,7 +3,8 @@ Camtrap DP 1.0.2 package, streamed as a zip while it is made (chunked; nothing o
 
 Any member of the project may export it (viewer and up); a project the caller is not a member of is 404, as if it
 did not exist. Photos that may show people go in as files only for the project's admins; for everyone else their
-path is the API's blurred copy (see store/camtrap_export.py).
+path is the API's blurred copy (see store/camtrap_export.py). A few exports run at once (``EXPORTS_AT_ONCE``): one
+more is 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -67,9 +68,13 @@ async def export_camtrap_dp(request: web.Request) -> web.StreamResponse:
         instance=services.instance_name,
         software_version=_version(),
     )
+    if services.export_slots.locked():
+        error = json_error(503, "other exports are running; try again in a minute")
+        error.headers["Retry-After"] = "60"
+        raise error
     response = web.StreamResponse()
     try:
-        async with open_export(services.pool, export_request) as export:
+        async with services.export_slots, open_export(services.pool, export_request) as export:
             name = re.sub(r"[^A-Za-z0-9._-]+", "-", export.project.name).strip("-.") or "project"
             response.content_type = "application/zip"
             response.headers["Content-Disposition"] = content_disposition_header(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import Callable
@@ -55,3 +56,17 @@ async def test_other_projects_and_bad_filters(backend: Backend, make_api: Callab
     assert response.status == 400 and "from must be a date" in (await response.json())["error"]
     response = await client.get(f"/api/export/camtrap-dp?project={world.wolves}&site=Nowhere", headers=viewer)
     assert response.status == 422 and "Nowhere" in (await response.json())["error"]
+
+
+async def test_one_export_too_many_is_told_to_come_back(backend: Backend, make_api: Callable) -> None:
+    world = await _world(backend)
+    slots = asyncio.Semaphore(1)
+    client = await make_api(export_slots=slots)
+    viewer = await _bearer(backend, world.users["viewer@example.org"])
+    async with slots:  # an export is running
+        response = await client.get(f"/api/export/camtrap-dp?project={world.wolves}", headers=viewer)
+        assert response.status == 503 and response.headers["Retry-After"] == "60"
+        assert "other exports are running" in (await response.json())["error"]
+    response = await client.get(f"/api/export/camtrap-dp?project={world.wolves}", headers=viewer)
+    assert response.status == 200 and zipfile.is_zipfile(io.BytesIO(await response.read()))
+    assert not slots.locked()  # the finished export gave its slot back
