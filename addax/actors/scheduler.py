@@ -8,7 +8,9 @@ the job ran, so runs missed while the service was down run once. The clock is gi
 
     loop: run every due job ─► sleep until the earliest next run (at most a minute)
 
-The nightly backup is due like any job, but runs beside the loop (it may take hours; the checks must not wait).
+The nightly backup and the storage jobs are due like any job, but run beside the loop: each may take hours (a
+first hot-budget run over a big store moves terabytes) and the checks must not wait. One still running when it is
+due again is skipped; a failure is kept on its row (the admin checks read the backup's) and retried soon.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ RETENTION = "storage-retention"
 RETENTION_EVERY = timedelta(days=1)
 
 
+#: the jobs that run beside the timetable, and how soon one is tried again after a failure
+RETRY_BESIDE = {BACKUP: RETRY_FAILED_BACKUP, HOT_BUDGET: RETRY_FAILED_RUN, RETENTION: RETRY_FAILED_RUN}
+
+
 @dataclass(frozen=True, slots=True)
 class Upkeep:
     """The storage jobs, as the wiring builds them (``actors.storage_upkeep``). One left None is not configured:
@@ -90,7 +96,7 @@ class Scheduler(Actor[None]):
         self._restarts: deque[tuple[datetime, dict[str, int]]] = deque()
         self._backup = backup
         self._background: asyncio.TaskGroup | None = None
-        self._backing_up: asyncio.Task[None] | None = None
+        self._beside: dict[str, asyncio.Task[None]] = {}  # by job: the run going on beside the timetable
         self._backup_started = self._clock.now()
 
     async def on_start(self) -> None:
@@ -102,7 +108,7 @@ class Scheduler(Actor[None]):
         await alerts.ensure_system_job(self._pool, RETENTION, self._clock.now() + timedelta(minutes=10))
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as background:  # the backup, beside the timetable; stopped with it
+        async with asyncio.TaskGroup() as background:  # the long jobs, beside the timetable; stopped with it
             self._background = background
             await self._timetable()
 
@@ -131,9 +137,9 @@ class Scheduler(Actor[None]):
             try:
                 async with connection.transaction():  # a savepoint: a failed run leaves nothing behind
                     waiting, following = await self._run(connection, job, now)
-                    # a backup has only started: its last failure stands until one succeeds (the admin alert)
+                    # a job beside the loop has only started: its last failure stands until one succeeds
                     await alerts.finish_run(
-                        connection, job.id, ran_at=now, next_run_at=following, clear_error=job.job != BACKUP
+                        connection, job.id, ran_at=now, next_run_at=following, clear_error=job.job not in RETRY_BESIDE
                     )
             except database.OUTAGE_ERRORS:
                 raise
@@ -151,15 +157,19 @@ class Scheduler(Actor[None]):
         if job.job == ADMIN_CHECKS:
             return await self._admin_checks(connection, now), now + ADMIN_EVERY
         if job.job == BACKUP:
-            return [], self._start_backup(job.id, now)
+            if self._backup is None:  # backup.at was emptied: the row sleeps, a day at a time
+                return [], now + timedelta(days=1)
+            if self._start_beside(job, self._backup.run):
+                self._backup_started = now
+            return [], next_daily(now, self._backup.at, self._backup.zone)
+        # The storage jobs work on the pool, not this connection: they commit as they go.
         if job.job == HOT_BUDGET:
-            # On the pool, not this connection: the job commits as it goes (this transaction only holds the job).
             if self._upkeep.hot_budget is not None:
-                log.info("hot budget checked", extra={"report": str(await self._upkeep.hot_budget())})
+                self._start_beside(job, self._upkeep.hot_budget)
             return [], now + HOT_BUDGET_EVERY
         if job.job == RETENTION:
-            if self._upkeep.retention is not None:
-                log.info("retention applied", extra={"report": str(await self._upkeep.retention(now))})
+            if (retention := self._upkeep.retention) is not None:
+                self._start_beside(job, lambda: retention(now))
             return [], now + RETENTION_EVERY
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
         if rule is None or not rule.body.enabled:
@@ -173,35 +183,33 @@ class Scheduler(Actor[None]):
         log.info("scheduled rule ran", extra={"rule": rule.id, "kind": rule.kind, "notifications": len(waiting)})
         return waiting, next_run(rule.body.settings, now, tz)
 
-    def _start_backup(self, job_id: int, now: datetime) -> datetime:
-        """Start the backup beside the loop (unless the last one still runs); the next is due tomorrow."""
-        if self._backup is None:  # backup.at was emptied: the row sleeps, a day at a time
-            return now + timedelta(days=1)
-        if self._backup_running():
-            log.warning("the previous backup is still running; this one is skipped")
-        else:
-            assert self._background is not None
-            self._backing_up = self._background.create_task(self._back_up(self._backup, job_id))
-            self._backup_started = now
-        return next_daily(now, self._backup.at, self._backup.zone)
+    def _start_beside(self, job: DueJob, work: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``work`` beside the loop; False (skipped) while the job's last run still goes on."""
+        running = self._beside.get(job.job)
+        if running is not None and not running.done():
+            log.warning("the job's last run is still going on; this one is skipped", extra={"job": job.job})
+            return False
+        assert self._background is not None
+        self._beside[job.job] = self._background.create_task(self._run_beside(job, work))
+        return True
 
-    async def _back_up(self, backup: NightlyBackup, job_id: int) -> None:
+    async def _run_beside(self, job: DueJob, work: Callable[[], Awaitable[object]]) -> None:
         try:
-            summary = await backup.run()
+            report = await work()
         except Exception as error:  # the timetable goes on; the job keeps the error and is tried again soon
-            log.exception("the nightly backup failed")
+            log.exception("a job beside the timetable failed", extra={"job": job.job})
             self.record_error(error)
-            retry_at = self._clock.now() + RETRY_FAILED_BACKUP
+            retry_at = self._clock.now() + RETRY_BESIDE[job.job]
             try:
-                await alerts.record_failed_run(self._pool, job_id, f"backup: {error}", retry_at=retry_at)
+                await alerts.record_failed_run(self._pool, job.id, f"{job.job}: {error}", retry_at=retry_at)
             except database.OUTAGE_ERRORS:
-                pass  # the next night's run stands
+                pass  # the next regular run stands
             return
-        log.info("nightly backup made", extra={"summary": summary})
+        log.info("job done", extra={"job": job.job, "report": str(report)})
         try:
-            await alerts.clear_error(self._pool, job_id)  # the admin checks re-arm the backup alert
+            await alerts.clear_error(self._pool, job.id)  # the admin checks re-arm the backup alert
         except database.OUTAGE_ERRORS:
-            log.warning("the backup worked but the database is down: its alert re-arms after the next one")
+            log.warning("the job worked but the database is down: its error stays until the next run")
 
     async def _address(self, connection: asyncpg.Connection, tell: Tell) -> list[int]:
         return await address(
@@ -241,7 +249,8 @@ class Scheduler(Actor[None]):
         return await self._address(connection, Tell(message, tuple(admins), ("email", "telegram"), only_linked=True))
 
     def _backup_running(self) -> bool:
-        return self._backing_up is not None and not self._backing_up.done()
+        backing_up = self._beside.get(BACKUP)
+        return backing_up is not None and not backing_up.done()
 
     def _actor_snapshots(self, now: datetime) -> dict[str, ActorSnapshot]:
         """Each actor now, with its restarts over the last hour (from the samples this actor keeps)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from addax.actors.outbox import Addressing
-from addax.actors.scheduler import HOT_BUDGET, RETENTION, Scheduler, Upkeep
+from addax.actors.scheduler import ADMIN_CHECKS, HOT_BUDGET, RETENTION, Scheduler, Upkeep
 from addax.actors.storage_upkeep import GB, storage_upkeep
 from addax.config import Config, General, Storage
 from addax.runtime import Supervisor
@@ -57,21 +59,94 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
         async def ran(job: str) -> bool:
             return bool(await pool.fetchval("SELECT last_run_at IS NOT NULL FROM schedules WHERE job = $1", job))
 
+        async def tiers_now() -> dict[int, str]:
+            return dict(await pool.fetch("SELECT id, original_tier FROM images"))
+
+        async def images_now() -> set[int]:
+            return {row["id"] for row in await pool.fetch("SELECT id FROM images")}
+
         await clock.set(START + timedelta(minutes=2))
         await eventually(lambda: ran(HOT_BUDGET), timeout=20, what="the hot budget job")
-        tiers_now = {
-            row["id"]: row["original_tier"] for row in await pool.fetch("SELECT id, original_tier FROM images")
-        }
-        assert tiers_now == {blank: "cold", badger: "cold", fox: "hot"}
+        expected = {blank: "cold", badger: "cold", fox: "hot"}
+        await eventually(lambda: _equal(tiers_now(), expected), timeout=20, what="the oldest originals moved")
         assert not await ran(RETENTION)
 
         await clock.set(START + timedelta(minutes=10))
         await eventually(lambda: ran(RETENTION), timeout=20, what="the retention job")
-        assert {row["id"] for row in await pool.fetch("SELECT id FROM images")} == {badger, fox}
+        await eventually(lambda: _equal(images_now(), {badger, fox}), timeout=20, what="the old blank deleted")
         assert not any([await tiers.exists(key) for key in blank_keys.values()])  # the cold original too
         next_runs = dict(await pool.fetch("SELECT job, next_run_at FROM schedules WHERE rule_id IS NULL"))
         assert next_runs[HOT_BUDGET] == START + timedelta(minutes=17)
         assert next_runs[RETENTION] == START + timedelta(days=1, minutes=10)
+
+
+async def _equal(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
+
+
+async def test_a_long_storage_job_runs_beside_the_timetable(fresh_dsn: str, tmp_path: Path) -> None:
+    """A first hot-budget run may take hours: the checks go on meanwhile, the job is not started twice, and a
+    failure is kept on its row and tried again in minutes."""
+    moving = asyncio.Event()
+    runs = 0
+
+    async def hot_budget() -> str:
+        nonlocal runs
+        runs += 1
+        await moving.wait()
+        if runs == 1:
+            raise OSError("the cold bucket is unreachable")
+        return "moved"
+
+    clock = ManualClock(START)
+    async with Supervisor(stop_timeout=5) as supervisor:
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping)
+
+        async def enqueue(ids: list[int]) -> None:
+            pass
+
+        scheduler = Scheduler(
+            pool=pool,
+            clock=clock,
+            enqueue=enqueue,
+            addressing=Addressing(),
+            actor_health=supervisor.health,
+            disk_path=tmp_path,
+            upkeep=Upkeep(hot_budget=hot_budget),
+        )
+        await supervisor.start(scheduler)
+
+        async def next_run_of(name: str) -> datetime:
+            return await pool.fetchval("SELECT next_run_at FROM schedules WHERE job = $1", name)  # type: ignore[no-any-return]
+
+        await clock.set(START + timedelta(minutes=2))
+        await eventually(lambda: runs == 1, timeout=20, what="the hot budget job to start")
+        for minutes in (6, 11, 17):  # the admin checks run every 5 minutes while it moves; it is due again at 17
+            await clock.set(START + timedelta(minutes=minutes))
+            await eventually(
+                lambda: _later(next_run_of(ADMIN_CHECKS), clock.now()), timeout=20, what="the admin checks"
+            )
+        assert runs == 1, "a run still going on is not started again"
+        assert await next_run_of(HOT_BUDGET) == START + timedelta(minutes=32)
+
+        moving.set()
+        error = await eventually(lambda: pool.fetchval(ERROR, HOT_BUDGET), timeout=20, what="the failure kept")
+        assert error == "storage-hot-budget: the cold bucket is unreachable"
+        failed = await pool.fetchrow(JOB, HOT_BUDGET)
+        assert failed["next_run_at"] == START + timedelta(minutes=22)  # tried again 5 minutes on, not at 32
+
+        await clock.set(failed["next_run_at"])
+        await eventually(lambda: runs == 2, timeout=20, what="the retry")
+        await eventually(lambda: _equal(pool.fetchval(ERROR, HOT_BUDGET), None), timeout=20, what="success")
+
+
+JOB = "SELECT next_run_at, last_error FROM schedules WHERE job = $1"
+ERROR = "SELECT last_error FROM schedules WHERE job = $1"
+
+
+async def _later(value: Awaitable[datetime | None], moment: datetime) -> bool:
+    when = await value
+    return when is not None and when > moment
 
 
 @pytest.mark.parametrize("cold", ["", "elsewhere"])
