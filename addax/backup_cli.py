@@ -11,6 +11,7 @@ from typing import Any
 
 from addax import backup_service
 from addax.config import Config
+from addax.domain.sizes import size_text
 from addax.embedded.common import socket_directory
 from addax.embedded.postgres import dsn_for
 from addax.store.backups import BackupError
@@ -47,11 +48,11 @@ async def _list(settings: Config) -> int:
     if not infos:
         print(f"no backups in {location}")
         return 0
-    size = backup_service.size
     rows = [("NAME", "CREATED", "DATABASE", "OBJECTS", "BYTES")]
     for info in infos:
         created = datetime.fromisoformat(info.created_at).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        rows.append((info.name, created, size(info.database_bytes), str(info.object_count), size(info.object_bytes)))
+        database, objects = size_text(info.database_bytes), size_text(info.object_bytes)
+        rows.append((info.name, created, database, str(info.object_count), objects))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

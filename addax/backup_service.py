@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from addax import __version__
 from addax.config import Config
+from addax.domain.sizes import size_text
 from addax.embedded.common import exclusive_data_dir
 from addax.embedded.pg_tools import find_tool
 from addax.embedded.postgres import EmbeddedPostgres
@@ -54,9 +55,10 @@ class BackupOutcome:
         info = self.info
         lines = [
             f"backup {info.name} made in {self.seconds:.1f} s in {self.target}",
-            f"  database: {size(info.database_bytes)} (dump {size(info.dump_bytes)}), migration {info.migration}",
-            f"  objects: {info.object_count} ({size(info.object_bytes)}), "
-            f"{info.copied_count} new to the backups ({size(info.copied_bytes)})",
+            f"  database: {size_text(info.database_bytes)} (dump {size_text(info.dump_bytes)}), "
+            f"migration {info.migration}",
+            f"  objects: {info.object_count} ({size_text(info.object_bytes)}), "
+            f"{info.copied_count} new to the backups ({size_text(info.copied_bytes)})",
         ]
         if info.vanished:
             lines.append(f"  {info.vanished} object(s) were deleted while the backup ran and are not in it")
@@ -159,7 +161,7 @@ class RestoreOutcome:
         where = "its embedded database" if self.database == "embedded" else "database.url"
         return (
             f"restored backup {self.info.name} into {self.data_dir} in {self.seconds:.1f} s: "
-            f"{self.objects.count} objects ({size(self.objects.bytes)}) with their SHA-256 checked, "
+            f"{self.objects.count} objects ({size_text(self.objects.bytes)}) with their SHA-256 checked, "
             f"the database (migration {self.info.migration}) into {where}\n"
             f'start the service on it: set general.data_dir = "{self.data_dir}" in config.toml '
             f"(or ADDAX_GENERAL_DATA_DIR={self.data_dir}) and run `addax run`"
@@ -229,13 +231,3 @@ async def _pg_restore(dsn: str, info: BackupInfo, dump: Path, pg_restore: Path) 
     migration, _ = await backups.database_facts(dsn)
     if migration != info.migration:
         raise BackupError(f"the restored database is at migration {migration}, the backup says {info.migration}")
-
-
-def size(count: int) -> str:
-    """Bytes for people: 1.4 GB, 830 kB."""
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
