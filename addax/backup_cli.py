@@ -1,4 +1,4 @@
-"""``addax backup now | list`` and ``addax restore BACKUP --data-dir DIR``."""
+"""``addax backup now | list | verify BACKUP`` and ``addax restore BACKUP --data-dir DIR``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def add_commands(commands: Any) -> None:  # argparse's subparsers action has no 
     actions = backup.add_subparsers(dest="action", required=True)
     actions.add_parser("now", help="make a backup now (then rotate: keep_daily, keep_weekly)")
     actions.add_parser("list", help="the complete backups in backup.target, newest first")
+    verify = actions.add_parser("verify", help="read a backup back and check every SHA-256 (writes nothing)")
+    verify.add_argument("backup", metavar="BACKUP", help="its name, as `addax backup list` shows it")
     restore = commands.add_parser("restore", help="a backup into a fresh data dir, every object's SHA-256 checked")
     restore.add_argument("backup", metavar="BACKUP", help="its name, as `addax backup list` shows it")
     restore.add_argument("--data-dir", required=True, type=Path, help="a new or empty directory")
@@ -36,6 +38,10 @@ def add_commands(commands: Any) -> None:  # argparse's subparsers action has no 
 async def backup(args: argparse.Namespace, settings: Config, *, database: Database) -> int:
     if args.action == "list":
         return await _list(settings)
+    if args.action == "verify":
+        checked = await backup_service.verify(settings, args.backup)
+        print(checked.summary())
+        return 1 if checked.verification.problems else 0
     async with database(settings):  # running (the service's, or one started for this command) and migrated
         dsn = settings.database.url or dsn_for(socket_directory(settings.data_path), 5432)
         outcome = await backup_service.back_up(settings, dsn=dsn)

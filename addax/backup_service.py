@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -206,6 +207,41 @@ async def restore(config: Config, name: str, data_dir: Path) -> RestoreOutcome:
         database=config.database.url or "embedded",
         seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOutcome:
+    info: BackupInfo
+    verification: backup_restore.Verification
+    seconds: float
+
+    def summary(self) -> str:
+        objects = self.verification.objects
+        checked = (
+            f"the dump and {objects.count} objects ({size_text(objects.bytes)}) read in {self.seconds:.1f} s, "
+            "every SHA-256 and size checked"
+        )
+        problems = self.verification.problems
+        if not problems:
+            return f"backup {self.info.name} is whole: {checked}"
+        shown = [f"  {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        return "\n".join([f"backup {self.info.name} is damaged: {count} ({checked})", *shown])
+
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+async def verify(config: Config, name: str) -> VerifyOutcome:
+    """Read backup ``name`` back and check every piece against its manifest; nothing is written to the target."""
+    started = time.monotonic()
+    async with open_location(config, target_of(config)) as target:
+        info = await backups.read_info(target, name)
+        with tempfile.TemporaryDirectory(prefix="addax-verify-") as work:  # the manifest, spooled (it may be big)
+            verification = await backup_restore.verify(target, info, Path(work))
+    return VerifyOutcome(info=info, verification=verification, seconds=time.monotonic() - started)
 
 
 async def _restore_database(config: Config, data_dir: Path, info: BackupInfo, dump: Path, pg_restore: Path) -> None:

@@ -179,11 +179,17 @@ async def test_backup_wipe_restore_gives_back_every_row_and_every_object(home: P
 async def test_restore_refuses_a_damaged_backup_naming_the_object_and_leaves_nothing(home: Path) -> None:
     await make_data(home)
     name = (await ok(home, "backup", "now")).split()[1]
+    said = await ok(home, "backup", "verify", name)
+    assert said.startswith(f"backup {name} is whole: the dump and 24 objects (") and "SHA-256 and size" in said
     manifest = (home / "backups" / name / "manifest.jsonl").read_text().splitlines()
     victim = manifest[5].split('"key": "')[1].split('"')[0]
     sha = manifest[5].split('"sha256": "')[1].split('"')[0]
     copy = home / "backups" / "objects" / sha[:2] / sha
     copy.write_bytes(copy.read_bytes()[:-1] + b"X")
+    checked = await addax(home, "backup", "verify", name)
+    assert checked.returncode == 1, checked.stderr[-3000:]
+    assert checked.stdout.startswith(f"backup {name} is damaged: 1 problem (")
+    assert f"  {victim}: the backup's copy objects/{sha[:2]}/{sha} has SHA-256" in checked.stdout
 
     line = await fails(home, "restore", name, "--data-dir", str(home / "new"))
     assert line.startswith(f"addax: {victim}: the backup's copy objects/{sha[:2]}/{sha} has SHA-256")
@@ -233,8 +239,14 @@ async def test_a_backup_in_a_bucket_lists_and_restores(home: Path, s3_server) ->
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket, Prefix="nightly/")["Contents"]]
     assert f"nightly/{name}/backup.json" in keys and sum(k.startswith("nightly/objects/") for k in keys) == 24
     assert (await ok(home, "backup", "list", env=env)).splitlines()[1].startswith(name)
+    assert (await ok(home, "backup", "verify", name, env=env)).startswith(f"backup {name} is whole")
     await ok(home, "restore", name, "--data-dir", str(home / "new"), env=env)
     assert await objects_of(home / "new" / "objects") == objects_before
+
+    victim = next(key for key in keys if key.startswith("nightly/objects/"))
+    s3_server.client().delete_object(Bucket=bucket, Key=victim)
+    checked = await addax(home, "backup", "verify", name, env=env)
+    assert checked.returncode == 1 and f"its copy {victim.removeprefix('nightly/')} is missing" in checked.stdout
 
 
 def test_the_nightly_time_is_in_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:

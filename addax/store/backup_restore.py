@@ -1,15 +1,18 @@
 """Reading a backup back: the dump and every object, each checked against the SHA-256 the backup recorded.
 
 Nothing is trusted half-way: a damaged or missing piece is an error naming it, and the caller empties the
-fresh data dir it was filling (see ``empty_directory``).
+fresh data dir it was filling (see ``empty_directory``). ``verify`` reads the same pieces and writes nothing: it
+lists every damaged or missing one, so an operator learns a backup is bad before the day they need it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +24,7 @@ from addax.store.backups import (
     BackupInfo,
     ManifestEntry,
     all_of,
+    digest_stream,
     parse_entry,
     pool_key,
     spool_stream,
@@ -53,6 +57,46 @@ async def fetch_dump(target: ObjectStore, info: BackupInfo, path: Path) -> None:
 
 async def restore_objects(target: ObjectStore, info: BackupInfo, into: ObjectStore, work: Path) -> RestoredObjects:
     """Put every object of the manifest into ``into`` under its own key, each after its SHA-256 is checked."""
+    count = total = 0
+    async with contextlib.aclosing(_manifest(target, info, work)) as batches:
+        async for batch in batches:
+            spools = [work / f"object-{n}" for n in range(len(batch))]
+            await all_of([_restore_one(target, into, entry, spool) for entry, spool in zip(batch, spools, strict=True)])
+            count += len(batch)
+            total += sum(entry.size for entry in batch)
+    return RestoredObjects(count, total)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    objects: RestoredObjects  # what the manifest lists
+    problems: list[str] = field(default_factory=list)  # every damaged or missing piece; none: the backup is whole
+
+
+async def verify(target: ObjectStore, info: BackupInfo, work: Path) -> Verification:
+    """Read the dump and every object's copy, check each SHA-256 and size, and list what is wrong; nothing is
+    written but the manifest, spooled into ``work``. A manifest that cannot be read ends it (BackupError)."""
+    problems = []
+    try:
+        size, sha256 = await digest_stream(target.stream(f"{info.name}/{DUMP}"))
+        if (size, sha256) != (info.dump_bytes, info.dump_sha256):
+            problems.append(
+                f"{DUMP}: SHA-256 {sha256} ({size} bytes), backup.json says {info.dump_sha256} "
+                f"({info.dump_bytes} bytes)"
+            )
+    except ObjectMissing:
+        problems.append(f"{DUMP}: missing from {target.location}")
+    count = total = 0
+    async with contextlib.aclosing(_manifest(target, info, work)) as batches:
+        async for batch in batches:
+            problems += [problem for problem in await all_of([_check(target, entry) for entry in batch]) if problem]
+            count += len(batch)
+            total += sum(entry.size for entry in batch)
+    return Verification(RestoredObjects(count, total), problems)
+
+
+async def _manifest(target: ObjectStore, info: BackupInfo, work: Path) -> AsyncGenerator[list[ManifestEntry], None]:
+    """The manifest's entries, BATCH at a time, after its SHA-256 and then its length are checked."""
     manifest = work / MANIFEST
     try:
         _, sha256 = await spool_stream(target.stream(f"{info.name}/{MANIFEST}"), manifest)
@@ -62,16 +106,13 @@ async def restore_objects(target: ObjectStore, info: BackupInfo, into: ObjectSto
         raise BackupError(
             f"backup {info.name}: {MANIFEST} has SHA-256 {sha256}, backup.json says {info.manifest_sha256}"
         )
-    count = total = 0
+    count = 0
     with manifest.open("rb") as lines:
         while batch := [parse_entry(info.name, line) for line in _lines(lines, BATCH)]:
-            spools = [work / f"object-{n}" for n in range(len(batch))]
-            await all_of([_restore_one(target, into, entry, spool) for entry, spool in zip(batch, spools, strict=True)])
             count += len(batch)
-            total += sum(entry.size for entry in batch)
+            yield batch
     if count != info.object_count:
         raise BackupError(f"backup {info.name}: the manifest lists {count} objects, backup.json {info.object_count}")
-    return RestoredObjects(count, total)
 
 
 def _lines(reader: BinaryIO, count: int) -> list[bytes]:
@@ -84,6 +125,29 @@ def _lines(reader: BinaryIO, count: int) -> list[bytes]:
     return lines
 
 
+async def _check(target: ObjectStore, entry: ManifestEntry) -> str | None:
+    """What is wrong with the entry's copy, None when it holds the bytes the manifest says."""
+    copy = pool_key(entry.sha256)
+    try:
+        size, sha256 = await digest_stream(target.stream(copy))
+    except ObjectMissing:
+        return _missing(target, entry)
+    return _damaged(entry, size, sha256)
+
+
+def _missing(target: ObjectStore, entry: ManifestEntry) -> str:
+    return f"{entry.key}: its copy {pool_key(entry.sha256)} is missing from the backup in {target.location}"
+
+
+def _damaged(entry: ManifestEntry, size: int, sha256: str) -> str | None:
+    if sha256 == entry.sha256 and size == entry.size:
+        return None
+    return (
+        f"{entry.key}: the backup's copy {pool_key(entry.sha256)} has SHA-256 {sha256} ({size} bytes), the manifest "
+        f"says {entry.sha256} ({entry.size} bytes): the backup is damaged"
+    )
+
+
 async def _restore_one(target: ObjectStore, into: ObjectStore, entry: ManifestEntry, spool: Path) -> None:
     copy = pool_key(entry.sha256)
     try:
@@ -93,13 +157,10 @@ async def _restore_one(target: ObjectStore, into: ObjectStore, entry: ManifestEn
         else:
             size, sha256 = await spool_stream(target.stream(copy), spool)
     except ObjectMissing:
-        raise BackupError(f"{entry.key}: its copy {copy} is missing from the backup in {target.location}") from None
+        raise BackupError(_missing(target, entry)) from None
     try:
-        if sha256 != entry.sha256 or size != entry.size:
-            raise BackupError(
-                f"{entry.key}: the backup's copy {copy} has SHA-256 {sha256} ({size} bytes), the manifest says "
-                f"{entry.sha256} ({entry.size} bytes): the backup is damaged"
-            )
+        if problem := _damaged(entry, size, sha256):
+            raise BackupError(problem)
         if entry.size <= IN_MEMORY:
             await into.put_bytes(entry.key, data)
         else:

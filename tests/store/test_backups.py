@@ -113,6 +113,42 @@ async def test_objects_come_back_checked_and_a_damaged_copy_is_named(
         await backup_restore.fetch_dump(target, info, work / "database.dump")
 
 
+async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
+    fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
+) -> None:
+    objects, target = stores
+    contents = {f"originals/1/{n:02x}/p{n}.jpg": bytes([n]) * (1000 + n) for n in range(40)}  # more than a BATCH
+    for key, data in contents.items():
+        await objects.put_bytes(key, data)
+    info = await backup_at(fresh_dsn, objects, target, tmp_path, NIGHT)
+    work = tmp_path / "verify-work"
+    work.mkdir()
+
+    whole = await backup_restore.verify(target, info, work)
+    assert whole.problems == [] and (whole.objects.count, whole.objects.bytes) == (40, sum(map(len, contents.values())))
+
+    before = sorted([(item.key, item.size) async for item in target.list()])
+    damaged, lost = "originals/1/03/p3.jpg", "originals/1/25/p37.jpg"
+    await target.put_bytes(backups.pool_key(hashlib.sha256(contents[damaged]).hexdigest()), b"bit rot")
+    await target.delete(backups.pool_key(hashlib.sha256(contents[lost]).hexdigest()))
+    (tmp_path / "target" / info.name / "database.dump").write_bytes(b"PGDMP damaged")
+    changed = sorted([(item.key, item.size) async for item in target.list()])
+
+    checked = await backup_restore.verify(target, info, work)
+    assert len(checked.problems) == 3 and checked.objects.count == 40
+    assert checked.problems[0].startswith("database.dump: SHA-256 ")
+    assert checked.problems[1].startswith(f"{damaged}: the backup's copy ") and "(7 bytes)" in checked.problems[1]
+    assert checked.problems[2] == (
+        f"{lost}: its copy {backups.pool_key(hashlib.sha256(contents[lost]).hexdigest())} is missing from the "
+        f"backup in {target.location}"
+    )
+    assert sorted([(item.key, item.size) async for item in target.list()]) == changed != before  # nothing written
+
+    (tmp_path / "target" / info.name / "manifest.jsonl").write_bytes(b"")
+    with pytest.raises(BackupError, match=r"manifest\.jsonl has SHA-256 .* backup\.json says"):
+        await backup_restore.verify(target, info, work)
+
+
 async def test_rotation_deletes_the_right_backups_and_the_copies_only_they_listed(
     fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
 ) -> None:
