@@ -18,14 +18,14 @@ from typing import Any
 
 import asyncpg
 
+from addax.actors.scheduler import BACKUP, HOT_BUDGET, RETENTION
 from addax.config import Config
 from addax.domain.retention import RetentionError, RetentionRules
-from addax.domain.sizes import size_text
+from addax.domain.sizes import GB, size_text
 from addax.object_storage import objects_dir, open_objects
-from addax.store import retention, tiering
+from addax.store import alerts, retention, tiering
 
 Database = Callable[[Config], AbstractAsyncContextManager[asyncpg.Pool]]
-GB = 1000**3  # decimal, as the admin page shows sizes
 NEVER = "never"
 
 
@@ -53,9 +53,28 @@ def add_retention(commands: Any) -> None:
 async def storage_status(args: argparse.Namespace, settings: Config, *, database: Database) -> int:
     async with database(settings) as pool:
         use = await tiering.storage_use(pool)
-    for line in status_lines(settings, use, disk=_disk(settings)):
+        jobs = [job for job in await alerts.schedules(pool) if job["rule_id"] is None and job["job"] in STORAGE_JOBS]
+    for line in [*status_lines(settings, use, disk=_disk(settings)), "", *job_lines(jobs)]:
         print(line)
     return 0
+
+
+STORAGE_JOBS = (HOT_BUDGET, RETENTION, BACKUP)
+
+
+def job_lines(jobs: list[dict[str, Any]]) -> list[str]:
+    """The scheduler's storage jobs: when each last started and runs next, and its last failure if it has one."""
+    if not jobs:
+        return ["storage jobs: none yet (the service's scheduler makes them when it starts)"]
+    lines = [f"{'job':<20} {'last started':<22} {'next run':<22} last error"]
+    for job in sorted(jobs, key=lambda job: STORAGE_JOBS.index(job["job"])):
+        error = (job["last_error"] or "-").splitlines()[0]
+        lines.append(f"{job['job']:<20} {_when(job['last_run_at']):<22} {_when(job['next_run_at']):<22} {error}")
+    return lines
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
 
 
 def status_lines(settings: Config, use: list[tiering.TierUse], *, disk: tuple[int, int] | None) -> list[str]:

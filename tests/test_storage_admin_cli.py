@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from addax.actors.scheduler import HOT_BUDGET, RETENTION
 from addax.config import Config, General, Storage
 from addax.storage_admin_cli import (
     GB,
@@ -24,6 +25,7 @@ from addax.storage_admin_cli import (
     status_lines,
     storage_status,
 )
+from addax.store import alerts
 from addax.store.database import create_pool
 from addax.store.object_fs import FilesystemObjectStore
 from addax.store.object_tiers import TieredObjectStore
@@ -77,12 +79,14 @@ async def test_status_shows_each_tier_the_budget_and_each_project(
     assert out[1].split() == ["cold", "2", "images", "3.0", "KB", str(tmp_path / "cold")]
     assert out[2] == "hot budget 4.0 KB, 90 % used"
     assert out[3].startswith("disk of the data directory: ") or out[3] == ""
-    table = [line.split() for line in out[out.index("") + 2 :]]
+    table = [line.split() for line in out[out.index("") + 2 : -2]]
     assert table == [
         ["north", "hot", "1", "500", "B"],
         ["north", "cold", "2", "3.0", "KB"],
         ["south", "hot", "2", "3.1", "KB"],
     ]
+    assert out[-2:] == ["", "storage jobs: none yet (the service's scheduler makes them when it starts)"]
+
     plain = status_lines(Config(), await storage_use(own_pool), disk=None)
     assert plain[1].endswith("not set (storage.cold)") and plain[2] == "hot budget: none (storage.hot_budget_gb = 0)"
     assert (size_text(0), size_text(1500), size_text(5 * GB)) == ("0 B", "1.5 KB", "5.0 GB")
@@ -142,3 +146,31 @@ async def test_bad_retention_input_is_one_clear_line(
         with pytest.raises(SystemExit):
             parse("retention", "set", "--project", "x", "--blank-days", bad)
         assert says in capsys.readouterr().err
+
+
+async def test_status_shows_when_each_storage_job_ran_and_its_last_failure(
+    own_pool: asyncpg.Pool, database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    due = datetime(2026, 11, 29, 5, 15, tzinfo=UTC)
+    for job in (RETENTION, HOT_BUDGET, "admin-checks"):
+        await alerts.ensure_system_job(own_pool, job, due)
+    hot_budget = await own_pool.fetchval("SELECT id FROM schedules WHERE job = $1", HOT_BUDGET)
+    await own_pool.execute("UPDATE schedules SET last_run_at = $2 WHERE id = $1", hot_budget, due)
+    error = "storage-hot-budget: s3://archive/cold: unreachable\n(a retry may help)"
+    await alerts.record_failed_run(own_pool, hot_budget, error, retry_at=due + timedelta(minutes=5))
+
+    settings = Config(general=General(data_dir=str(tmp_path / "data")))
+    assert await storage_status(parse("storage", "status"), settings, database=database) == 0
+    out = capsys.readouterr().out.splitlines()
+
+    jobs = out[next(n for n, line in enumerate(out) if line.startswith("job ")) :]
+    assert jobs[0].split() == ["job", "last", "started", "next", "run", "last", "error"]
+    local = "%Y-%m-%d %H:%M %Z"
+    assert [line.split(maxsplit=1)[0] for line in jobs[1:]] == ["storage-hot-budget", "storage-retention"]
+    assert jobs[1].split() == [
+        HOT_BUDGET,
+        *due.astimezone().strftime(local).split(),
+        *(due + timedelta(minutes=5)).astimezone().strftime(local).split(),
+        *"storage-hot-budget: s3://archive/cold: unreachable".split(),
+    ]
+    assert jobs[2].split() == [RETENTION, "-", *due.astimezone().strftime(local).split(), "-"]

@@ -10,12 +10,11 @@ import asyncpg
 
 from addax.actors.scheduler import Upkeep
 from addax.config import Config
+from addax.domain.sizes import GB
 from addax.store.object_tiers import TieredObjectStore
 from addax.store.objects import ObjectStore
 from addax.store.retention import RetentionReport, apply_retention
 from addax.store.tiering import enforce_hot_budget
-
-GB = 1000**3  # decimal, as the admin page and `addax storage status` show sizes
 
 
 def storage_upkeep(config: Config, *, pool: asyncpg.Pool, objects: ObjectStore) -> Upkeep:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+GB = 1000**3  # decimal: config's gigabytes (storage.hot_budget_gb) are the ones size_text prints
+
 
 def size_text(size: float) -> str:
     """``950 B``, ``1.5 KB`` ... ``3.2 TB``."""
