@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from addax.actors.outbox import Addressing
@@ -42,19 +43,7 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
         badger, _ = await media.photo(1000, labels=("animal",), received_at=START - timedelta(days=3))
         fox, _ = await media.photo(1000, labels=("animal",), received_at=START)
 
-        async def enqueue(ids: list[int]) -> None:
-            pass
-
-        scheduler = Scheduler(
-            pool=pool,
-            clock=clock,
-            enqueue=enqueue,
-            addressing=Addressing(),
-            actor_health=supervisor.health,
-            disk_path=tmp_path,
-            upkeep=storage_upkeep(config, pool=pool, objects=tiers),
-        )
-        await supervisor.start(scheduler)
+        await supervisor.start(_scheduler(supervisor, pool, clock, storage_upkeep(config, pool=pool, objects=tiers)))
 
         async def ran(job: str) -> bool:
             return bool(await pool.fetchval("SELECT last_run_at IS NOT NULL FROM schedules WHERE job = $1", job))
@@ -80,6 +69,21 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
         assert next_runs[RETENTION] == START + timedelta(days=1, minutes=10)
 
 
+def _scheduler(supervisor: Supervisor, pool: asyncpg.Pool, clock: ManualClock, upkeep: Upkeep) -> Scheduler:
+    async def enqueue(ids: Sequence[int]) -> None:
+        pass  # the storage jobs notify nobody
+
+    return Scheduler(
+        pool=pool,
+        clock=clock,
+        enqueue=enqueue,
+        addressing=Addressing(),
+        actor_health=supervisor.health,
+        disk_path=Path("/"),
+        upkeep=upkeep,
+    )
+
+
 async def _equal(value: Awaitable[object], expected: object) -> bool:
     return await value == expected
 
@@ -102,19 +106,7 @@ async def test_a_long_storage_job_runs_beside_the_timetable(fresh_dsn: str, tmp_
     async with Supervisor(stop_timeout=5) as supervisor:
         pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping)
 
-        async def enqueue(ids: list[int]) -> None:
-            pass
-
-        scheduler = Scheduler(
-            pool=pool,
-            clock=clock,
-            enqueue=enqueue,
-            addressing=Addressing(),
-            actor_health=supervisor.health,
-            disk_path=tmp_path,
-            upkeep=Upkeep(hot_budget=hot_budget),
-        )
-        await supervisor.start(scheduler)
+        await supervisor.start(_scheduler(supervisor, pool, clock, Upkeep(hot_budget=hot_budget)))
 
         async def next_run_of(name: str) -> datetime:
             return await pool.fetchval("SELECT next_run_at FROM schedules WHERE job = $1", name)  # type: ignore[no-any-return]
