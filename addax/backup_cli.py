@@ -41,7 +41,7 @@ async def backup(args: argparse.Namespace, settings: Config, *, database: Databa
     if args.action == "verify":
         checked = await backup_service.verify(settings, args.backup)
         print(checked.summary())
-        return 1 if checked.verification.problems else 0
+        return 1 if checked.verification.problem_count else 0
     async with database(settings):  # running (the service's, or one started for this command) and migrated
         dsn = settings.database.url or dsn_for(socket_directory(settings.data_path), 5432)
         outcome = await backup_service.back_up(settings, dsn=dsn)

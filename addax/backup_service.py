@@ -221,13 +221,13 @@ class VerifyOutcome:
             f"the dump and {objects.count} objects ({size_text(objects.bytes)}) read in {self.seconds:.1f} s, "
             "every SHA-256 and size checked"
         )
-        problems = self.verification.problems
-        if not problems:
+        total = self.verification.problem_count
+        if not total:
             return f"backup {self.info.name} is whole: {checked}"
-        shown = [f"  {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
-        if len(problems) > MAX_PROBLEMS_SHOWN:
-            shown.append(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
-        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        shown = [f"  {problem}" for problem in self.verification.problems[:MAX_PROBLEMS_SHOWN]]
+        if total > len(shown):
+            shown.append(f"  ... and {total - len(shown)} more")
+        count = f"{total} problem{'s' if total > 1 else ''}"
         return "\n".join([f"backup {self.info.name} is damaged: {count} ({checked})", *shown])
 
 

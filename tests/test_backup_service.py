@@ -10,7 +10,7 @@ import pytest
 
 from addax import backup_service, config
 from addax.config import Config
-from addax.store import backups
+from addax.store import backup_restore, backups
 from addax.store.backups import BackupError
 from addax.store.object_fs import FilesystemObjectStore
 
@@ -53,3 +53,32 @@ async def test_what_a_crashed_backup_left_in_the_data_dir_goes_with_the_next_one
     await backup_service.back_up(settings, dsn=fresh_dsn, objects=objects)
 
     assert [p.name for p in (settings.data_path / backup_service.WORK_DIR).iterdir()] == [backup_service.LOCK]
+
+
+def test_a_verify_summary_shows_the_first_problems_and_counts_the_rest() -> None:
+    info = backups.BackupInfo(
+        name="2026-11-29T02-30-00Z",
+        created_at="2026-11-29T02:30:00+00:00",
+        finished_at="2026-11-29T02:31:00+00:00",
+        addax_version="test",
+        migration=11,
+        database_bytes=1,
+        dump_bytes=1,
+        dump_sha256="0" * 64,
+        manifest_sha256="0" * 64,
+        object_count=5000,
+        object_bytes=5_000_000,
+        copied_count=0,
+        copied_bytes=0,
+        vanished=0,
+    )
+    problems = [f"originals/1/{n}.jpg: its copy is missing" for n in range(1000)]
+    verification = backup_restore.Verification(backup_restore.RestoredObjects(5000, 5_000_000), 4000, problems)
+    lines = backup_service.VerifyOutcome(info, verification, seconds=2.0).summary().splitlines()
+    assert lines[0].startswith("backup 2026-11-29T02-30-00Z is damaged: 4000 problems (the dump and 5000 objects")
+    assert lines[1:51] == [f"  {problem}" for problem in problems[:50]] and lines[51:] == ["  ... and 3950 more"]
+    whole = backup_restore.Verification(backup_restore.RestoredObjects(5000, 5_000_000))
+    assert backup_service.VerifyOutcome(info, whole, seconds=2.0).summary() == (
+        "backup 2026-11-29T02-30-00Z is whole: the dump and 5000 objects (5.0 MB) read in 2.0 s, "
+        "every SHA-256 and size checked"
+    )

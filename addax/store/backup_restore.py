@@ -70,13 +70,17 @@ async def restore_objects(target: ObjectStore, info: BackupInfo, into: ObjectSto
 @dataclass(frozen=True, slots=True)
 class Verification:
     objects: RestoredObjects  # what the manifest lists
-    problems: list[str] = field(default_factory=list)  # every damaged or missing piece; none: the backup is whole
+    problem_count: int = 0  # damaged or missing pieces; 0: the backup is whole
+    problems: list[str] = field(default_factory=list)  # the first KEPT_PROBLEMS of them, in manifest order
+
+
+KEPT_PROBLEMS = 1000  # a backup whose every copy is gone must not fill memory with its messages
 
 
 async def verify(target: ObjectStore, info: BackupInfo, work: Path) -> Verification:
     """Read the dump and every object's copy, check each SHA-256 and size, and list what is wrong; nothing is
     written but the manifest, spooled into ``work``. A manifest that cannot be read ends it (BackupError)."""
-    problems = []
+    problems: list[str] = []
     try:
         size, sha256 = await digest_stream(target.stream(f"{info.name}/{DUMP}"))
         if (size, sha256) != (info.dump_bytes, info.dump_sha256):
@@ -86,13 +90,16 @@ async def verify(target: ObjectStore, info: BackupInfo, work: Path) -> Verificat
             )
     except ObjectMissing:
         problems.append(f"{DUMP}: missing from {target.location}")
+    problem_count = len(problems)
     count = total = 0
     async with contextlib.aclosing(_manifest(target, info, work)) as batches:
         async for batch in batches:
-            problems += [problem for problem in await all_of([_check(target, entry) for entry in batch]) if problem]
+            found = [problem for problem in await all_of([_check(target, entry) for entry in batch]) if problem]
+            problem_count += len(found)
+            problems += found[: KEPT_PROBLEMS - len(problems)]
             count += len(batch)
             total += sum(entry.size for entry in batch)
-    return Verification(RestoredObjects(count, total), problems)
+    return Verification(RestoredObjects(count, total), problem_count, problems)
 
 
 async def _manifest(target: ObjectStore, info: BackupInfo, work: Path) -> AsyncGenerator[list[ManifestEntry], None]:

@@ -114,7 +114,10 @@ async def test_objects_come_back_checked_and_a_damaged_copy_is_named(
 
 
 async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
-    fresh_dsn: str, stores: tuple[FilesystemObjectStore, FilesystemObjectStore], tmp_path: Path
+    fresh_dsn: str,
+    stores: tuple[FilesystemObjectStore, FilesystemObjectStore],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     objects, target = stores
     contents = {f"originals/1/{n:02x}/p{n}.jpg": bytes([n]) * (1000 + n) for n in range(40)}  # more than a BATCH
@@ -125,7 +128,11 @@ async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
     work.mkdir()
 
     whole = await backup_restore.verify(target, info, work)
-    assert whole.problems == [] and (whole.objects.count, whole.objects.bytes) == (40, sum(map(len, contents.values())))
+    assert (
+        whole.problems == []
+        and whole.problem_count == 0
+        and (whole.objects.count, whole.objects.bytes) == (40, sum(map(len, contents.values())))
+    )
 
     before = sorted([(item.key, item.size) async for item in target.list()])
     damaged, lost = "originals/1/03/p3.jpg", "originals/1/25/p37.jpg"
@@ -135,7 +142,7 @@ async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
     changed = sorted([(item.key, item.size) async for item in target.list()])
 
     checked = await backup_restore.verify(target, info, work)
-    assert len(checked.problems) == 3 and checked.objects.count == 40
+    assert len(checked.problems) == checked.problem_count == 3 and checked.objects.count == 40
     assert checked.problems[0].startswith("database.dump: SHA-256 ")
     assert checked.problems[1].startswith(f"{damaged}: the backup's copy ") and "(7 bytes)" in checked.problems[1]
     assert checked.problems[2] == (
@@ -143,6 +150,9 @@ async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
         f"backup in {target.location}"
     )
     assert sorted([(item.key, item.size) async for item in target.list()]) == changed != before  # nothing written
+    monkeypatch.setattr(backup_restore, "KEPT_PROBLEMS", 2)
+    capped = await backup_restore.verify(target, info, work)
+    assert capped.problem_count == 3 and capped.problems == checked.problems[:2]
 
     (tmp_path / "target" / info.name / "manifest.jsonl").write_bytes(b"")
     with pytest.raises(BackupError, match=r"manifest\.jsonl has SHA-256 .* backup\.json says"):
