@@ -45,6 +45,21 @@ def target_of(config: Config) -> str:
     return config.backup.target or str(config.data_path / "backups")
 
 
+def _absent_directory(config: Config) -> Path | None:
+    """The target's directory when it does not exist: commands that only read must not create it (a mistyped or
+    unmounted target would look like an empty one)."""
+    where = target_of(config)
+    if where.startswith("s3://"):
+        return None
+    directory = Path(where).expanduser()
+    return None if directory.exists() else directory
+
+
+def _must_exist(config: Config) -> None:
+    if (directory := _absent_directory(config)) is not None:
+        raise BackupError(f"{directory} does not exist: no backups there (is backup.target right, and mounted?)")
+
+
 @dataclass(frozen=True, slots=True)
 class BackupOutcome:
     info: BackupInfo
@@ -146,6 +161,8 @@ def nightly(config: Config, *, dsn: str, objects: ObjectStore) -> Callable[[], A
 
 async def list_backups(config: Config) -> tuple[str, list[BackupInfo]]:
     """The target's location and its complete backups, newest first."""
+    if (directory := _absent_directory(config)) is not None:
+        return str(directory), []
     async with open_location(config, target_of(config)) as target:
         return target.location, await backups.list_backups(target)
 
@@ -181,6 +198,7 @@ async def restore(config: Config, name: str, data_dir: Path) -> RestoreOutcome:
             "database.url points at a database with tables in it: restore needs an empty one "
             "(create one, e.g. `createdb addax_restored`, and point database.url at it; nothing changed)"
         )
+    _must_exist(config)
     async with open_location(config, target_of(config)) as target:
         info = await backups.read_info(target, name)
         made = not data_dir.exists()
@@ -237,6 +255,7 @@ MAX_PROBLEMS_SHOWN = 50
 async def verify(config: Config, name: str) -> VerifyOutcome:
     """Read backup ``name`` back and check every piece against its manifest; nothing is written to the target."""
     started = time.monotonic()
+    _must_exist(config)
     async with open_location(config, target_of(config)) as target:
         info = await backups.read_info(target, name)
         with tempfile.TemporaryDirectory(prefix="addax-verify-") as work:  # the manifest, spooled (it may be big)

@@ -82,3 +82,14 @@ def test_a_verify_summary_shows_the_first_problems_and_counts_the_rest() -> None
         "backup 2026-11-29T02-30-00Z is whole: the dump and 5000 objects (5.0 MB) read in 2.0 s, "
         "every SHA-256 and size checked"
     )
+
+
+async def test_reading_commands_do_not_create_a_missing_target(settings: Config, tmp_path: Path) -> None:
+    """A mistyped or unmounted target must not turn into an empty directory that looks like "no backups yet"."""
+    missing = tmp_path / "backups"
+    assert await backup_service.list_backups(settings) == (str(missing), [])
+    with pytest.raises(BackupError, match=rf"^{missing} does not exist: no backups there"):
+        await backup_service.verify(settings, "2026-11-29T02-30-00Z")
+    with pytest.raises(BackupError, match=rf"^{missing} does not exist: no backups there"):
+        await backup_service.restore(settings, "2026-11-29T02-30-00Z", tmp_path / "restored")
+    assert not missing.exists() and not (tmp_path / "restored").exists()

@@ -69,6 +69,18 @@ RETRY_BESIDE = {BACKUP: RETRY_FAILED_BACKUP, HOT_BUDGET: RETRY_FAILED_RUN, RETEN
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one pass over a due job did: notifications to send, when it is due next, whether a run started
+    (False: the last one still goes on, or nothing is configured) and whether its last error stands (a run beside
+    the loop has only started: its error goes when it succeeds)."""
+
+    waiting: list[int]
+    following: datetime | None
+    started: bool = True
+    keep_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Upkeep:
     """The storage jobs, as the wiring builds them (``actors.storage_upkeep``). One left None is not configured:
     its timetable row keeps ticking and does nothing, so setting it later needs only a restart."""
@@ -136,10 +148,14 @@ class Scheduler(Actor[None]):
                 return False
             try:
                 async with connection.transaction():  # a savepoint: a failed run leaves nothing behind
-                    waiting, following = await self._run(connection, job, now)
-                    # a job beside the loop has only started: its last failure stands until one succeeds
+                    outcome = await self._run(connection, job, now)
+                    waiting = outcome.waiting
                     await alerts.finish_run(
-                        connection, job.id, ran_at=now, next_run_at=following, clear_error=job.job not in RETRY_BESIDE
+                        connection,
+                        job.id,
+                        ran_at=now if outcome.started else None,
+                        next_run_at=outcome.following,
+                        clear_error=not outcome.keep_error,
                     )
             except database.OUTAGE_ERRORS:
                 raise
@@ -151,37 +167,37 @@ class Scheduler(Actor[None]):
             await self._enqueue(waiting)
         return True
 
-    async def _run(
-        self, connection: asyncpg.Connection, job: DueJob, now: datetime
-    ) -> tuple[list[int], datetime | None]:
+    async def _run(self, connection: asyncpg.Connection, job: DueJob, now: datetime) -> Outcome:
         if job.job == ADMIN_CHECKS:
-            return await self._admin_checks(connection, now), now + ADMIN_EVERY
+            return Outcome(await self._admin_checks(connection, now), now + ADMIN_EVERY)
         if job.job == BACKUP:
             if self._backup is None:  # backup.at was emptied: the row sleeps, a day at a time
-                return [], now + timedelta(days=1)
-            if self._start_beside(job, self._backup.run):
+                return Outcome([], now + timedelta(days=1), started=False)
+            started = self._start_beside(job, self._backup.run)
+            if started:
                 self._backup_started = now
-            return [], next_daily(now, self._backup.at, self._backup.zone)
+            return Outcome([], next_daily(now, self._backup.at, self._backup.zone), started, keep_error=True)
         # The storage jobs work on the pool, not this connection: they commit as they go.
         if job.job == HOT_BUDGET:
-            if self._upkeep.hot_budget is not None:
-                self._start_beside(job, self._upkeep.hot_budget)
-            return [], now + HOT_BUDGET_EVERY
+            if (hot_budget := self._upkeep.hot_budget) is None:
+                return Outcome([], now + HOT_BUDGET_EVERY, started=False)
+            return Outcome([], now + HOT_BUDGET_EVERY, self._start_beside(job, hot_budget), keep_error=True)
         if job.job == RETENTION:
-            if (retention := self._upkeep.retention) is not None:
-                self._start_beside(job, lambda: retention(now))
-            return [], now + RETENTION_EVERY
+            if (retention := self._upkeep.retention) is None:
+                return Outcome([], now + RETENTION_EVERY, started=False)
+            started = self._start_beside(job, lambda: retention(now))
+            return Outcome([], now + RETENTION_EVERY, started, keep_error=True)
         rule = await alerts.rule(connection, job.rule_id) if job.rule_id is not None else None
         if rule is None or not rule.body.enabled:
-            return [], None
+            return Outcome([], None)
         tz = ZoneInfo(await projects.timezone(connection, rule.project_id))
         if not rule.owner_active:  # the owner left the project or was disabled: the rule sleeps
-            return [], next_run(rule.body.settings, now, tz)
+            return Outcome([], next_run(rule.body.settings, now, tz))
         waiting = []
         for tell in await run_rule(connection, rule, now, tz):
             waiting += await self._address(connection, tell)
         log.info("scheduled rule ran", extra={"rule": rule.id, "kind": rule.kind, "notifications": len(waiting)})
-        return waiting, next_run(rule.body.settings, now, tz)
+        return Outcome(waiting, next_run(rule.body.settings, now, tz))
 
     def _start_beside(self, job: DueJob, work: Callable[[], Awaitable[object]]) -> bool:
         """Start ``work`` beside the loop; False (skipped) while the job's last run still goes on."""

@@ -217,13 +217,14 @@ async def finish_run(
     connection: asyncpg.Connection,
     job_id: int,
     *,
-    ran_at: datetime,
+    ran_at: datetime | None,
     next_run_at: datetime | None,
     clear_error: bool = True,
 ) -> None:
-    """The job ran (or, with ``clear_error`` False, started: its last error stands until it succeeds)."""
+    """The job ran (or, with ``clear_error`` False, started: its last error stands until it succeeds); with
+    ``ran_at`` None nothing started (the last run still goes on): only the next run is written."""
     await connection.execute(
-        """UPDATE schedules SET last_run_at = $2, next_run_at = $3,
+        """UPDATE schedules SET last_run_at = coalesce($2, last_run_at), next_run_at = $3,
                   last_error = CASE WHEN $4 THEN NULL ELSE last_error END
            WHERE id = $1""",
         job_id,

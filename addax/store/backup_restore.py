@@ -2,7 +2,8 @@
 
 Nothing is trusted half-way: a damaged or missing piece is an error naming it, and the caller empties the
 fresh data dir it was filling (see ``empty_directory``). ``verify`` reads the same pieces and writes nothing: it
-lists every damaged or missing one, so an operator learns a backup is bad before the day they need it.
+finds every damaged or missing one (and keeps the first KEPT_PROBLEMS messages), so an operator learns a backup
+is bad before the day they need it.
 """
 
 from __future__ import annotations

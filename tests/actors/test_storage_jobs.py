@@ -16,6 +16,7 @@ from addax.actors.storage_upkeep import GB, storage_upkeep
 from addax.config import Config, General, Storage
 from addax.runtime import Supervisor
 from addax.runtime.clock import ManualClock
+from addax.store import alerts
 from addax.store.database import open_database, ping
 from addax.store.object_fs import FilesystemObjectStore
 from addax.store.object_tiers import TieredObjectStore
@@ -63,7 +64,11 @@ async def test_the_hot_budget_and_retention_run_when_due(fresh_dsn: str, tmp_pat
         await clock.set(START + timedelta(minutes=10))
         await eventually(lambda: ran(RETENTION), timeout=20, what="the retention job")
         await eventually(lambda: _equal(images_now(), {badger, fox}), timeout=20, what="the old blank deleted")
-        assert not any([await tiers.exists(key) for key in blank_keys.values()])  # the cold original too
+
+        async def blank_objects_gone() -> bool:  # deleted after the rows' commit, the cold original too
+            return not any([await tiers.exists(key) for key in blank_keys.values()])
+
+        await eventually(blank_objects_gone, timeout=20, what="the old blank's objects deleted")
         next_runs = dict(await pool.fetch("SELECT job, next_run_at FROM schedules WHERE rule_id IS NULL"))
         assert next_runs[HOT_BUDGET] == START + timedelta(minutes=17)
         assert next_runs[RETENTION] == START + timedelta(days=1, minutes=10)
@@ -113,13 +118,17 @@ async def test_a_long_storage_job_runs_beside_the_timetable(fresh_dsn: str, tmp_
 
         await clock.set(START + timedelta(minutes=2))
         await eventually(lambda: runs == 1, timeout=20, what="the hot budget job to start")
-        for minutes in (6, 11, 17):  # the admin checks run every 5 minutes while it moves; it is due again at 17
+        for minutes in (11, 17):  # the admin checks run every 5 minutes while it moves; it is due again at 17
             await clock.set(START + timedelta(minutes=minutes))
             await eventually(
                 lambda: _later(next_run_of(ADMIN_CHECKS), clock.now()), timeout=20, what="the admin checks"
             )
+        await eventually(
+            lambda: _equal(next_run_of(HOT_BUDGET), START + timedelta(minutes=32)), timeout=20, what="the skip"
+        )
         assert runs == 1, "a run still going on is not started again"
-        assert await next_run_of(HOT_BUDGET) == START + timedelta(minutes=32)
+        last_started = "SELECT last_run_at FROM schedules WHERE job = $1"
+        assert await pool.fetchval(last_started, HOT_BUDGET) == START + timedelta(minutes=2), "the skip started none"
 
         moving.set()
         error = await eventually(lambda: pool.fetchval(ERROR, HOT_BUDGET), timeout=20, what="the failure kept")
@@ -130,6 +139,21 @@ async def test_a_long_storage_job_runs_beside_the_timetable(fresh_dsn: str, tmp_
         await clock.set(failed["next_run_at"])
         await eventually(lambda: runs == 2, timeout=20, what="the retry")
         await eventually(lambda: _equal(pool.fetchval(ERROR, HOT_BUDGET), None), timeout=20, what="success")
+
+
+async def test_a_storage_job_left_unconfigured_starts_nothing_and_drops_an_old_error(fresh_dsn: str) -> None:
+    clock = ManualClock(START)
+    async with Supervisor(stop_timeout=5) as supervisor:
+        pool = await supervisor.use("database", open_database(fresh_dsn, pool_size=4), probe=ping)
+        await alerts.ensure_system_job(pool, HOT_BUDGET, START + timedelta(minutes=2))
+        await pool.execute(  # a failure from when a cold tier was configured
+            "UPDATE schedules SET last_error = 'storage-hot-budget: unreachable' WHERE job = $1", HOT_BUDGET
+        )
+        await supervisor.start(_scheduler(supervisor, pool, clock, Upkeep()))
+        await clock.set(START + timedelta(minutes=2))
+        await eventually(lambda: _equal(pool.fetchval(ERROR, HOT_BUDGET), None), timeout=20, what="the old error")
+        row = await pool.fetchrow("SELECT last_run_at, next_run_at FROM schedules WHERE job = $1", HOT_BUDGET)
+        assert row["last_run_at"] is None and row["next_run_at"] == START + timedelta(minutes=17)
 
 
 JOB = "SELECT next_run_at, last_error FROM schedules WHERE job = $1"

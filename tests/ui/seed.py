@@ -238,7 +238,7 @@ async def _photo(
         """INSERT INTO images (project_id, camera_id, deployment_id, site_id, stage, sha256, original_name, source,
                                size_bytes, width, height, taken_at, utc_offset_minutes, exif, original_key,
                                received_at, realtime, event_id)
-           VALUES ($1, $2, $3, $4, 'received', decode($5, 'hex'), $6, 'ftp', $7, 640, 480, $8, 60, $9, $10, $8,
+           VALUES ($1, $2, $3, $4, 'received', decode($5, 'hex'), $6, 'ftp', $7, 640, 480, $8, $12, $9, $10, $8,
                    true, $11) RETURNING id""",
         project,
         camera_id,
@@ -251,6 +251,7 @@ async def _photo(
         json.dumps({"Make": "Browning", "Model": "BTC-8E", "DateTimeOriginal": f"{taken_at:%Y:%m:%d %H:%M:%S}"}),
         key,
         event_id,
+        int(offset.total_seconds() // 60) if (offset := taken_at.utcoffset()) else 0,  # the camera's clock
     )
     label = "person" if what == "person" else "animal"
     detection = await connection.fetchval(
