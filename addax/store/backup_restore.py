@@ -78,9 +78,10 @@ class Verification:
 KEPT_PROBLEMS = 1000  # a backup whose every copy is gone must not fill memory with its messages
 
 
-async def verify(target: ObjectStore, info: BackupInfo, work: Path) -> Verification:
-    """Read the dump and every object's copy, check each SHA-256 and size, and list what is wrong; nothing is
-    written but the manifest, spooled into ``work``. A manifest that cannot be read ends it (BackupError)."""
+async def verify(target: ObjectStore, info: BackupInfo, work: Path, *, keep: int = KEPT_PROBLEMS) -> Verification:
+    """Read the dump and every object's copy, check each SHA-256 and size, and count what is wrong, keeping the
+    first ``keep`` messages; nothing is written but the manifest, spooled into ``work``. A manifest that cannot be
+    read ends it (BackupError)."""
     problems: list[str] = []
     try:
         size, sha256 = await digest_stream(target.stream(f"{info.name}/{DUMP}"))
@@ -97,7 +98,7 @@ async def verify(target: ObjectStore, info: BackupInfo, work: Path) -> Verificat
         async for batch in batches:
             found = [problem for problem in await all_of([_check(target, entry) for entry in batch]) if problem]
             problem_count += len(found)
-            problems += found[: KEPT_PROBLEMS - len(problems)]
+            problems += found[: max(0, keep - len(problems))]
             count += len(batch)
             total += sum(entry.size for entry in batch)
     return Verification(RestoredObjects(count, total), problem_count, problems)

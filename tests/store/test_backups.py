@@ -117,7 +117,6 @@ async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
     fresh_dsn: str,
     stores: tuple[FilesystemObjectStore, FilesystemObjectStore],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     objects, target = stores
     contents = {f"originals/1/{n:02x}/p{n}.jpg": bytes([n]) * (1000 + n) for n in range(40)}  # more than a BATCH
@@ -150,8 +149,7 @@ async def test_verify_lists_every_damaged_or_missing_piece_and_writes_nothing(
         f"backup in {target.location}"
     )
     assert sorted([(item.key, item.size) async for item in target.list()]) == changed != before  # nothing written
-    monkeypatch.setattr(backup_restore, "KEPT_PROBLEMS", 2)
-    capped = await backup_restore.verify(target, info, work)
+    capped = await backup_restore.verify(target, info, work, keep=2)
     assert capped.problem_count == 3 and capped.problems == checked.problems[:2]
 
     (tmp_path / "target" / info.name / "manifest.jsonl").write_bytes(b"")
