@@ -110,11 +110,11 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
         blurred = await asyncio.to_thread(blurred_copy, copy)
         disposition = content_disposition_header("inline", filename=name)
         return web.Response(body=blurred, content_type="image/jpeg", headers={"Content-Disposition": disposition})
-    chunks = objects.stream(key)  # streamed: a video never sits in memory
+    sizes: list[int] = []
+    chunks = objects.stream(key, on_size=sizes.append)  # streamed: a video never sits in memory
     try:  # closed on every path: a store error, a client gone mid-download
         try:
             first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
-            size = await objects.size(key)
         except FileNotFoundError:
             raise json_error(404, "the file is missing from the object store") from None
         response = web.StreamResponse(
@@ -124,7 +124,7 @@ async def get_image_file(request: web.Request) -> web.StreamResponse:
                 "Content-Disposition": content_disposition_header("inline", filename=name),
             }
         )
-        response.content_length = size
+        response.content_length = sizes[0]  # from the read itself: no second request, no race with a rewrite
         await response.prepare(request)
         await response.write(first)
         async for chunk in chunks:

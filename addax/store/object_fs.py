@@ -129,10 +129,14 @@ class FilesystemObjectStore:
         with _the_store(key, "read it"):
             return await asyncio.to_thread(self._path(key).read_bytes)
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
+    async def stream(
+        self, key: str, chunk_size: int = CHUNK, *, on_size: Callable[[int], None] | None = None
+    ) -> AsyncGenerator[bytes, None]:
         with _the_store(key, "read it"):
             reader = await asyncio.to_thread(self._path(key).open, "rb")
         try:
+            if on_size is not None:
+                on_size(os.fstat(reader.fileno()).st_size)  # the file opened, even if the key is rewritten now
             while True:
                 with _the_store(key, "read it", missing=False):
                     chunk = await asyncio.to_thread(reader.read, chunk_size)

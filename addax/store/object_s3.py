@@ -18,7 +18,7 @@ import base64
 import builtins
 import hashlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -307,10 +307,14 @@ class S3ObjectStore:
     async def read(self, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(key)])
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
+    async def stream(
+        self, key: str, chunk_size: int = CHUNK, *, on_size: Callable[[int], None] | None = None
+    ) -> AsyncGenerator[bytes, None]:
         answer = await self._call("read", key, "get_object", Key=self._key(key))
         body = answer["Body"]
         try:
+            if on_size is not None:
+                on_size(int(answer["ContentLength"]))
             # At most chunk_size bytes at a time; the body checks it got Content-Length bytes in all.
             while chunk := await body.read(chunk_size):
                 yield chunk

@@ -10,7 +10,7 @@ deletes the hot copy, so an object is always in at least one tier.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Literal
@@ -37,11 +37,13 @@ class TieredObjectStore:
         except ObjectMissing:
             return await self.cold.read(key)
 
-    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
+    async def stream(
+        self, key: str, chunk_size: int = CHUNK, *, on_size: Callable[[int], None] | None = None
+    ) -> AsyncGenerator[bytes, None]:
         # aclosing: a reader that stops early closes the tier's file or connection at once, not at collection
         started = False
         try:
-            async with aclosing(self.hot.stream(key, chunk_size)) as chunks:
+            async with aclosing(self.hot.stream(key, chunk_size, on_size=on_size)) as chunks:
                 async for chunk in chunks:
                     started = True
                     yield chunk
@@ -49,7 +51,7 @@ class TieredObjectStore:
         except ObjectMissing:
             if started:  # vanished half-way: not a demotion (that deletes only after the copy); say so
                 raise
-        async with aclosing(self.cold.stream(key, chunk_size)) as chunks:
+        async with aclosing(self.cold.stream(key, chunk_size, on_size=on_size)) as chunks:
             async for chunk in chunks:
                 yield chunk
 

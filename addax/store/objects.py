@@ -9,7 +9,7 @@ ingest idempotent. Nothing outside these modules knows where an object's bytes l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -70,8 +70,12 @@ class ObjectStore(Protocol):
     async def read(self, key: str) -> bytes:
         """The whole object: for photos and derivatives, not for videos (use ``stream``)."""
 
-    def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncGenerator[bytes, None]:
-        """The object in chunks; ``ObjectMissing`` is raised by the first iteration."""
+    def stream(
+        self, key: str, chunk_size: int = CHUNK, *, on_size: Callable[[int], None] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The object in chunks; ``ObjectMissing`` is raised by the first iteration. ``on_size`` is told the
+        object's size before the first chunk, from the same open or request (a Content-Length without a second
+        round trip, and without a race against a rewrite between the two)."""
 
     async def size(self, key: str) -> int: ...
 

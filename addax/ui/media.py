@@ -70,8 +70,8 @@ async def _blurred(services: UiServices, key: str) -> Response:
 
 
 async def _streamed(services: UiServices, key: str, content_type: str) -> Response:
-    size = await services.objects.size(key)
-    chunks = services.objects.stream(key)
+    sizes: list[int] = []
+    chunks = services.objects.stream(key, on_size=sizes.append)
     first = await anext(chunks, b"")  # a missing object fails here, before the 200 goes out
 
     async def rest() -> AsyncIterator[bytes]:
@@ -82,5 +82,5 @@ async def _streamed(services: UiServices, key: str, content_type: str) -> Respon
         finally:
             await chunks.aclose()
 
-    headers = {"Content-Length": str(size), "Cache-Control": CACHE}
+    headers = {"Content-Length": str(sizes[0]), "Cache-Control": CACHE}  # from the read: one request, no race
     return StreamingResponse(rest(), media_type=content_type, headers=headers)

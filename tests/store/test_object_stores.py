@@ -62,6 +62,8 @@ async def test_put_read_size_exists_delete(store: ObjectStore) -> None:
     await store.put_bytes("empty/object", b"")
     assert await store.read("empty/object") == b""
     assert await store.size("empty/object") == 0
+    sizes: list[int] = []
+    assert [chunk async for chunk in store.stream("empty/object", on_size=sizes.append)] == [] and sizes == [0]
 
     await store.delete(key)
     assert not await store.exists(key)
@@ -82,7 +84,9 @@ async def test_put_file_small_and_large_stream_in_bounded_chunks(store: ObjectSt
 
     chunk_size = 64 * 1024
     digest, total, chunks = hashlib.sha256(), 0, 0
-    async for chunk in store.stream("originals/1/00/video.mp4", chunk_size):
+    sizes: list[int] = []
+    async for chunk in store.stream("originals/1/00/video.mp4", chunk_size, on_size=sizes.append):
+        assert sizes == [video.stat().st_size], "the size is told once, before the first chunk"
         assert 0 < len(chunk) <= chunk_size
         digest.update(chunk)
         total += len(chunk)

@@ -36,6 +36,9 @@ async def test_writes_go_hot_and_a_demoted_object_still_reads(tiers: TieredObjec
     assert not await tiers.hot.exists("originals/1/ab/ab.jpg")
     assert await tiers.read("originals/1/ab/ab.jpg") == data
     assert await collect(tiers, "originals/1/ab/ab.jpg", 4096) == data
+    sizes: list[int] = []
+    assert b"".join([chunk async for chunk in tiers.stream("originals/1/ab/ab.jpg", on_size=sizes.append)]) == data
+    assert sizes == [len(data)], "the cold tier tells the size; the missing hot one told nothing"
     assert await tiers.size("originals/1/ab/ab.jpg") == len(data)
     assert await tiers.exists("originals/1/ab/ab.jpg")
     assert await sha256_of(tiers, "originals/1/ab/ab.jpg") == hashlib.sha256(data).hexdigest()
