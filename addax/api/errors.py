@@ -17,6 +17,7 @@ from addax.store.placement import PlacementError
 log = logging.getLogger("addax.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLIENT_GONE = 499  # "client closed request", as nginx logs it: only the access log ever sees it
 
 
 class JsonError(web.HTTPException):
@@ -62,6 +63,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             status=503,
             headers={"Retry-After": "5"},
         )
-    except Exception:
+    except Exception as error:
+        if isinstance(error, ConnectionResetError) and _caller_hung_up(request):
+            # A camera or script that sends and closes: not our failure, and nobody to answer (aiohttp drops
+            # the closed connection quietly). A reset on one of our own outbound connections is a 500 below.
+            log.info("the client went away before its answer", extra={"path": request.path, "method": request.method})
+            return web.Response(status=CLIENT_GONE)
         log.exception("request failed", extra={"path": request.path, "method": request.method})
         return web.json_response({"error": "internal server error", "status": 500}, status=500)
+
+
+def _caller_hung_up(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
